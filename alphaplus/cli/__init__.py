@@ -1,0 +1,1 @@
+"""The ``alphaplus`` command line."""

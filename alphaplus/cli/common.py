@@ -1,0 +1,38 @@
+"""What every CLI command shares: running coroutines, JSON output, one-line errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any, Awaitable, Callable, TypeVar
+
+from rich.console import Console
+
+T = TypeVar("T")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def run(make: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine to completion, closing this loop's database pools afterwards."""
+
+    async def wrapper() -> T:
+        from db.pool import close_pools
+
+        try:
+            return await make()
+        finally:
+            await close_pools()
+
+    return asyncio.run(wrapper())
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output for ``--json``."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def json_option_help() -> str:
+    return "Print JSON instead of a table."

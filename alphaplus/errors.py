@@ -1,0 +1,76 @@
+"""Domain errors: each carries a machine-readable code and a message a person can act on."""
+
+from __future__ import annotations
+
+
+class AlphaPlusError(Exception):
+    """Base of every error a user can cause; the CLI prints ``str(err)`` on one line and exits 1."""
+
+    code = "alphaplus_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class ConfigurationError(AlphaPlusError):
+    code = "configuration"
+
+
+class DatabaseUnavailable(AlphaPlusError):
+    code = "database_unavailable"
+
+
+class MigrationError(AlphaPlusError):
+    code = "migration"
+
+
+class MigrationChecksumMismatch(MigrationError):
+    code = "migration_checksum_mismatch"
+
+
+class EmbeddedDatabaseError(AlphaPlusError):
+    code = "embedded_database"
+
+
+class NotFound(AlphaPlusError):
+    code = "not_found"
+
+
+class ModelNotFound(NotFound):
+    code = "model_not_found"
+
+
+class VersionNotFound(NotFound):
+    code = "version_not_found"
+
+
+class NoProductionVersion(NotFound):
+    code = "no_production_version"
+
+
+class IllegalTransition(AlphaPlusError):
+    code = "illegal_transition"
+
+
+class ConcurrentModification(AlphaPlusError):
+    """Another writer changed the slot first; nothing was changed by this call."""
+
+    code = "concurrent_modification"
+
+
+class QuarantinedError(AlphaPlusError):
+    code = "quarantined"
+
+
+class InvalidInput(AlphaPlusError):
+    code = "invalid_input"
+
+
+class PermissionDenied(AlphaPlusError):
+    code = "permission_denied"
+
+
+class ArtifactIntegrityError(AlphaPlusError):
+    code = "artifact_integrity"

@@ -1,0 +1,171 @@
+"""The schema enforces the registry's invariants by itself: these tests bypass the Python layer."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+import pytest
+
+# The seed's registry columns (name -> PostgreSQL type), which later code and users rely on.
+SEED_COLUMNS = {
+    "model_lineage": {
+        "lineage_id": "uuid", "model_name": "text", "parent_version": "integer",
+        "training_data_hash": "text", "feature_set_hash": "text", "hyperparameters_hash": "text",
+        "training_config": "jsonb", "environment": "jsonb", "created_at": "timestamp with time zone",
+        "created_by": "text",
+    },
+    "model_versions": {
+        "id": "bigint", "model_name": "text", "version": "integer", "regime": "text", "symbol": "text",
+        "status": "text", "lineage_id": "uuid", "model_path": "text", "model_size_bytes": "bigint",
+        "model_hash": "text", "training_metrics": "jsonb", "validation_metrics": "jsonb",
+        "created_at": "timestamp with time zone", "promoted_at": "timestamp with time zone",
+        "deprecated_at": "timestamp with time zone", "usage_count": "bigint", "total_inferences": "bigint",
+        "error_count": "bigint", "avg_inference_time_ms": "double precision",
+        "last_used_timestamp": "timestamp with time zone",
+    },
+    "ml_models": {
+        "model_name": "text", "latest_version": "integer", "description": "text", "metadata": "jsonb",
+        "created_at": "timestamp with time zone", "updated_at": "timestamp with time zone",
+    },
+    "ml_training_jobs": {"metadata": "jsonb", "last_run": "timestamp with time zone", "status": "text"},
+    "candles": {
+        "symbol": "text", "timeframe": "text", "ts": "timestamp with time zone", "open": "double precision",
+        "high": "double precision", "low": "double precision", "close": "double precision",
+        "volume": "double precision",
+    },
+}
+
+
+async def insert_version(conn, model: str, version: int, *, regime="trending", symbol="BTCUSDT") -> None:
+    """Register a version by hand (what the repository does, minus its checks)."""
+    await conn.execute("INSERT INTO ml_models (model_name) VALUES ($1) ON CONFLICT DO NOTHING", model)
+    lineage = await conn.fetchval(
+        """INSERT INTO model_lineage (model_name, regime, symbol, training_data_hash, feature_set_hash,
+                                      hyperparameters_hash, lineage_key)
+           VALUES ($1, $2, $3, 'd', 'f', 'h', $4) RETURNING lineage_id""",
+        model, regime, symbol, uuid.uuid4().hex,
+    )
+    await conn.execute(
+        """INSERT INTO model_versions (model_name, version, regime, symbol, lineage_id, model_path,
+                                       model_size_bytes, model_hash)
+           VALUES ($1, $2, $3, $4, $5, 'x/y', 10, $6)""",
+        model, version, regime, symbol, lineage, "a" * 64,
+    )
+
+
+async def make_production(conn, model: str, version: int, *, regime="trending", symbol="BTCUSDT") -> None:
+    async with conn.transaction():
+        await conn.execute(
+            "UPDATE model_versions SET status = 'production' WHERE model_name = $1 AND version = $2",
+            model, version,
+        )
+        await conn.execute(
+            "INSERT INTO production_slots (model_name, regime, symbol, version) VALUES ($1, $2, $3, $4)",
+            model, regime, symbol, version,
+        )
+
+
+async def test_every_seed_column_exists_with_its_type(conn):
+    rows = await conn.fetch(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = current_schema()"
+    )
+    actual = {(r["table_name"], r["column_name"]): r["data_type"] for r in rows}
+    missing = [
+        (table, column, typ)
+        for table, columns in SEED_COLUMNS.items()
+        for column, typ in columns.items()
+        if actual.get((table, column)) != typ
+    ]
+    assert missing == []
+
+
+async def test_a_second_production_version_for_one_slot_is_rejected_by_the_database(conn, model_name):
+    await insert_version(conn, model_name, 1)
+    await insert_version(conn, model_name, 2)
+    await make_production(conn, model_name, 1)
+    with pytest.raises(asyncpg.UniqueViolationError, match="one_production_per_slot"):
+        await conn.execute(
+            "UPDATE model_versions SET status = 'production' WHERE model_name = $1 AND version = 2", model_name
+        )
+
+
+async def test_an_invalid_status_value_is_rejected(conn, model_name):
+    await insert_version(conn, model_name, 1)
+    with pytest.raises(asyncpg.PostgresError, match="shipped"):
+        await conn.execute("UPDATE model_versions SET status = 'shipped' WHERE model_name = $1", model_name)
+    # Even with the transition trigger out of the way (DDL undone by the rollback), the CHECK holds.
+    with pytest.raises(asyncpg.CheckViolationError):
+        async with conn.transaction():
+            await conn.execute("ALTER TABLE model_versions DISABLE TRIGGER model_versions_guard")
+            await conn.execute("UPDATE model_versions SET status = 'shipped' WHERE model_name = $1", model_name)
+    assert await conn.fetchval("SELECT status FROM model_versions WHERE model_name = $1", model_name) == "staging"
+
+
+async def test_the_database_refuses_an_illegal_transition(conn, model_name):
+    await insert_version(conn, model_name, 1)
+    await conn.execute("UPDATE model_versions SET status = 'failed' WHERE model_name = $1", model_name)
+    with pytest.raises(asyncpg.PostgresError, match="'failed'; it cannot become 'production'") as info:
+        await make_production(conn, model_name, 1)
+    assert info.value.sqlstate == "AP001"
+
+
+async def test_a_production_status_without_the_pointer_cannot_commit(conn, model_name):
+    await insert_version(conn, model_name, 1)
+    with pytest.raises(asyncpg.PostgresError, match="pointer") as info:
+        await conn.execute(
+            "UPDATE model_versions SET status = 'production' WHERE model_name = $1 AND version = 1", model_name
+        )
+    assert info.value.sqlstate == "AP004"
+    assert await conn.fetchval("SELECT status FROM model_versions WHERE model_name = $1", model_name) == "staging"
+
+
+async def test_a_registered_artifact_cannot_be_changed(conn, model_name):
+    await insert_version(conn, model_name, 1)
+    with pytest.raises(asyncpg.PostgresError, match="immutable") as info:
+        await conn.execute("UPDATE model_versions SET model_hash = $2 WHERE model_name = $1", model_name, "b" * 64)
+    assert info.value.sqlstate == "AP003"
+
+
+async def test_every_change_leaves_an_audit_row_naming_the_database_login(conn, model_name):
+    await insert_version(conn, model_name, 1)
+    await make_production(conn, model_name, 1)
+    rows = await conn.fetch(
+        "SELECT event, from_status, to_status, to_version, actor FROM lifecycle_audit "
+        "WHERE model_name = $1 ORDER BY ts, id",
+        model_name,
+    )
+    login = await conn.fetchval("SELECT session_user")
+    assert [(r["event"], r["from_status"], r["to_status"], r["to_version"]) for r in rows] == [
+        ("registered", None, "staging", None),
+        ("status_changed", "staging", "production", None),
+        ("production_moved", None, None, 1),
+    ]
+    assert {r["actor"] for r in rows} == {login}
+
+
+async def test_the_audit_log_refuses_update_and_delete(conn, model_name):
+    await insert_version(conn, model_name, 1)
+    for statement in ("UPDATE lifecycle_audit SET reason = 'x' WHERE model_name = $1",
+                      "DELETE FROM lifecycle_audit WHERE model_name = $1"):
+        with pytest.raises(asyncpg.PostgresError, match="append-only") as info:
+            await conn.execute(statement, model_name)
+        assert info.value.sqlstate == "AP005"
+
+
+async def test_insane_candles_are_rejected(conn):
+    bad_rows = [
+        (10.0, 9.0, 11.0, 10.0, 1.0),  # high < low
+        (10.0, 11.0, 9.0, 10.0, -1.0),  # negative volume
+        (float("nan"), 11.0, 9.0, 10.0, 1.0),  # NaN
+        (10.0, float("inf"), 9.0, 10.0, 1.0),  # infinite
+        (12.0, 11.0, 9.0, 10.0, 1.0),  # open above high
+    ]
+    for o, h, low, c, v in bad_rows:
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute(
+                "INSERT INTO candles (symbol, timeframe, ts, open, high, low, close, volume) "
+                "VALUES ('TEST', '1h', now(), $1, $2, $3, $4, $5)",
+                o, h, low, c, v,
+            )
