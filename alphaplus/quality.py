@@ -1,0 +1,343 @@
+"""The Great Expectations data-quality gate for candle frames: a frame either passes or is rejected.
+
+``great_expectations`` takes seconds to import, so it is imported inside the functions that use it;
+importing this module is cheap. One ephemeral (in-memory, nothing on disk) GX context per process is
+built on first use and reused, with one validation definition per distinct set of thresholds.
+
+Some checks need values GX cannot compute row-wise from the canonical columns (``max(open, close)``,
+the spacing between bars, the bar return), so the gate validates the candles plus helper columns
+derived from them; the report names every expectation in words, not by helper column.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from alphaplus.market.frame import CANDLE_COLUMNS, CandleFormatError
+
+PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
+VALUE_COLUMNS: tuple[str, ...] = (*PRICE_COLUMNS, "volume")
+MAX_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class ExpectationResult:
+    """The outcome of one expectation: its readable name, success, how many rows broke it, examples."""
+
+    name: str
+    success: bool
+    unexpected_count: int
+    examples: tuple[str, ...] = ()
+    expectation_type: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {
+            "name": self.name,
+            "success": self.success,
+            "unexpected_count": self.unexpected_count,
+            "examples": list(self.examples),
+            "expectation_type": self.expectation_type,
+        }
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """Whether a candle frame passed the gate, and why not."""
+
+    success: bool
+    results: tuple[ExpectationResult, ...]
+    row_count: int
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def failures(self) -> tuple[ExpectationResult, ...]:
+        """The expectations that failed, in suite order."""
+        return tuple(r for r in self.results if not r.success)
+
+    @property
+    def failed_names(self) -> tuple[str, ...]:
+        """Names of the failed expectations."""
+        return tuple(r.name for r in self.failures)
+
+    def summary(self) -> str:
+        """Readable multi-line text: the verdict, then one line per failing expectation with examples."""
+        passed = sum(r.success for r in self.results)
+        head = (
+            f"data quality {'PASSED' if self.success else 'FAILED'}: "
+            f"{passed}/{len(self.results)} expectations met on {self.row_count} rows"
+        )
+        lines = [head]
+        for r in self.failures:
+            line = f"  FAILED {r.name}: {r.unexpected_count} unexpected"
+            if r.examples:
+                line += f" (e.g. {'; '.join(r.examples)})"
+            lines.append(line)
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form, for run records and the database."""
+        return {
+            "success": self.success,
+            "row_count": self.row_count,
+            "thresholds": dict(self.thresholds),
+            "failed": list(self.failed_names),
+            "results": [r.to_dict() for r in self.results],
+        }
+
+
+# --- the suite -------------------------------------------------------------------------------------
+
+def _expectations(min_rows: int, max_gap_factor: float, max_abs_return: float) -> list[tuple[str, Any]]:
+    """(readable name, GX expectation) pairs, in the order the report lists them."""
+    import great_expectations.expectations as gxe
+
+    items: list[tuple[str, Any]] = []
+    for col in CANDLE_COLUMNS:
+        items.append((f"{col} is not null", gxe.ExpectColumnValuesToNotBeNull(column=col)))
+    items.append(
+        ("OHLCV values are finite (no inf)", gxe.ExpectColumnValuesToBeNull(column="_nonfinite"))
+    )
+    items.append(
+        (
+            "prices are positive",
+            gxe.ExpectColumnValuesToBeBetween(column="_min_price", min_value=0, strict_min=True),
+        )
+    )
+    pair = {"or_equal": True, "ignore_row_if": "either_value_is_missing"}
+    items.append(
+        ("high >= low", gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="high", column_B="low", **pair))
+    )
+    items.append(
+        (
+            "high >= max(open, close)",
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="high", column_B="_body_top", **pair),
+        )
+    )
+    items.append(
+        (
+            "low <= min(open, close)",
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="_body_bottom", column_B="low", **pair),
+        )
+    )
+    items.append(("volume >= 0", gxe.ExpectColumnValuesToBeBetween(column="volume", min_value=0)))
+    items.append(("ts is unique", gxe.ExpectColumnValuesToBeUnique(column="ts")))
+    items.append(
+        (
+            "ts is strictly increasing",
+            gxe.ExpectColumnValuesToBeBetween(column="_step_seconds", min_value=0, strict_min=True),
+        )
+    )
+    items.append(
+        (f"at least {min_rows} rows", gxe.ExpectTableRowCountToBeBetween(min_value=int(min_rows)))
+    )
+    items.append(
+        (
+            f"no gap larger than {max_gap_factor:g}x the median bar spacing",
+            gxe.ExpectColumnValuesToBeBetween(column="_gap_ratio", max_value=float(max_gap_factor)),
+        )
+    )
+    items.append(
+        (
+            f"no bar return above {max_abs_return:g} in absolute value",
+            gxe.ExpectColumnValuesToBeBetween(column="_abs_return", max_value=float(max_abs_return)),
+        )
+    )
+    return items
+
+
+def _helper_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """The candles plus the derived columns the suite checks."""
+    values = df[list(VALUE_COLUMNS)].astype("float64")
+    ts = df["ts"]
+    out = pd.DataFrame({"ts": ts.to_numpy()}, index=pd.RangeIndex(len(df)))
+    for col in VALUE_COLUMNS:
+        out[col] = values[col].to_numpy()
+    arr = values.to_numpy()
+    with np.errstate(invalid="ignore"):
+        out["_body_top"] = np.fmax(values["open"].to_numpy(), values["close"].to_numpy())
+        out["_body_bottom"] = np.fmin(values["open"].to_numpy(), values["close"].to_numpy())
+        out["_min_price"] = np.nanmin(np.where(np.isnan(arr[:, :4]), np.inf, arr[:, :4]), axis=1)
+    # inf would sail through range checks on other columns and break rolling statistics downstream;
+    # naming the offending fields makes the failure actionable.
+    inf_mask = np.isinf(arr)
+    nonfinite = np.full(len(df), None, dtype=object)
+    for i in np.flatnonzero(inf_mask.any(axis=1)):
+        nonfinite[i] = ",".join(f"{c}={arr[i, j]}" for j, c in enumerate(VALUE_COLUMNS) if inf_mask[i, j])
+    out["_nonfinite"] = pd.Series(nonfinite, dtype=object)
+    out.loc[np.isinf(out["_min_price"]), "_min_price"] = np.nan
+    step = ts.diff().dt.total_seconds().to_numpy() if len(df) else np.array([], dtype=float)
+    out["_step_seconds"] = step
+    positive = step[np.isfinite(step) & (step > 0)]
+    median_step = float(np.median(positive)) if len(positive) else np.nan
+    out["_gap_ratio"] = step / median_step if median_step > 0 else np.full(len(df), np.nan)
+    close = values["close"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        abs_ret = (close / close.shift(1) - 1.0).abs().to_numpy(copy=True)
+    # A zero or negative close makes the return meaningless; "prices are positive" reports it.
+    abs_ret[~np.isfinite(abs_ret)] = np.nan
+    out["_abs_return"] = abs_ret
+    return out
+
+
+# --- the reusable context --------------------------------------------------------------------------
+
+class _Gate:
+    """One ephemeral GX context and its validation definitions, keyed by thresholds."""
+
+    def __init__(self) -> None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import (
+            DataContextConfig,
+            InMemoryStoreBackendDefaults,
+            ProgressBarsConfig,
+        )
+
+        self._gx = gx
+        config = DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+            analytics_enabled=False,
+            progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+        )
+        self.context = gx.get_context(mode="ephemeral", project_config=config)
+        source = self.context.data_sources.add_pandas("alphaplus_candles")
+        asset = source.add_dataframe_asset("candles")
+        self.batch_definition = asset.add_batch_definition_whole_dataframe("whole_frame")
+        self._definitions: dict[tuple, tuple[Any, dict[str, str]]] = {}
+        # GX contexts are not documented as thread-safe; Prefect runs tasks in threads.
+        self.lock = threading.Lock()
+
+    def definition(self, min_rows: int, max_gap_factor: float, max_abs_return: float) -> tuple[Any, dict[str, str]]:
+        key = (int(min_rows), float(max_gap_factor), float(max_abs_return))
+        if key not in self._definitions:
+            gx = self._gx
+            name = f"candles_{len(self._definitions)}"
+            suite = self.context.suites.add(gx.ExpectationSuite(name=name))
+            names: dict[str, str] = {}
+            for readable, expectation in _expectations(*key):
+                added = suite.add_expectation(expectation)
+                names[str(added.id)] = readable
+            definition = self.context.validation_definitions.add(
+                gx.ValidationDefinition(name=name, data=self.batch_definition, suite=suite)
+            )
+            self._definitions[key] = (definition, names)
+        return self._definitions[key]
+
+
+_gate: _Gate | None = None
+_gate_lock = threading.Lock()
+
+
+def _get_gate() -> _Gate:
+    global _gate
+    with _gate_lock:
+        if _gate is None:
+            _gate = _Gate()
+        return _gate
+
+
+# --- the public entry point ------------------------------------------------------------------------
+
+def validate_candles(
+    df: pd.DataFrame,
+    *,
+    min_rows: int = 500,
+    max_gap_factor: float = 10.0,
+    max_abs_return: float = 0.5,
+) -> QualityReport:
+    """Run the candle quality suite on ``df`` (canonical columns, as read, unsorted allowed)."""
+    missing = [c for c in CANDLE_COLUMNS if c not in df.columns]
+    if missing:
+        raise CandleFormatError(f"candle frame is missing column(s) {', '.join(missing)}")
+    if not pd.api.types.is_datetime64_any_dtype(df["ts"].dtype):
+        raise CandleFormatError(f"candle frame column ts must hold datetimes, not {df['ts'].dtype}")
+    for col in VALUE_COLUMNS:
+        if not pd.api.types.is_numeric_dtype(df[col].dtype) or pd.api.types.is_bool_dtype(df[col].dtype):
+            raise CandleFormatError(f"candle frame column {col} must be numeric, not {df[col].dtype}")
+    frame = _helper_frame(df)
+    gate = _get_gate()
+    with gate.lock:
+        definition, names = gate.definition(min_rows, max_gap_factor, max_abs_return)
+        run = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
+    results = tuple(_to_result(r, names) for r in run.results)
+    order = {name: i for i, name in enumerate(names.values())}
+    results = tuple(sorted(results, key=lambda r: order.get(r.name, len(order))))
+    return QualityReport(
+        success=bool(run.success),
+        results=results,
+        row_count=len(df),
+        thresholds={
+            "min_rows": int(min_rows),
+            "max_gap_factor": float(max_gap_factor),
+            "max_abs_return": float(max_abs_return),
+        },
+    )
+
+
+def _to_result(r: Any, names: dict[str, str]) -> ExpectationResult:
+    config = r.expectation_config
+    name = names.get(str(config.id), config.type)
+    info = r.result or {}
+    exception = (r.exception_info or {}) if hasattr(r, "exception_info") else {}
+    if exception.get("raised_exception"):
+        message = str(exception.get("exception_message", "error")).splitlines()[0][:200]
+        return ExpectationResult(name, False, 0, (f"could not be evaluated: {message}",), config.type)
+    count = info.get("unexpected_count")
+    examples: list[str] = []
+    if count is None:
+        # Table-level expectations (row count) report an observed value instead of unexpected rows.
+        count = 0 if r.success else 1
+        if "observed_value" in info:
+            examples.append(f"observed {_plain(info['observed_value'])}")
+    else:
+        values = info.get("partial_unexpected_list") or []
+        rows = info.get("partial_unexpected_index_list") or []
+        kwargs = dict(config.kwargs)
+        for i, value in enumerate(values[:MAX_EXAMPLES]):
+            row = f"row {rows[i]}: " if i < len(rows) else ""
+            examples.append(f"{row}{_example(value, kwargs)}")
+    return ExpectationResult(name, bool(r.success), int(count), tuple(examples), config.type)
+
+
+# How example values of helper columns read in a report.
+_HELPER_LABELS = {"_body_top": "max(open, close)", "_body_bottom": "min(open, close)"}
+
+
+def _example(value: Any, kwargs: dict[str, Any]) -> str:
+    column = kwargs.get("column")
+    if column == "_step_seconds" and isinstance(value, (int, float, np.number)) and math.isfinite(value):
+        step = float(value)
+        if step == 0:
+            return "same ts as the previous bar"
+        return f"ts {pd.Timedelta(seconds=abs(step))} {'before' if step < 0 else 'after'} the previous bar"
+    if column == "_gap_ratio" and isinstance(value, (int, float, np.number)):
+        return f"gap of {float(value):.3g}x the median spacing"
+    if column == "_abs_return":
+        return f"|return| {_plain(value)}"
+    if "column_A" in kwargs and isinstance(value, (list, tuple)) and len(value) == 2:
+        a = _HELPER_LABELS.get(kwargs["column_A"], kwargs["column_A"])
+        b = _HELPER_LABELS.get(kwargs["column_B"], kwargs["column_B"])
+        return f"{a}={_plain(value[0])}, {b}={_plain(value[1])}"
+    return _plain(value)
+
+
+def _plain(value: Any) -> str:
+    """A short readable string for an example value (numbers rounded, timestamps ISO)."""
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(_plain(v) for v in value) + ")"
+    if isinstance(value, (pd.Timestamp,)):
+        return value.isoformat()
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        return "NaN" if math.isnan(f) else f"{f:.6g}"
+    if isinstance(value, (np.integer,)):
+        return str(int(value))
+    if value is None:
+        return "null"
+    return str(value)
