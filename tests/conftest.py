@@ -53,6 +53,9 @@ async def make_database(server_dsn):
         return _with_database(server_dsn, name)
 
     yield make
+    from db.pool import close_pools
+
+    await close_pools()
     for name in created:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await admin.close()

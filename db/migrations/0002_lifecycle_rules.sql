@@ -49,11 +49,12 @@ $$;
 
 CREATE FUNCTION alphaplus_audit(p_event text, p_model text, p_regime text, p_symbol text,
                                 p_version integer, p_from_status text, p_to_status text,
-                                p_from_version integer, p_to_version integer) RETURNS void
+                                p_from_version integer, p_to_version integer,
+                                p_ts timestamptz DEFAULT clock_timestamp()) RETURNS void
 LANGUAGE sql AS $$
-    INSERT INTO lifecycle_audit (event, model_name, regime, symbol, version, from_status, to_status,
+    INSERT INTO lifecycle_audit (ts, event, model_name, regime, symbol, version, from_status, to_status,
                                  from_version, to_version, on_behalf_of, reason, flow_run_id, metadata)
-    VALUES (p_event, p_model, p_regime, p_symbol, p_version, p_from_status, p_to_status,
+    VALUES (p_ts, p_event, p_model, p_regime, p_symbol, p_version, p_from_status, p_to_status,
             p_from_version, p_to_version, alphaplus_ctx('on_behalf_of'),
             coalesce(alphaplus_ctx('reason'), ''), alphaplus_ctx('flow_run_id'),
             coalesce(alphaplus_ctx('metadata')::jsonb, '{}'::jsonb))
@@ -145,8 +146,11 @@ BEGIN
     IF TG_OP = 'UPDATE' AND NEW.version = OLD.version THEN
         RETURN NULL;
     END IF;
+    -- The audit row carries the pointer's own timestamp, so "what served the slot at t" agrees
+    -- with production_slots.since to the microsecond.
     PERFORM alphaplus_audit('production_moved', NEW.model_name, NEW.regime, NEW.symbol, NEW.version,
-                            NULL, NULL, CASE WHEN TG_OP = 'UPDATE' THEN OLD.version END, NEW.version);
+                            NULL, NULL, CASE WHEN TG_OP = 'UPDATE' THEN OLD.version END, NEW.version,
+                            NEW.since);
     PERFORM alphaplus_notify('production_moved', NEW.model_name, NEW.regime, NEW.symbol, NEW.version,
                              'production');
     RETURN NULL;

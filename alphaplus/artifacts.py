@@ -1,0 +1,91 @@
+"""Content-addressed artifact store: files named by their SHA-256, never overwritten, verified on load."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+from alphaplus.entities import StoredArtifact
+from alphaplus.errors import ArtifactIntegrityError
+
+class ArtifactStore:
+    """Model artifacts under ``root``: ``<sha[:2]>/<sha>.joblib``, owner-only permissions."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def _ensure_root(self) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return self.root.resolve()
+
+    def save(self, obj: Any) -> StoredArtifact:
+        """Serialise ``obj`` with joblib and store it; returns its path (relative), size and hash."""
+        buffer = io.BytesIO()
+        joblib.dump(obj, buffer)
+        return self.save_bytes(buffer.getvalue(), suffix=".joblib")
+
+    def save_bytes(self, data: bytes, *, suffix: str) -> StoredArtifact:
+        """Store raw bytes under their hash. An existing file with that hash is kept, not rewritten."""
+        if not suffix.startswith(".") or "/" in suffix or len(suffix) > 16:
+            raise ArtifactIntegrityError(f"bad artifact suffix {suffix!r}")
+        root = self._ensure_root()
+        digest = hashlib.sha256(data).hexdigest()
+        relative = f"{digest[:2]}/{digest}{suffix}"
+        final = root / relative
+        final.parent.mkdir(exist_ok=True, mode=0o700)
+        if final.exists():
+            self.verify(relative, sha256=digest, size=len(data))
+            return StoredArtifact(relative, len(data), digest)
+        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o600)
+            try:
+                # link() fails if the name exists: a concurrent writer of the same content wins and
+                # this copy is dropped; nothing is ever overwritten.
+                os.link(tmp, final)
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(tmp)
+        return StoredArtifact(relative, len(data), digest)
+
+    def resolve(self, path: str) -> Path:
+        """The absolute file of a stored path; refuses any path that leads outside the root."""
+        root = self.root.resolve()
+        candidate = (root / path).resolve()
+        if not candidate.is_relative_to(root) or candidate == root:
+            raise ArtifactIntegrityError(f"artifact path {path!r} points outside the artifact root")
+        return candidate
+
+    def verify(self, path: str, *, sha256: str, size: int) -> bytes:
+        """Read the stored file and check its recorded size and hash; returns its bytes."""
+        file = self.resolve(path)
+        try:
+            actual_size = file.stat().st_size
+            if actual_size != size:
+                raise ArtifactIntegrityError(
+                    f"artifact {path} has {actual_size} bytes, {size} were registered: refusing to load it"
+                )
+            data = file.read_bytes()
+        except FileNotFoundError as e:
+            raise ArtifactIntegrityError(f"artifact {path} is missing from {self.root}") from e
+        if len(data) != size or hashlib.sha256(data).hexdigest() != sha256:
+            raise ArtifactIntegrityError(
+                f"artifact {path} does not match its registered SHA-256 ({sha256[:12]}): refusing to load it"
+            )
+        return data
+
+    def load(self, artifact: StoredArtifact) -> Any:
+        """Verify, then unpickle the very bytes verified (joblib.load runs code: nothing unchecked)."""
+        data = self.verify(artifact.path, sha256=artifact.sha256, size=artifact.size)
+        return joblib.load(io.BytesIO(data))
