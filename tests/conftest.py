@@ -96,3 +96,12 @@ async def conn(database_url):
 def model_name() -> str:
     """A model name no other test uses."""
     return f"model_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One temporary Prefect API for the whole session (12-23 s to start): use it only in flow tests."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
