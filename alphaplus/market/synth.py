@@ -12,7 +12,8 @@ scaled by ``sigma_t``; volume is log-normal and rises with ``sigma_t / base vola
 
 ``SHIFTED_DYNAMICS`` is a market whose behaviour has changed (trends reverse quickly, ranges break
 out): a model fitted on ``DEFAULT_DYNAMICS`` degrades on it. ``continue_candles`` appends such a
-stretch to an existing frame, starting from its last bar.
+stretch to an existing frame, starting from its last bar. (The shifted generator starts without
+memory of the old frame: its contrarian look-back sees only its own bars.)
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class SynthDynamics:
     """The whole generator: per-state dynamics plus the Markov transition matrix between states."""
 
     states: tuple[RegimeDynamics, RegimeDynamics, RegimeDynamics] = (
-        RegimeDynamics(drift=0.0012, momentum=0.10, reversion=0.0, volatility=0.006, volume_scale=1.2),
+        RegimeDynamics(drift=0.0015, momentum=0.10, reversion=0.0, volatility=0.006, volume_scale=1.2),
         RegimeDynamics(drift=0.0, momentum=-0.05, reversion=0.04, volatility=0.004, volume_scale=0.8),
         RegimeDynamics(drift=0.0, momentum=-0.02, reversion=0.0, volatility=0.016, volume_scale=2.0),
     )
@@ -58,6 +59,9 @@ class SynthDynamics:
     garch_beta: float = 0.88
     # A trending stretch reverses its direction with this probability per bar (0: never).
     trend_flip_prob: float = 0.0
+    # > 0: trends push against the move of the last `contrarian_lookback` bars instead of keeping a
+    # direction per stretch, so momentum signals point the wrong way.
+    contrarian_lookback: int = 0
     wick_scale: float = 0.6
     base_volume: float = 1_000.0
     volume_noise: float = 0.35
@@ -67,16 +71,17 @@ class SynthDynamics:
 
 DEFAULT_DYNAMICS = SynthDynamics()
 
-# A changed market: trends flip often and momentum turns into reversal, ranges drift away from their
-# anchor; a classifier that learned DEFAULT_DYNAMICS' momentum/reversion loses its edge here.
+# A changed market with the same volatility profile per state, so nothing but the outcome tells the
+# change apart: trends push against the recent move and ranges lose their pull to
+# an anchor; a per-regime classifier that learned DEFAULT_DYNAMICS loses its edge here.
 SHIFTED_DYNAMICS = replace(
     DEFAULT_DYNAMICS,
     states=(
-        RegimeDynamics(drift=0.0012, momentum=-0.25, reversion=0.0, volatility=0.008, volume_scale=1.2),
-        RegimeDynamics(drift=0.0, momentum=0.20, reversion=-0.01, volatility=0.005, volume_scale=0.8),
-        RegimeDynamics(drift=0.0, momentum=-0.20, reversion=0.0, volatility=0.020, volume_scale=2.0),
+        RegimeDynamics(drift=0.0015, momentum=-0.10, reversion=0.0, volatility=0.006, volume_scale=1.2),
+        RegimeDynamics(drift=0.0, momentum=0.10, reversion=0.0, volatility=0.004, volume_scale=0.8),
+        RegimeDynamics(drift=0.0, momentum=-0.02, reversion=0.0, volatility=0.016, volume_scale=2.0),
     ),
-    trend_flip_prob=0.15,
+    contrarian_lookback=12,
 )
 
 _DYNAMICS_BY_NAME = {"default": DEFAULT_DYNAMICS, "shifted": SHIFTED_DYNAMICS}
@@ -190,6 +195,9 @@ def _log_returns(
     a, b = dyn.garch_alpha, dyn.garch_beta
     returns = np.empty(n)
     sigma = np.empty(n)
+    lookback = int(dyn.contrarian_lookback)
+    log_path = np.empty(n + 1)
+    log_path[0] = log_p0
     log_p = log_p0
     anchor = log_p0
     prev_r = 0.0
@@ -205,12 +213,16 @@ def _log_returns(
             prev_state = s
         elif dyn.trend_flip_prob and flips[i] < dyn.trend_flip_prob:
             direction = -direction
+        if lookback and i >= lookback:
+            past_move = log_p - log_path[i - lookback]
+            direction = -1.0 if past_move > 0 else 1.0
         var = (1.0 - a - b) * base_var[s] + a * prev_r * prev_r + b * var
         sd = np.sqrt(var)
         r = direction * drift[s] + momentum[s] * prev_r - reversion[s] * (log_p - anchor) + sd * eps[i]
         returns[i] = r
         sigma[i] = sd
         log_p += r
+        log_path[i + 1] = log_p
         prev_r = r
     return returns, sigma
 
