@@ -23,6 +23,10 @@ changed) should choose; auto-promoting it makes production follow noise, auto-re
 a stale champion forever.  Set ``on_insignificant="promote"`` for a non-inferiority gate.
 
 All metrics are treated as higher-is-better (accuracy, precision, recall, f1, roc_auc, ...).
+McNemar's test is on per-sample correctness (the only per-sample quantity that pairs up), so
+"significant" means the challenger is right on significantly more rows; the primary metric must
+improve as well (rule 6).  The two-sided p-value is used in both directions, so each direction is
+tested at alpha / 2: deliberately conservative for a decision that replaces a working model.
 """
 
 from __future__ import annotations
@@ -116,7 +120,9 @@ class GatePolicy:
         if not 0.0 < self.alpha < 1.0:
             raise InvalidInput(f"gate alpha must be between 0 and 1 (got {self.alpha})")
         if self.on_insignificant not in ("promote", "reject", "needs_review"):
-            raise InvalidInput(f"on_insignificant must be promote, reject or needs_review (got {self.on_insignificant!r})")
+            raise InvalidInput(
+                f"on_insignificant must be promote, reject or needs_review (got {self.on_insignificant!r})"
+            )
 
     def tolerance(self, metric: str) -> float:
         """Largest absolute loss allowed on ``metric``."""
@@ -156,7 +162,9 @@ class McNemarResult:
         return {"b": self.b, "c": self.c, "statistic": self.statistic, "p_value": self.p_value}
 
 
-def mcnemar_exact(correct_a: Sequence[bool] | np.ndarray, correct_b: Sequence[bool] | np.ndarray) -> tuple[int, int, float]:
+def mcnemar_exact(
+    correct_a: Sequence[bool] | np.ndarray, correct_b: Sequence[bool] | np.ndarray
+) -> tuple[int, int, float]:
     """McNemar's exact test: (b, c, two-sided p) where b = a right & b wrong, c = a wrong & b right."""
     a = np.asarray(correct_a).astype(bool)
     b_arr = np.asarray(correct_b).astype(bool)
@@ -227,7 +235,9 @@ def _relative(new: float, old: float) -> float:
     return (new - old) / abs(old)
 
 
-def decide_promotion(challenger: Evaluation, champion: Evaluation | None, policy: GatePolicy | None = None) -> GateDecision:
+def decide_promotion(
+    challenger: Evaluation, champion: Evaluation | None, policy: GatePolicy | None = None
+) -> GateDecision:
     """Decide promote / reject / needs_review for ``challenger`` against ``champion`` (None: first model)."""
     policy = policy or GatePolicy()
     pm = policy.primary_metric

@@ -149,7 +149,10 @@ class Baseline:
     def reference(self, min_samples: int) -> tuple[float | None, float | None, str]:
         """(accuracy, f1, source) to compare live windows against."""
         if self.live_samples >= min_samples and (self.live_accuracy is not None or self.live_f1 is not None):
-            return self.live_accuracy, self.live_f1, "early live"
+            # A metric missing from the early live record falls back to its validation value.
+            acc = self.live_accuracy if self.live_accuracy is not None else self.accuracy
+            f1 = self.live_f1 if self.live_f1 is not None else self.f1
+            return acc, f1, "early live"
         return self.accuracy, self.f1, "validation"
 
 
@@ -263,7 +266,9 @@ class Evidence:
 
     def add(self, w: LiveWindow) -> Evidence:
         """This evidence plus window ``w``."""
-        conf = None if self.confusion is None or w.confusion is None else tuple(a + b for a, b in zip(self.confusion, w.confusion))
+        conf = None
+        if self.confusion is not None and w.confusion is not None:
+            conf = tuple(a + b for a, b in zip(self.confusion, w.confusion))
         return Evidence(
             windows=self.windows + 1,
             n=self.n + w.n,
@@ -437,7 +442,8 @@ def _accuracy_test(ev: Evidence, ref_acc: float | None, policy: RollbackPolicy) 
         return None
     limit = ref_acc * (1.0 - policy.performance_drop)
     # P(X <= k | accuracy == limit): small when even the best plausible accuracy is under the limit.
-    return _Test(float(binom.cdf(ev.n_correct, ev.n, limit)), _upper_bound(ev.n_correct, ev.n, policy.confidence), limit)
+    p = float(binom.cdf(ev.n_correct, ev.n, limit))
+    return _Test(p, _upper_bound(ev.n_correct, ev.n, policy.confidence), limit)
 
 
 def _f1_test(ev: Evidence, ref_f1: float | None, policy: RollbackPolicy) -> _Test | None:
@@ -548,7 +554,8 @@ def assess_rollback_needs(
                     )
                 else:
                     msg += (
-                        f"; not yet statistically clear (upper bound {test.bound:.3f}{pooled} vs limit {test.limit:.3f})"
+                        f"; not yet statistically clear (upper bound {test.bound:.3f}{pooled} "
+                        f"vs limit {test.limit:.3f})"
                     )
                 reasons.append(msg)
     if err_fired and err_t is not None:
@@ -559,7 +566,11 @@ def assess_rollback_needs(
     if drift_fired:
         reasons.append(
             f"live inputs drifted from the training data (largest PSI {live.max_psi:.2f}, limit {policy.psi:.2f}): "
-            + ("it makes the problem above more severe" if fired else "retrain on recent data; drift alone does not roll back")
+            + (
+                "it makes the problem above more severe"
+                if fired
+                else "retrain on recent data; drift alone does not roll back"
+            )
         )
 
     # --- verdict ------------------------------------------------------------------------------------
@@ -585,10 +596,13 @@ def assess_rollback_needs(
             status = "triggered_pending"
             if count < policy.consecutive:
                 reasons.append(
-                    f"problem seen in {count} of the {policy.consecutive} consecutive assessments needed before a rollback"
+                    f"problem seen in {count} of the {policy.consecutive} consecutive assessments "
+                    "needed before a rollback"
                 )
             else:
-                reasons.append(f"problem persisted for {count} assessments but is not yet statistically clear; watching")
+                reasons.append(
+                    f"problem persisted for {count} assessments but is not yet statistically clear; watching"
+                )
     elif not perf_evaluable:
         status = "insufficient_evidence"
         if prev > 0:
@@ -644,7 +658,9 @@ def _severity(
     return _SEVERITIES[level]
 
 
-def next_history(history: SlotHistory | None, assessment: RollbackAssessment, now: datetime, *, keep: int = 20) -> SlotHistory:
+def next_history(
+    history: SlotHistory | None, assessment: RollbackAssessment, now: datetime, *, keep: int = 20
+) -> SlotHistory:
     """The slot history to persist after ``assessment`` (streak count, pooled evidence, recent statuses)."""
     history = history or SlotHistory()
     return replace(
@@ -656,14 +672,18 @@ def next_history(history: SlotHistory | None, assessment: RollbackAssessment, no
     )
 
 
-def record_rollback(history: SlotHistory | None, rolled_back_version: int, now: datetime, *, for_cause: bool = True) -> SlotHistory:
+def record_rollback(
+    history: SlotHistory | None, rolled_back_version: int, now: datetime, *, for_cause: bool = True
+) -> SlotHistory:
     """The slot history after ``rolled_back_version`` was taken out of production: starts the cooldown,
     clears the streak and, when it was for cause, bars the version from returning for a while."""
     history = history or SlotHistory()
     barred = dict(history.rolled_back_for_cause)
     if for_cause:
         barred[int(rolled_back_version)] = _utc(now)
-    return replace(history, consecutive_count=0, evidence=None, last_rollback_at=_utc(now), rolled_back_for_cause=barred)
+    return replace(
+        history, consecutive_count=0, evidence=None, last_rollback_at=_utc(now), rolled_back_for_cause=barred
+    )
 
 
 # --- rollback target ------------------------------------------------------------------------------
@@ -748,7 +768,10 @@ def _exclusions(
         out.append("its artifact did not verify against the recorded hash")
     if barred_at is not None and now - barred_at < policy.no_return:
         until = barred_at + policy.no_return
-        out.append(f"it was rolled back for cause at {barred_at:%Y-%m-%d %H:%M} UTC and is barred until {until:%Y-%m-%d %H:%M} UTC")
+        out.append(
+            f"it was rolled back for cause at {barred_at:%Y-%m-%d %H:%M} UTC "
+            f"and is barred until {until:%Y-%m-%d %H:%M} UTC"
+        )
     return out
 
 
@@ -779,7 +802,12 @@ def choose_rollback_target(
         barred = [t for t in (c.rolled_back_for_cause_at, barred_by_history.get(c.version)) if t is not None]
         why_not = _exclusions(c, current_version, policy, now, max(barred) if barred else None)
         if why_not:
-            excluded.append(RankedCandidate(version=c.version, eligible=False, rank=None, score=None, score_source=None, reasons=tuple(why_not)))
+            excluded.append(
+                RankedCandidate(
+                    version=c.version, eligible=False, rank=None, score=None, score_source=None,
+                    reasons=tuple(why_not),
+                )
+            )
             continue
         notes: list[str] = []
         live_ok = c.live_metrics is not None and c.live_samples >= policy.min_samples and metric in c.live_metrics
@@ -803,12 +831,17 @@ def choose_rollback_target(
 
     eligible.sort(key=lambda item: item[0], reverse=True)
     ranked = tuple(
-        RankedCandidate(version=c.version, eligible=True, rank=i, score=score, score_source=src, reasons=tuple(notes))  # type: ignore[arg-type]
+        RankedCandidate(
+            version=c.version, eligible=True, rank=i, score=score, score_source=src,  # type: ignore[arg-type]
+            reasons=tuple(notes),
+        )
         for i, (_, c, score, src, notes) in enumerate(eligible, start=1)
     )
     ranking = ranked + tuple(sorted(excluded, key=lambda r: -r.version))
     if not ranked:
-        return CandidateChoice(target=None, reason="no safe candidate: every version is excluded (see ranking)", ranking=ranking)
+        return CandidateChoice(
+            target=None, reason="no safe candidate: every version is excluded (see ranking)", ranking=ranking
+        )
     best = ranked[0]
     return CandidateChoice(
         target=best.version,
