@@ -156,7 +156,7 @@ def _helper_frame(df: pd.DataFrame) -> pd.DataFrame:
     """The candles plus the derived columns the suite checks."""
     values = df[list(VALUE_COLUMNS)].astype("float64")
     ts = df["ts"]
-    out = pd.DataFrame({"ts": ts.to_numpy()}, index=pd.RangeIndex(len(df)))
+    out = pd.DataFrame({"ts": ts.reset_index(drop=True)}, index=pd.RangeIndex(len(df)))
     for col in VALUE_COLUMNS:
         out[col] = values[col].to_numpy()
     arr = values.to_numpy()

@@ -10,8 +10,8 @@ Rule, evaluated at each bar t with data up to and including t:
 
 The bar is "volatile" when ``vol_pct_t >= volatile_percentile``; otherwise "trending" when
 ``trend_t >= trend_threshold``; otherwise "ranging". The first ``warmup_bars(rule)`` bars (too little
-history for a volatility and its percentile) have no regime (NaN). Rolling windows look backwards only, so the label of bar t never
-depends on bars after t.
+history for a volatility and its percentile) have no regime (NaN). Rolling windows look backwards
+only, so the label of bar t never depends on bars after t.
 """
 
 from __future__ import annotations

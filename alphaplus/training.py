@@ -56,7 +56,9 @@ def time_split(n: int, train_frac: float = 0.6, valid_frac: float = 0.2, purge: 
     after validation keeps any label window from overlapping the next part's rows.
     """
     if not (0 < train_frac < 1 and 0 < valid_frac < 1 and train_frac + valid_frac < 1):
-        raise ValueError(f"need 0 < train_frac, valid_frac and train_frac + valid_frac < 1, got {train_frac}, {valid_frac}")
+        raise ValueError(
+            f"need 0 < train_frac, valid_frac and train_frac + valid_frac < 1, got {train_frac}, {valid_frac}"
+        )
     if purge < 0:
         raise ValueError(f"purge must be >= 0, got {purge}")
     train_end = int(n * train_frac)

@@ -203,7 +203,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         return pd.read_parquet(path)
     except Exception as e:  # pyarrow raises many unrelated types for a corrupt file
-        raise CandleFormatError(f"candle file {path.name} is not a readable Parquet file ({type(e).__name__})") from e
+        raise CandleFormatError(
+            f"candle file {path.name} is not a readable Parquet file ({type(e).__name__})"
+        ) from e
 
 
 def _read_csv(path: Path, head: bytes) -> pd.DataFrame:
@@ -220,7 +222,8 @@ def _read_csv(path: Path, head: bytes) -> pd.DataFrame:
     except pd.errors.EmptyDataError as e:
         raise CandleFormatError(f"candle file {path.name} is empty") from e
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, TypeError, csv.Error) as e:
-        raise CandleFormatError(f"candle file {path.name} is not a readable CSV ({str(e).splitlines()[0][:120]})") from e
+        reason = (str(e).splitlines() or [type(e).__name__])[0][:120]
+        raise CandleFormatError(f"candle file {path.name} is not a readable CSV ({reason})") from e
     if raw.shape[1] <= 1 and _find_column(raw, "open") is None:
         raise CandleFormatError(
             f"candle file {path.name} has a single column; expected ts, open, high, low, close, volume"
