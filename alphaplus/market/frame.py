@@ -19,7 +19,7 @@ import pandas as pd
 from alphaplus.errors import InvalidInput
 
 CANDLE_COLUMNS: tuple[str, ...] = ("ts", "open", "high", "low", "close", "volume")
-PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
+VALUE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 
 # Accepted spellings, compared after lower-casing and stripping spaces/underscores.
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -148,7 +148,7 @@ def to_candle_frame(raw: pd.DataFrame, *, source: str = "candles") -> pd.DataFra
         )
     columns["ts"] = parse_timestamps(ts_values, source=f"{source}: timestamp column")
     missing = []
-    for name in PRICE_COLUMNS:
+    for name in VALUE_COLUMNS:
         col = _find_column(raw, name)
         if col is None:
             missing.append(name)
