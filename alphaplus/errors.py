@@ -74,3 +74,15 @@ class PermissionDenied(AlphaPlusError):
 
 class ArtifactIntegrityError(AlphaPlusError):
     code = "artifact_integrity"
+
+
+class DataQualityError(AlphaPlusError):
+    """Candles failed the quality gate; nothing was trained or registered from them."""
+
+    code = "data_quality"
+
+
+class RunFailed(AlphaPlusError):
+    """A flow finished with failed slots; the others' results were kept."""
+
+    code = "run_failed"

@@ -175,3 +175,18 @@ async def test_promotion_to_a_version_of_another_slot_is_refused(registry, regis
     with pytest.raises(Exception, match="belongs to slot"):
         await registry.repo.move_production(Slot(model_name, "trending", "BTCUSDT"), v.version, ctx=__import__(
             "alphaplus.entities", fromlist=["ChangeContext"]).ChangeContext(reason="x"))
+
+
+async def test_two_gated_promotions_racing_for_one_slot_let_exactly_one_win(registry, register, model_name):
+    champion, a, b = [await register(model_name) for _ in range(3)]
+    await registry.promote(model_name, champion.version, reason="first")
+    results = await asyncio.gather(
+        registry.promote(model_name, a.version, reason="a", expected_current=champion.version),
+        registry.promote(model_name, b.version, reason="b", expected_current=champion.version),
+        return_exceptions=True,
+    )
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert len(errors) == 1 and isinstance(errors[0], ConcurrentModification)
+    assert "nothing was changed" in str(errors[0])
+    statuses = {v.version: v.status for v in await registry.list_versions(model_name=model_name)}
+    assert sorted(statuses.values()) == ["production", "rollback_candidate", "staging"]

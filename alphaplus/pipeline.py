@@ -1,0 +1,148 @@
+"""The retraining pipeline's pure steps: candles -> regime dataset -> fitted model -> evaluations.
+
+No I/O here: tasks fetch and store; these functions decide what a slot's training data is, train,
+and score models on a shared out-of-sample window for the promotion gate.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from alphaplus import drift, training
+from alphaplus.errors import InvalidInput
+from alphaplus.features import DEFAULT_FEATURE_SPEC, FeatureSpec, build_features
+from alphaplus.gate import Evaluation
+from alphaplus.labels import forward_returns, make_labels
+from alphaplus.metrics import classification_metrics, correct_vector
+from alphaplus.regimes import DEFAULT_RULE, RegimeRule, classify_regimes
+from alphaplus.regimes import REGIMES  # noqa: F401  (re-exported for flows)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How a slot is trained; part of the lineage key (a change is a different training)."""
+
+    horizon: int = 12
+    train_frac: float = 0.6
+    valid_frac: float = 0.2
+    seed: int = 7
+    min_rows: int = 300
+    psi_bins: int = 10
+    feature_spec: FeatureSpec = DEFAULT_FEATURE_SPEC
+    regime_rule: RegimeRule = DEFAULT_RULE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "horizon": self.horizon,
+            "train_frac": self.train_frac,
+            "valid_frac": self.valid_frac,
+            "seed": self.seed,
+            "psi_bins": self.psi_bins,
+            "regime_rule": self.regime_rule.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One slot's rows: features, labels and forward returns, time-ordered, regime-filtered."""
+
+    regime: str
+    X: pd.DataFrame
+    y: pd.Series
+    forward: pd.Series
+    ts: pd.Series
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def part(self, rows: slice) -> "Dataset":
+        return Dataset(self.regime, self.X.iloc[rows], self.y.iloc[rows], self.forward.iloc[rows], self.ts.iloc[rows])
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """A trained slot model and what the registry stores with it."""
+
+    trained: training.TrainedModel
+    validation_metrics: dict[str, Any]
+    holdout_metrics: dict[str, Any]
+    training_metrics: dict[str, Any]
+    holdout_start: pd.Timestamp
+    holdout_end: pd.Timestamp
+    psi_reference: dict[str, Any]
+    sizes: tuple[int, int, int]
+    duration_seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def prepare_dataset(candles: pd.DataFrame, regime: str, config: TrainingConfig) -> Dataset:
+    """Features, labels and forward returns of the bars classified as ``regime`` (causal features)."""
+    candles = candles.reset_index(drop=True)
+    features = build_features(candles, config.feature_spec)
+    regimes = classify_regimes(candles, config.regime_rule)
+    labels = make_labels(candles, config.horizon)
+    fwd = forward_returns(candles, config.horizon)
+    keep = (regimes == regime) & labels.notna() & features.notna().all(axis=1)
+    keep = keep.to_numpy()
+    return Dataset(
+        regime=regime,
+        X=features.loc[keep].reset_index(drop=True),
+        y=labels.loc[keep].astype("int64").reset_index(drop=True),
+        forward=fwd.loc[keep].reset_index(drop=True),
+        ts=candles.loc[keep, "ts"].reset_index(drop=True),
+    )
+
+
+def fit_slot(dataset: Dataset, config: TrainingConfig, hyperparameters: Mapping[str, Any]) -> FitResult:
+    """Split in time with a purge gap, train deterministically, score validation and holdout."""
+    if len(dataset) < config.min_rows:
+        raise InvalidInput(
+            f"regime '{dataset.regime}' has {len(dataset)} usable bars; at least {config.min_rows} are needed "
+            "to train (import more candles or widen the date range)"
+        )
+    started = time.perf_counter()
+    split = training.time_split(len(dataset), config.train_frac, config.valid_frac, purge=config.horizon)
+    train, valid, holdout = dataset.part(split.train), dataset.part(split.valid), dataset.part(split.holdout)
+    model = training.train_classifier(train.X, train.y, valid.X, valid.y, hyperparameters, seed=config.seed)
+    trained = training.bundle_model(
+        model, config.feature_spec, horizon=config.horizon, hyperparams=dict(hyperparameters), seed=config.seed
+    )
+    metrics = {
+        name: classification_metrics(part.y, training.predict_proba(trained, part.X), forward_returns=part.forward)
+        for name, part in (("train", train), ("validation", valid), ("holdout", holdout))
+    }
+    reference = {c: drift.reference_bins(train.X[c], config.psi_bins).to_dict() for c in trained.feature_names}
+    return FitResult(
+        trained=trained,
+        validation_metrics=metrics["validation"],
+        holdout_metrics=metrics["holdout"],
+        training_metrics=metrics["train"],
+        holdout_start=holdout.ts.iloc[0],
+        holdout_end=holdout.ts.iloc[-1],
+        psi_reference=reference,
+        sizes=split.sizes,
+        duration_seconds=time.perf_counter() - started,
+    )
+
+
+def holdout_window(dataset: Dataset, config: TrainingConfig) -> Dataset:
+    """The out-of-sample rows of a dataset: the holdout part of its time split."""
+    split = training.time_split(len(dataset), config.train_frac, config.valid_frac, purge=config.horizon)
+    return dataset.part(split.holdout)
+
+
+def evaluate(trained: training.TrainedModel, window: Dataset) -> tuple[Evaluation, dict[str, Any]]:
+    """Score a model on a window: the gate's Evaluation (numeric metrics + per-sample correctness)
+    and the full metrics dict for storage."""
+    if len(window) == 0:
+        raise InvalidInput("the evaluation window is empty")
+    proba = training.predict_proba(trained, window.X)
+    metrics = classification_metrics(window.y, proba, forward_returns=window.forward)
+    numeric = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and np.isfinite(v)}
+    correct = correct_vector(window.y.to_numpy(), (proba > 0.5).astype(np.int64))
+    return Evaluation(metrics=numeric, correct=correct, n=len(window)), metrics

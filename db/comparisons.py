@@ -1,0 +1,61 @@
+"""model_comparison: one row per gate decision (challenger vs champion on the same window)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from db.errors import translated
+
+_INSERT = """
+INSERT INTO model_comparison (model_name, regime, symbol, challenger_version, champion_version,
+    window_start, window_end, n_samples, challenger_metrics, champion_metrics, metric_deltas,
+    test_name, statistic, p_value, decision, reasons, flow_run_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+RETURNING id
+"""
+_LIST = """
+SELECT * FROM model_comparison
+WHERE model_name = $1 AND ($2::text IS NULL OR regime = $2) AND ($3::text IS NULL OR symbol = $3)
+ORDER BY created_at DESC, id DESC LIMIT $4
+"""
+
+
+async def insert_comparison(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    model_name: str,
+    regime: str,
+    symbol: str,
+    challenger_version: int,
+    champion_version: int | None,
+    window_start: datetime | None,
+    window_end: datetime | None,
+    n_samples: int,
+    challenger_metrics: dict[str, Any],
+    champion_metrics: dict[str, Any] | None,
+    metric_deltas: dict[str, Any],
+    test_name: str | None,
+    statistic: float | None,
+    p_value: float | None,
+    decision: str,
+    reasons: list[str],
+    flow_run_id: str | None,
+) -> int:
+    """Store a comparison; returns its id."""
+    with translated():
+        return await conn.fetchval(
+            _INSERT, model_name, regime, symbol, challenger_version, champion_version, window_start,
+            window_end, n_samples, challenger_metrics, champion_metrics, metric_deltas, test_name,
+            statistic, p_value, decision, reasons, flow_run_id,
+        )
+
+
+async def list_comparisons(
+    pool: asyncpg.Pool, *, model_name: str, regime: str | None = None, symbol: str | None = None, limit: int = 20
+) -> list[dict[str, Any]]:
+    with translated():
+        rows = await pool.fetch(_LIST, model_name, regime, symbol, limit)
+    return [dict(r) for r in rows]

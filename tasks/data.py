@@ -1,0 +1,37 @@
+"""Tasks that read market data and check its quality."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from alphaplus.quality import QualityReport
+from alphaplus.settings import get_settings
+
+
+@task(retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+async def fetch_candles(symbol: str, timeframe: str, start: datetime | None, end: datetime | None) -> pd.DataFrame:
+    """Read a symbol's candles for [start, end) from the database."""
+    from db.candles import fetch_candles as fetch
+    from db.pool import get_pool
+
+    settings = get_settings()
+    return await fetch(await get_pool(settings.database_url, settings), symbol=symbol, timeframe=timeframe,
+                       start=start, end=end)
+
+
+@task(cache_policy=NO_CACHE)
+def validate_candles(candles: pd.DataFrame, symbol: str) -> QualityReport:
+    """Run the Great Expectations candle suite (imported here: it costs seconds to load)."""
+    from alphaplus.quality import validate_candles as validate
+
+    settings = get_settings()
+    return validate(
+        candles,
+        min_rows=settings.min_training_rows,
+        max_gap_factor=settings.max_gap_factor,
+        max_abs_return=settings.max_abs_return,
+    )

@@ -1,0 +1,94 @@
+"""The retrain flow end to end: real Prefect (test harness), real PostgreSQL, real LightGBM and GX."""
+
+from __future__ import annotations
+
+import pytest
+
+from alphaplus.market.synth import synth_candles
+from alphaplus.settings import get_settings
+
+pytestmark = pytest.mark.prefect
+
+
+@pytest.fixture
+def flow_env(monkeypatch, settings, prefect_harness):
+    """Flows read settings from the environment: point them at the test database and artifacts."""
+    monkeypatch.setenv("ALPHAPLUS_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("ALPHAPLUS_HOME", str(settings.home))
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+async def import_candles(settings, symbol: str, frame) -> None:
+    from db.candles import upsert_candles
+    from db.pool import get_pool
+
+    await upsert_candles(await get_pool(settings.database_url, settings), symbol=symbol, timeframe="1h", frame=frame)
+
+
+async def test_retraining_two_regimes_registers_two_versions_with_complete_lineage(flow_env, model_name):
+    from alphaplus.registry import Registry
+    from flows.retrain import retrain
+
+    await import_candles(flow_env, "SYNA", synth_candles(6000, seed=11))
+    results = await retrain(symbols=["SYNA"], regime="trending", model_name=model_name, promote=False)
+    results += await retrain(symbols=["SYNA"], regime="ranging", model_name=model_name, promote=False)
+    assert [r["status"] for r in results] == ["registered", "registered"]
+    registry = await Registry.open(flow_env)
+    versions = await registry.list_versions(model_name=model_name)
+    assert sorted(v.regime for v in versions) == ["ranging", "trending"]
+    assert {v.status for v in versions} == {"staging"}
+    for v in versions:
+        lineage = await registry.get_lineage(model_name, v.version)
+        assert lineage.training_data_hash.startswith("xxh3_128:")
+        assert lineage.feature_set_hash.startswith("sha256:") and lineage.hyperparameters_hash.startswith("sha256:")
+        assert lineage.n_samples > 0 and lineage.environment["packages"]["lightgbm"]
+        assert set(v.metadata["psi_reference"]) == set(v.metadata["feature_names"])
+        assert isinstance(await registry.load_model(v), object)
+
+
+async def test_rerunning_on_identical_inputs_returns_the_existing_version(flow_env, model_name):
+    from flows.retrain import retrain
+
+    await import_candles(flow_env, "SYNB", synth_candles(5000, seed=12))
+    first = await retrain(symbols=["SYNB"], regime="trending", model_name=model_name, promote=False)
+    again = await retrain(symbols=["SYNB"], regime="trending", model_name=model_name, promote=False)
+    assert first[0]["created"] is True and again[0]["created"] is False
+    assert first[0]["version"] == again[0]["version"]
+
+
+async def test_the_first_model_of_a_slot_is_promoted_through_the_gate_with_a_comparison_row(flow_env, model_name):
+    from alphaplus.registry import Registry
+    from db.comparisons import list_comparisons
+    from db.pool import get_pool
+    from flows.retrain import retrain
+
+    await import_candles(flow_env, "SYNC", synth_candles(8000, seed=1))
+    results = await retrain(symbols=["SYNC"], regime="trending", model_name=model_name,
+                            gate={"min_samples": 100})
+    assert results[0]["decision"] == "promote", results
+    registry = await Registry.open(flow_env)
+    production = await registry.get_production_model(model_name, "trending", "SYNC")
+    assert production.version == results[0]["version"]
+    rows = await list_comparisons(await get_pool(flow_env.database_url, flow_env), model_name=model_name)
+    assert rows[0]["decision"] == "promote" and rows[0]["champion_version"] is None
+
+
+async def test_bad_candles_fail_the_run_name_the_expectation_and_register_nothing(flow_env, model_name):
+    from alphaplus.errors import RunFailed
+    from alphaplus.registry import Registry
+    from db.pool import get_pool
+    from db.training_jobs import list_jobs
+    from flows.retrain import retrain
+
+    frame = synth_candles(3000, seed=5)
+    frame = frame.drop(index=range(1000, 1400))  # a gap of 400 bars: an "absurd gap"
+    await import_candles(flow_env, "SYND", frame)
+    with pytest.raises(RunFailed, match="data quality"):
+        await retrain(symbols=["SYND"], regime="trending", model_name=model_name)
+    registry = await Registry.open(flow_env)
+    assert await registry.list_versions(model_name=model_name) == []
+    jobs = await list_jobs(await get_pool(flow_env.database_url, flow_env), model_name=model_name)
+    assert jobs[0]["status"] == "failed" and jobs[0]["validation_result"]["success"] is False
+    assert "gap" in jobs[0]["error"]
