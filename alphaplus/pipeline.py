@@ -36,6 +36,20 @@ class TrainingConfig:
     feature_spec: FeatureSpec = DEFAULT_FEATURE_SPEC
     regime_rule: RegimeRule = DEFAULT_RULE
 
+    @classmethod
+    def from_lineage(cls, training_config: Mapping[str, Any], feature_set: Mapping[str, Any]) -> "TrainingConfig":
+        """The config a version was trained with, rebuilt from its lineage record."""
+        rule = training_config.get("regime_rule")
+        return cls(
+            horizon=int(training_config["horizon"]),
+            train_frac=float(training_config["train_frac"]),
+            valid_frac=float(training_config["valid_frac"]),
+            seed=int(training_config["seed"]),
+            psi_bins=int(training_config["psi_bins"]),
+            feature_spec=FeatureSpec.from_dict(dict(feature_set)),
+            regime_rule=RegimeRule(**rule) if rule else DEFAULT_RULE,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "horizon": self.horizon,

@@ -16,6 +16,7 @@ def gate_policy(settings: Settings, **overrides: Any) -> GatePolicy:
         "min_improvement": settings.gate_min_improvement,
         "min_samples": settings.gate_min_samples,
         "alpha": settings.gate_alpha,
+        "compared_metrics": settings.gate_compared_metrics,
     }
     floors = dict(values["floors"])
     for metric in ("f1", "roc_auc"):

@@ -17,7 +17,16 @@ class Settings(BaseSettings):
     # --- where things live -------------------------------------------------------------------
     database_url: str | None = Field(
         default=None,
+        repr=False,  # it may hold a password: never in a repr, a log line or a Prefect artifact
         description="postgresql://user:pass@host:port/db. Unset: a private embedded cluster under home.",
+    )
+    database_url_file: Path | None = Field(
+        default=None,
+        description="A file holding the database URL (container secrets). Exclusive with database_url.",
+    )
+    database_secret_block: str | None = Field(
+        default=None,
+        description="Name of a Prefect Secret block holding the database URL. Exclusive with the two above.",
     )
     home: Path = Field(default=Path(".alphaplus"), description="Private state: embedded cluster, artifacts.")
     artifact_root: Path | None = Field(default=None, description="Model artifacts. Unset: <home>/artifacts.")
@@ -44,6 +53,9 @@ class Settings(BaseSettings):
     gate_min_improvement: float = Field(default=0.0, description="Relative gain of the primary metric needed.")
     gate_min_samples: int = 200
     gate_alpha: float = Field(default=0.05, description="Significance level of McNemar's exact test.")
+    # Precision and recall trade off against each other; holding each to the degradation limit
+    # rejects clear improvements, so the gate compares the summary metrics by default.
+    gate_compared_metrics: tuple[str, ...] = ("accuracy", "f1", "roc_auc")
 
     # --- rollback policy ----------------------------------------------------------------------
     rollback_performance_drop: float = Field(default=0.15, description="Relative drop of F1 or accuracy.")

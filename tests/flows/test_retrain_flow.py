@@ -92,3 +92,16 @@ async def test_bad_candles_fail_the_run_name_the_expectation_and_register_nothin
     jobs = await list_jobs(await get_pool(flow_env.database_url, flow_env), model_name=model_name)
     assert jobs[0]["status"] == "failed" and jobs[0]["validation_result"]["success"] is False
     assert "gap" in jobs[0]["error"]
+
+
+async def test_reproducing_a_version_yields_identical_data_and_artifact_hashes(flow_env, model_name):
+    from alphaplus.registry import Registry
+    from alphaplus.reproduce import reproduce_version
+    from flows.retrain import retrain
+
+    await import_candles(flow_env, "SYNE", synth_candles(5000, seed=21))
+    results = await retrain(symbols=["SYNE"], regime="trending", model_name=model_name, promote=False)
+    registry = await Registry.open(flow_env)
+    outcome = await reproduce_version(registry, model_name, results[0]["version"])
+    assert outcome.data_matches, outcome
+    assert outcome.artifact_matches, outcome

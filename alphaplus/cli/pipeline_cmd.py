@@ -1,0 +1,138 @@
+"""``alphaplus train``, ``alphaplus promote`` and ``alphaplus versions reproduce``: write paths."""
+
+from __future__ import annotations
+
+import os
+from typing import List, Optional
+
+import typer
+
+from alphaplus.cli.common import console, print_json, run
+
+
+def prefect_environment() -> None:
+    """Prefect defaults for a CLI process: no telemetry, patient ephemeral server, private home."""
+    from alphaplus.settings import get_settings
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    os.environ.setdefault("PREFECT_HOME", str((get_settings().home / "prefect").resolve()))
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def train(
+    symbol: List[str] = typer.Option(..., "--symbol", "-s", help="Symbol to retrain (repeat for several)."),
+    regime: str = typer.Option("all", help="Regime: all, trending, ranging or volatile."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name (default from settings)."),
+    timeframe: str = typer.Option("1h", help="Candle timeframe."),
+    horizon: int = typer.Option(12, min=1, help="Label horizon in bars."),
+    promote: bool = typer.Option(True, "--promote/--no-promote", help="Run the promotion gate after training."),
+    canary: bool = typer.Option(False, help="On a passed gate, start a canary instead of promoting."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Retrain slots with the retrain flow (quality gate, LightGBM, lineage, staging, promotion gate)."""
+    from alphaplus.errors import InvalidInput
+    from alphaplus.regimes import REGIMES
+    from alphaplus.settings import get_settings
+
+    if regime != "all" and regime not in REGIMES:
+        raise InvalidInput(f"unknown regime '{regime}'; choose all or one of {', '.join(REGIMES)}")
+    prefect_environment()
+    from flows.retrain import retrain
+
+    with console.status("retraining…"):
+        results = run(lambda: retrain(
+            symbols=symbol, regime=regime, model_name=model or get_settings().default_model_name,
+            timeframe=timeframe, horizon=horizon, promote=promote, canary=canary,
+        ))
+    if as_json:
+        print_json(results)
+        return
+    print_results(results)
+
+
+def print_results(results: list[dict]) -> None:
+    """One row per retrained slot."""
+    from rich.table import Table
+
+    table = Table("symbol", "regime", "version", "new", "decision", "reasons")
+    for r in results:
+        table.add_row(r["symbol"], r["regime"], str(r.get("version", "–")), str(r.get("created", "–")),
+                      r.get("decision", r["status"]), "; ".join(r.get("reasons", []))[:160])
+    console.print(table)
+
+
+def promote(
+    model: str = typer.Argument(..., help="Model name."),
+    version: int = typer.Argument(..., help="Version number to promote."),
+    regime: str = typer.Option(..., help="Regime of the slot (must match the version)."),
+    symbol: str = typer.Option(..., help="Symbol of the slot (must match the version)."),
+    force: bool = typer.Option(False, help="Skip the gate (audited as forced; needs --reason)."),
+    reason: str = typer.Option("", help="Why; recorded in the audit log."),
+    canary: bool = typer.Option(False, help="On a passed gate, start a canary instead."),
+    on_behalf_of: Optional[str] = typer.Option(None, help="Person this change is made for."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Promote a version through the gate (or --force it) to its slot's production."""
+    from alphaplus import promotion_service
+    from alphaplus.errors import InvalidInput
+    from alphaplus.registry import Registry
+
+    async def go() -> dict:
+        registry = await Registry.open()
+        target = await registry.get_version(model, version)
+        if (target.regime, target.symbol) != (regime, symbol):
+            raise InvalidInput(
+                f"version {version} of {model} serves ({target.regime}, {target.symbol}), not ({regime}, {symbol})"
+            )
+        if force:
+            return await promotion_service.force_promote(
+                registry, model, version, reason=reason, on_behalf_of=on_behalf_of, flow_run_id=None
+            )
+        outcome, _ = await promotion_service.promote_with_gate(
+            registry, model, version, on_behalf_of=on_behalf_of, canary=canary
+        )
+        return {"decision": outcome.decision.outcome, "reasons": list(outcome.decision.reasons),
+                "champion_version": outcome.champion_version, "challenger_version": version}
+
+    result = run(go)
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"{model} v{version}: {result['decision']}")
+    for r in result.get("reasons", []):
+        console.print(f"  - {r}")
+
+
+def reproduce(
+    model: str = typer.Argument(..., help="Model name."),
+    version: int = typer.Argument(..., help="Version number."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Retrain a version from its recorded lineage and compare data and artifact hashes."""
+    from alphaplus.registry import Registry
+    from alphaplus.reproduce import reproduce_version
+
+    async def go():
+        return await reproduce_version(await Registry.open(), model, version)
+
+    outcome = run(go)
+    if as_json:
+        print_json(outcome.to_dict())
+    else:
+        console.print(f"data hash     {'matches' if outcome.data_matches else 'DIFFERS'}: {outcome.data_hash}")
+        console.print(f"artifact hash {'matches' if outcome.artifact_matches else 'DIFFERS'}: {outcome.artifact_hash}")
+    if not (outcome.data_matches and outcome.artifact_matches):
+        raise typer.Exit(code=2)
+
+
+def register(app: typer.Typer) -> None:
+    """Add train and promote to the root app."""
+    app.command("train")(train)
+    app.command("promote")(promote)
+
+
+def register_versions(versions_app: typer.Typer) -> None:
+    """Add ``reproduce`` to the ``versions`` group."""
+    versions_app.command("reproduce")(reproduce)

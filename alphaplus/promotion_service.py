@@ -1,0 +1,136 @@
+"""Promotion steps over the registry: evaluate against the champion, record, apply; and the manual
+promotion of a chosen version (gated, or forced and audited as forced)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from alphaplus.entities import ModelVersion, ProductionMove
+from alphaplus.errors import InvalidInput
+from alphaplus.gate import GatePolicy
+from alphaplus.pipeline import TrainingConfig
+from alphaplus.promotion import GateOutcome, run_gate
+from alphaplus.registry import Registry
+from alphaplus.settings import get_settings
+
+
+async def evaluate_challenger(
+    registry: Registry, challenger: ModelVersion, candles: pd.DataFrame, config: TrainingConfig, policy: GatePolicy
+) -> GateOutcome:
+    """Score challenger and current champion (artifacts hash-verified) on the same window; decide."""
+    slot = challenger.slot
+    champion = await registry.get_production_model(slot.model_name, slot.regime, slot.symbol)
+    return run_gate(
+        slot=slot,
+        challenger=challenger,
+        challenger_model=await registry.load_model(challenger),
+        champion=champion,
+        champion_model=await registry.load_model(champion) if champion else None,
+        candles=candles,
+        config=config,
+        policy=policy,
+    )
+
+
+async def record_comparison(registry: Registry, outcome: GateOutcome, flow_run_id: str | None) -> int:
+    """Write the model_comparison row of a decision."""
+    from db.comparisons import insert_comparison
+
+    d = outcome.decision
+    return await insert_comparison(
+        registry.repo.pool,
+        model_name=outcome.slot.model_name,
+        regime=outcome.slot.regime,
+        symbol=outcome.slot.symbol,
+        challenger_version=outcome.challenger_version,
+        champion_version=outcome.champion_version,
+        window_start=outcome.window_start.to_pydatetime() if outcome.window_start is not None else None,
+        window_end=outcome.window_end.to_pydatetime() if outcome.window_end is not None else None,
+        n_samples=outcome.n_samples,
+        challenger_metrics=outcome.challenger_metrics,
+        champion_metrics=outcome.champion_metrics,
+        metric_deltas=d.to_dict()["deltas"],
+        test_name="mcnemar_exact" if d.mcnemar else None,
+        statistic=float(d.mcnemar.statistic) if d.mcnemar else None,
+        p_value=float(d.mcnemar.p_value) if d.mcnemar else None,
+        decision=d.outcome,
+        reasons=list(d.reasons),
+        flow_run_id=flow_run_id,
+    )
+
+
+async def apply_decision(
+    registry: Registry, outcome: GateOutcome, *, canary: bool, flow_run_id: str | None, on_behalf_of: str | None = None
+) -> ProductionMove | ModelVersion | None:
+    """Promote (only if the champion is still the one compared), start a canary, reject, or wait."""
+    d = outcome.decision
+    name, version = outcome.slot.model_name, outcome.challenger_version
+    reason = "; ".join(d.reasons)[:2000]
+    ctx = {"flow_run_id": flow_run_id, "on_behalf_of": on_behalf_of}
+    if d.outcome == "promote" and canary:
+        return await registry.start_canary(name, version, reason=f"gate passed, canary first: {reason}", **ctx)
+    if d.outcome == "promote":
+        return await registry.promote(
+            name, version, reason=f"gate passed: {reason}", expected_current=outcome.champion_version,
+            metadata={"gate": d.to_dict()}, **ctx,
+        )
+    if d.outcome == "reject":
+        return await registry.mark_failed(name, version, reason=f"gate rejected: {reason}", **ctx)
+    return None
+
+
+async def force_promote(
+    registry: Registry, model_name: str, version: int, *, reason: str, on_behalf_of: str | None,
+    flow_run_id: str | None,
+) -> dict[str, Any]:
+    """Promote without the gate; audited as forced, with a 'forced' comparison row."""
+    from db.comparisons import insert_comparison
+
+    if not reason.strip():
+        raise InvalidInput("a forced promotion needs a reason")
+    target = await registry.get_version(model_name, version)
+    slot = target.slot
+    move = await registry.promote(
+        model_name, version, reason=f"forced: {reason}", on_behalf_of=on_behalf_of, flow_run_id=flow_run_id,
+        metadata={"forced": True},
+    )
+    await insert_comparison(
+        registry.repo.pool, model_name=model_name, regime=slot.regime, symbol=slot.symbol,
+        challenger_version=version, champion_version=move.from_version, window_start=None, window_end=None,
+        n_samples=0, challenger_metrics={}, champion_metrics=None, metric_deltas={}, test_name=None,
+        statistic=None, p_value=None, decision="forced", reasons=[f"forced by operator: {reason}"],
+        flow_run_id=flow_run_id,
+    )
+    return {"decision": "forced", "from_version": move.from_version, "to_version": move.to_version}
+
+
+async def promote_with_gate(
+    registry: Registry,
+    model_name: str,
+    version: int,
+    *,
+    canary: bool = False,
+    gate: dict[str, Any] | None = None,
+    on_behalf_of: str | None = None,
+    flow_run_id: str | None = None,
+) -> tuple[GateOutcome, Any]:
+    """Gate an already registered version against the slot's champion on the newest candles."""
+    from db.candles import fetch_candles
+
+    target = await registry.get_version(model_name, version)
+    lineage = await registry.get_lineage(model_name, version)
+    config = TrainingConfig.from_lineage(lineage.training_config, lineage.feature_set)
+    candles = await fetch_candles(registry.repo.pool, symbol=target.symbol, timeframe=lineage.timeframe or "1h")
+    policy = gate_policy_for(gate)
+    outcome = await evaluate_challenger(registry, target, candles, config, policy)
+    await record_comparison(registry, outcome, flow_run_id)
+    await apply_decision(registry, outcome, canary=canary, flow_run_id=flow_run_id, on_behalf_of=on_behalf_of)
+    return outcome, lineage
+
+
+def gate_policy_for(gate: dict[str, Any] | None) -> GatePolicy:
+    from alphaplus.policy_config import gate_policy
+
+    return gate_policy(get_settings(), **(gate or {}))

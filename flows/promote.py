@@ -1,0 +1,40 @@
+"""Manual promotion of one version, through the gate (or forced, audited as forced)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from prefect import flow
+from prefect.runtime import flow_run
+from pydantic import Field
+
+from alphaplus import promotion_service
+from alphaplus.registry import Registry
+from flows.parameters import GateSettings
+from tasks.promotion import publish_decision
+
+
+@flow(name="promote", description="Promote one version of a slot through the gate, or force it (audited).")
+async def promote_version(
+    model_name: Annotated[str, Field(min_length=1, max_length=200)],
+    version: Annotated[int, Field(ge=1)],
+    reason: Annotated[str, Field(max_length=2000, description="Why (recorded in the audit log).")] = "",
+    force: Annotated[bool, Field(description="Skip the gate; recorded as forced.")] = False,
+    canary: Annotated[bool, Field(description="On a passed gate, start a canary instead.")] = False,
+    gate: Annotated[GateSettings, Field(description="Promotion gate overrides.")] = GateSettings(),
+    on_behalf_of: Annotated[str | None, Field(max_length=200, description="Person the run acts for.")] = None,
+) -> dict[str, Any]:
+    """Gate and promote (or force) a version; returns the decision."""
+    run_id = str(flow_run.id) if flow_run.id else None
+    registry = await Registry.open()
+    if force:
+        return await promotion_service.force_promote(
+            registry, model_name, version, reason=reason, on_behalf_of=on_behalf_of, flow_run_id=run_id
+        )
+    outcome, lineage = await promotion_service.promote_with_gate(
+        registry, model_name, version, canary=canary, gate=gate.model_dump(),
+        on_behalf_of=on_behalf_of, flow_run_id=run_id,
+    )
+    publish_decision(outcome, lineage)
+    return {"decision": outcome.decision.outcome, "reasons": list(outcome.decision.reasons),
+            "champion_version": outcome.champion_version, "challenger_version": version}
