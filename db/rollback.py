@@ -1,0 +1,485 @@
+"""Rollback queries: evidence of every production slot in one round trip, rollback candidates, slot
+assessment state (compare-and-set), rollback events."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping, Sequence
+
+import asyncpg
+
+from alphaplus.entities import Slot
+from db.errors import translated
+
+# Live windows written by the performance recorder may carry confusion counts in ``metrics``
+# under these keys; with them the policy can test an F1 drop, without them only accuracy.
+CONFUSION_KEYS = ("true_positives", "false_positives", "false_negatives")
+# Cap on the windows read to build an early baseline or a candidate's recent live record: enough to
+# reach min_samples at any sensible window size, and it keeps one lateral scan short per slot.
+WINDOW_SCAN_CAP = 200
+
+# Windows pooled into one: counts are summed, F1 without counts is a sample-weighted mean.
+_AGG = """
+    count(*)::int AS windows,
+    min(h.window_start) AS window_start,
+    max(h.ts) AS window_end,
+    coalesce(sum(h.n_samples) FILTER (WHERE h.n_correct IS NOT NULL OR h.accuracy IS NOT NULL), 0)::bigint AS n,
+    coalesce(sum(coalesce(h.n_correct, round(h.accuracy * h.n_samples)::bigint)), 0)::bigint AS n_correct,
+    coalesce(bool_and(h.metrics ?& ARRAY['true_positives', 'false_positives', 'false_negatives']), false)
+        AS has_counts,
+    sum((h.metrics ->> 'true_positives')::bigint)::bigint AS tp,
+    sum((h.metrics ->> 'false_positives')::bigint)::bigint AS fp,
+    sum((h.metrics ->> 'false_negatives')::bigint)::bigint AS fn,
+    sum(h.f1 * h.n_samples) / nullif(sum(h.n_samples) FILTER (WHERE h.f1 IS NOT NULL), 0) AS f1,
+    coalesce(sum(h.error_count), 0)::bigint AS errors,
+    coalesce(sum(h.total_inferences), 0)::bigint AS inferences,
+    max(h.max_psi) AS max_psi
+"""
+
+
+def _prefixed(prefix: str) -> str:
+    names = ("windows", "window_start", "window_end", "n", "n_correct", "has_counts", "tp", "fp", "fn", "f1",
+             "errors", "inferences", "max_psi")
+    return ", ".join(f"{prefix}.{n} AS {prefix}_{n}" for n in names)
+
+
+# Every production slot (optionally filtered) with what one assessment needs: the version's
+# validation metrics, the stored slot state, the live windows not yet consumed in this production
+# stint (after the pointer moved, after the stored cursor) and the version's earliest live windows
+# up to min_samples outcomes (the early-live baseline). One statement, two index scans per slot.
+_ASSESSMENT_INPUTS = f"""
+SELECT p.model_name, p.regime, p.symbol, p.version, p.since,
+       v.validation_metrics,
+       s.history, s.production_version AS state_version, s.production_since AS state_since,
+       s.last_window_end, coalesce(s.revision, 0) AS revision,
+       {_prefixed("w")}, {_prefixed("b")}
+FROM production_slots p
+JOIN model_versions v ON v.model_name = p.model_name AND v.version = p.version
+LEFT JOIN slot_assessments s
+       ON s.model_name = p.model_name AND s.regime = p.regime AND s.symbol = p.symbol
+LEFT JOIN LATERAL (
+    SELECT {_AGG}
+    FROM model_performance_history h
+    WHERE h.model_name = p.model_name AND h.version = p.version AND h.source = 'live'
+      AND h.ts > p.since
+      AND h.ts > coalesce(
+          CASE WHEN s.production_version = p.version AND s.production_since = p.since
+               THEN s.last_window_end END,
+          '-infinity'::timestamptz)
+) w ON true
+LEFT JOIN LATERAL (
+    SELECT {_AGG}
+    FROM (
+        SELECT e.*, coalesce(sum(e.n_samples) OVER (ORDER BY e.ts ROWS BETWEEN UNBOUNDED PRECEDING
+                                                    AND 1 PRECEDING), 0) AS before
+        FROM (SELECT * FROM model_performance_history h0
+              WHERE h0.model_name = p.model_name AND h0.version = p.version AND h0.source = 'live'
+              ORDER BY h0.ts LIMIT {WINDOW_SCAN_CAP}) e
+    ) h
+    WHERE h.before < $5
+) b ON true
+WHERE ($1::text IS NULL OR p.model_name = $1) AND ($2::text IS NULL OR p.regime = $2)
+  AND ($3::text IS NULL OR p.symbol = $3)
+  AND ($4::text[] IS NULL OR (p.model_name || chr(31) || p.regime || chr(31) || p.symbol) = ANY($4))
+ORDER BY p.model_name, p.regime, p.symbol
+"""
+
+# Compare-and-set upsert of many slots' state in one statement: a row is written only when its
+# revision is still the one read (``revision`` in the input is that value + 1). Slots another
+# assessor wrote in between are left alone and missing from RETURNING.
+_SAVE_STATES = """
+INSERT INTO slot_assessments AS s (model_name, regime, symbol, production_version, production_since, history,
+    last_window_end, last_assessed_at, last_status, last_assessment, revision, updated_at)
+SELECT u.model_name, u.regime, u.symbol, u.production_version, u.production_since, u.history,
+       u.last_window_end, u.last_assessed_at, u.last_status, u.last_assessment, u.revision, clock_timestamp()
+FROM jsonb_to_recordset($1::jsonb) AS u(model_name text, regime text, symbol text, production_version int,
+    production_since timestamptz, history jsonb, last_window_end timestamptz, last_assessed_at timestamptz,
+    last_status text, last_assessment jsonb, revision bigint)
+ORDER BY u.model_name, u.regime, u.symbol
+ON CONFLICT (model_name, regime, symbol) DO UPDATE SET
+    production_version = EXCLUDED.production_version, production_since = EXCLUDED.production_since,
+    history = EXCLUDED.history, last_window_end = EXCLUDED.last_window_end,
+    last_assessed_at = EXCLUDED.last_assessed_at, last_status = EXCLUDED.last_status,
+    last_assessment = EXCLUDED.last_assessment, revision = EXCLUDED.revision, updated_at = clock_timestamp()
+WHERE s.revision = EXCLUDED.revision - 1
+RETURNING s.model_name, s.regime, s.symbol
+"""
+
+_STATE = """
+SELECT history FROM slot_assessments WHERE model_name = $1 AND regime = $2 AND symbol = $3
+"""
+_STATE_FOR_UPDATE = """
+SELECT history, revision FROM slot_assessments
+WHERE model_name = $1 AND regime = $2 AND symbol = $3 FOR UPDATE
+"""
+# Written under the slot lock after a rollback: no compare-and-set needed, the revision still moves
+# so that an assessor holding an older read cannot overwrite it.
+_SAVE_STATE_LOCKED = """
+INSERT INTO slot_assessments AS s (model_name, regime, symbol, production_version, production_since, history,
+    last_window_end, last_assessed_at, last_status, last_assessment, revision)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1)
+ON CONFLICT (model_name, regime, symbol) DO UPDATE SET
+    production_version = EXCLUDED.production_version, production_since = EXCLUDED.production_since,
+    history = EXCLUDED.history, last_window_end = EXCLUDED.last_window_end,
+    last_assessed_at = EXCLUDED.last_assessed_at, last_status = EXCLUDED.last_status,
+    last_assessment = EXCLUDED.last_assessment, revision = s.revision + 1, updated_at = clock_timestamp()
+"""
+
+_POINTER = "SELECT version, since FROM production_slots WHERE model_name = $1 AND regime = $2 AND symbol = $3"
+
+# Versions of a slot that could be restored (and failed ones, so the ranking shows why not), each
+# with its artifact, quarantine, recent live/shadow record and production track record.
+_CANDIDATES = f"""
+SELECT v.version, v.status, v.model_path, v.model_size_bytes, v.model_hash, v.validation_metrics,
+       alphaplus_quarantine_reason(v.model_name, v.version) AS quarantine_reason,
+       {_prefixed("r")},
+       EXISTS (SELECT 1 FROM lifecycle_audit a
+               WHERE a.event = 'production_moved' AND a.model_name = v.model_name
+                 AND a.to_version = v.version) AS served_production,
+       (SELECT max(a.ts) FROM lifecycle_audit a
+        WHERE a.event = 'production_moved' AND a.model_name = v.model_name
+          AND a.from_version = v.version) AS last_production_end,
+       (SELECT max(e.event_time) FROM rollback_events e
+        WHERE e.model_name = v.model_name AND e.from_version = v.version
+          AND e.outcome = 'executed' AND e.for_cause) AS rolled_back_for_cause_at
+FROM model_versions v
+LEFT JOIN LATERAL (
+    SELECT {_AGG}
+    FROM (
+        SELECT e.*, coalesce(sum(e.n_samples) OVER (ORDER BY e.ts DESC ROWS BETWEEN UNBOUNDED PRECEDING
+                                                    AND 1 PRECEDING), 0) AS before
+        FROM (SELECT * FROM model_performance_history h0
+              WHERE h0.model_name = v.model_name AND h0.version = v.version
+                AND h0.source IN ('live', 'shadow')
+              ORDER BY h0.ts DESC LIMIT {WINDOW_SCAN_CAP}) e
+    ) h
+    WHERE h.before < $4
+) r ON true
+WHERE v.model_name = $1 AND v.regime = $2 AND v.symbol = $3
+  AND v.status IN ('rollback_candidate', 'archived', 'failed')
+ORDER BY v.version DESC
+"""
+
+_VERSION_BRIEF = "SELECT version, regime, symbol, status FROM model_versions WHERE model_name = $1 AND version = $2"
+_MODEL_EXISTS = "SELECT EXISTS (SELECT 1 FROM ml_models WHERE model_name = $1)"
+
+_INSERT_EVENT = """
+INSERT INTO rollback_events (model_name, regime, symbol, from_version, to_version, rollback_type, outcome,
+    rollback_reason, triggers, metrics_snapshot, degradation, confidence, risk, on_behalf_of, flow_run_id,
+    for_cause)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+RETURNING id, event_time, actor
+"""
+
+_EVENT_COLUMNS = """
+    id, event_time, model_name, regime, symbol, from_version, to_version, rollback_type, outcome,
+    rollback_reason, triggers, metrics_snapshot, degradation, confidence, risk, actor, on_behalf_of,
+    flow_run_id, for_cause
+"""
+_LIST_EVENTS = f"""
+SELECT {_EVENT_COLUMNS} FROM rollback_events
+WHERE ($1::text IS NULL OR model_name = $1) AND ($2::text IS NULL OR regime = $2)
+  AND ($3::text IS NULL OR symbol = $3) AND ($4::text IS NULL OR outcome = $4)
+ORDER BY event_time DESC, id DESC
+LIMIT $5
+"""
+
+# Pointer moves a flow run made that still stand: the failure hook rolls these back.
+_MOVES_BY_FLOW_RUN = """
+SELECT a.model_name, a.regime, a.symbol, a.from_version, a.to_version, a.ts
+FROM lifecycle_audit a
+JOIN production_slots p
+  ON p.model_name = a.model_name AND p.regime = a.regime AND p.symbol = a.symbol AND p.version = a.to_version
+WHERE a.event = 'production_moved' AND a.flow_run_id = $1 AND a.to_version IS NOT NULL
+ORDER BY a.ts
+"""
+
+
+@dataclass(frozen=True)
+class WindowTotals:
+    """Live windows pooled into one: summed counts (confusion counts None unless every window had them)."""
+
+    windows: int = 0
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    n: int = 0
+    n_correct: int = 0
+    confusion: tuple[int, int, int] | None = None
+    f1: float | None = None
+    errors: int = 0
+    inferences: int = 0
+    max_psi: float | None = None
+
+
+def _totals(row: Mapping[str, Any], prefix: str) -> WindowTotals:
+    get = lambda name: row[f"{prefix}_{name}"]  # noqa: E731
+    if not get("windows"):
+        return WindowTotals()
+    counts = (int(get("tp")), int(get("fp")), int(get("fn"))) if get("has_counts") else None
+    return WindowTotals(
+        windows=int(get("windows")), window_start=get("window_start"), window_end=get("window_end"),
+        n=int(get("n")), n_correct=int(get("n_correct")), confusion=counts, f1=get("f1"),
+        errors=int(get("errors")), inferences=int(get("inferences")), max_psi=get("max_psi"),
+    )
+
+
+@dataclass(frozen=True)
+class SlotEvidence:
+    """One production slot as an assessment sees it (``state_*``: the stored assessment state)."""
+
+    slot: Slot
+    version: int
+    since: datetime
+    validation_metrics: Mapping[str, Any]
+    history: Mapping[str, Any] | None
+    state_version: int | None
+    state_since: datetime | None
+    last_window_end: datetime | None
+    revision: int
+    new_windows: WindowTotals
+    early_live: WindowTotals
+
+    @property
+    def same_stint(self) -> bool:
+        """True when the stored state belongs to the current production stint of the slot."""
+        return self.state_version == self.version and self.state_since == self.since
+
+
+@dataclass(frozen=True)
+class CandidateRecord:
+    """A version that might be restored, with its track record as stored."""
+
+    version: int
+    status: str
+    model_path: str
+    model_size_bytes: int
+    model_hash: str
+    validation_metrics: Mapping[str, Any]
+    quarantine_reason: str | None
+    recent: WindowTotals
+    served_production: bool
+    last_production_end: datetime | None
+    rolled_back_for_cause_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RollbackEvent:
+    """One row of rollback_events."""
+
+    id: int
+    event_time: datetime
+    model_name: str
+    regime: str
+    symbol: str
+    from_version: int | None
+    to_version: int | None
+    rollback_type: str
+    outcome: str
+    rollback_reason: str
+    triggers: Sequence[str]
+    metrics_snapshot: Mapping[str, Any]
+    degradation: float | None
+    confidence: float | None
+    risk: str | None
+    actor: str
+    on_behalf_of: str | None
+    flow_run_id: str | None
+    for_cause: bool
+
+    @property
+    def slot(self) -> Slot:
+        return Slot(self.model_name, self.regime, self.symbol)
+
+
+@dataclass(frozen=True)
+class FlowRunMove:
+    """A production move made by a flow run that still stands."""
+
+    slot: Slot
+    from_version: int | None
+    to_version: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class SlotState:
+    """Assessment state to store for a slot; ``revision`` is the one read (compare-and-set)."""
+
+    slot: Slot
+    production_version: int | None
+    production_since: datetime | None
+    history: Mapping[str, Any]
+    last_window_end: datetime | None
+    last_assessed_at: datetime | None
+    last_status: str | None
+    last_assessment: Mapping[str, Any] | None
+    revision: int = 0
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return None if dt is None else dt.isoformat()
+
+
+async def assessment_inputs(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    model_name: str | None = None,
+    regime: str | None = None,
+    symbol: str | None = None,
+    slots: Sequence[Slot] | None = None,
+    min_samples: int,
+) -> list[SlotEvidence]:
+    """Evidence of every production slot matching the filters, in one query."""
+    keys = None if slots is None else [f"{s.model_name}\x1f{s.regime}\x1f{s.symbol}" for s in slots]
+    with translated():
+        rows = await conn.fetch(_ASSESSMENT_INPUTS, model_name, regime, symbol, keys, min_samples)
+    return [
+        SlotEvidence(
+            slot=Slot(r["model_name"], r["regime"], r["symbol"]), version=r["version"], since=r["since"],
+            validation_metrics=r["validation_metrics"] or {}, history=r["history"],
+            state_version=r["state_version"], state_since=r["state_since"], last_window_end=r["last_window_end"],
+            revision=int(r["revision"]), new_windows=_totals(r, "w"), early_live=_totals(r, "b"),
+        )
+        for r in rows
+    ]
+
+
+async def save_states(conn: asyncpg.Connection | asyncpg.Pool, states: Sequence[SlotState]) -> set[Slot]:
+    """Store many slots' assessment state if unchanged since read; returns the slots written."""
+    if not states:
+        return set()
+    payload = [
+        {
+            "model_name": s.slot.model_name, "regime": s.slot.regime, "symbol": s.slot.symbol,
+            "production_version": s.production_version, "production_since": _iso(s.production_since),
+            "history": dict(s.history), "last_window_end": _iso(s.last_window_end),
+            "last_assessed_at": _iso(s.last_assessed_at), "last_status": s.last_status,
+            "last_assessment": None if s.last_assessment is None else dict(s.last_assessment),
+            "revision": s.revision + 1,
+        }
+        for s in states
+    ]
+    with translated():
+        rows = await conn.fetch(_SAVE_STATES, payload)
+    return {Slot(r["model_name"], r["regime"], r["symbol"]) for r in rows}
+
+
+async def read_state(conn: asyncpg.Connection | asyncpg.Pool, slot: Slot) -> Mapping[str, Any] | None:
+    """The stored history of a slot (None: no state yet)."""
+    with translated():
+        return await conn.fetchval(_STATE, slot.model_name, slot.regime, slot.symbol)
+
+
+async def state_for_update(conn: asyncpg.Connection, slot: Slot) -> Mapping[str, Any] | None:
+    """The stored history of a slot, row-locked until the transaction ends (None: no state yet)."""
+    with translated():
+        row = await conn.fetchrow(_STATE_FOR_UPDATE, slot.model_name, slot.regime, slot.symbol)
+    return None if row is None else (row["history"] or {})
+
+
+async def save_state_locked(conn: asyncpg.Connection, state: SlotState) -> None:
+    """Store a slot's state unconditionally (the caller holds the slot lock and the row lock)."""
+    s = state
+    with translated():
+        await conn.execute(
+            _SAVE_STATE_LOCKED, s.slot.model_name, s.slot.regime, s.slot.symbol, s.production_version,
+            s.production_since, dict(s.history), s.last_window_end, s.last_assessed_at, s.last_status,
+            None if s.last_assessment is None else dict(s.last_assessment),
+        )
+
+
+async def current_pointer(conn: asyncpg.Connection | asyncpg.Pool, slot: Slot) -> tuple[int, datetime] | None:
+    """(version, since) of the slot's production pointer, or None."""
+    with translated():
+        row = await conn.fetchrow(_POINTER, slot.model_name, slot.regime, slot.symbol)
+    return None if row is None else (row["version"], row["since"])
+
+
+async def candidates(
+    conn: asyncpg.Connection | asyncpg.Pool, slot: Slot, *, min_samples: int
+) -> list[CandidateRecord]:
+    """Every rollback_candidate, archived or failed version of a slot with its track record, newest first."""
+    with translated():
+        rows = await conn.fetch(_CANDIDATES, slot.model_name, slot.regime, slot.symbol, min_samples)
+    return [
+        CandidateRecord(
+            version=r["version"], status=r["status"], model_path=r["model_path"],
+            model_size_bytes=r["model_size_bytes"], model_hash=r["model_hash"],
+            validation_metrics=r["validation_metrics"] or {}, quarantine_reason=r["quarantine_reason"],
+            recent=_totals(r, "r"), served_production=r["served_production"],
+            last_production_end=r["last_production_end"], rolled_back_for_cause_at=r["rolled_back_for_cause_at"],
+        )
+        for r in rows
+    ]
+
+
+async def version_brief(
+    conn: asyncpg.Connection | asyncpg.Pool, model_name: str, version: int
+) -> Mapping[str, Any] | None:
+    """Slot and status of one version (None: no such version)."""
+    with translated():
+        row = await conn.fetchrow(_VERSION_BRIEF, model_name, version)
+    return None if row is None else dict(row)
+
+
+async def model_exists(conn: asyncpg.Connection | asyncpg.Pool, model_name: str) -> bool:
+    """True when the model is registered."""
+    with translated():
+        return bool(await conn.fetchval(_MODEL_EXISTS, model_name))
+
+
+async def insert_event(
+    conn: asyncpg.Connection,
+    *,
+    slot: Slot,
+    from_version: int | None,
+    to_version: int | None,
+    rollback_type: str,
+    outcome: str,
+    reason: str,
+    triggers: Sequence[str],
+    metrics_snapshot: Mapping[str, Any],
+    degradation: float | None,
+    confidence: float | None,
+    risk: str | None,
+    on_behalf_of: str | None,
+    flow_run_id: str | None,
+    for_cause: bool,
+) -> tuple[int, datetime, str]:
+    """Append a rollback_events row; returns (id, event_time, actor)."""
+    # Round-trip through JSON so non-finite floats fail here, not half-way through a transaction.
+    snapshot = json.loads(json.dumps(dict(metrics_snapshot), allow_nan=False, default=str))
+    with translated():
+        row = await conn.fetchrow(
+            _INSERT_EVENT, slot.model_name, slot.regime, slot.symbol, from_version, to_version, rollback_type,
+            outcome, reason, list(triggers), snapshot, degradation, confidence, risk, on_behalf_of, flow_run_id,
+            for_cause,
+        )
+    return row["id"], row["event_time"], row["actor"]
+
+
+async def list_events(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    model_name: str | None = None,
+    regime: str | None = None,
+    symbol: str | None = None,
+    outcome: str | None = None,
+    limit: int = 100,
+) -> list[RollbackEvent]:
+    """Rollback events matching the filters, newest first."""
+    with translated():
+        rows = await conn.fetch(_LIST_EVENTS, model_name, regime, symbol, outcome, limit)
+    return [RollbackEvent(**dict(r)) for r in rows]
+
+
+async def moves_by_flow_run(conn: asyncpg.Connection | asyncpg.Pool, flow_run_id: str) -> list[FlowRunMove]:
+    """Production moves made by ``flow_run_id`` whose target still serves its slot."""
+    with translated():
+        rows = await conn.fetch(_MOVES_BY_FLOW_RUN, flow_run_id)
+    return [
+        FlowRunMove(Slot(r["model_name"], r["regime"], r["symbol"]), r["from_version"], r["to_version"], r["ts"])
+        for r in rows
+    ]

@@ -1,0 +1,252 @@
+"""Rollback service on a real PostgreSQL: assessment over live windows, audited rollback, safety."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from alphaplus.entities import Slot
+from alphaplus.errors import ModelNotFound, NoProductionVersion, VersionNotFound
+from alphaplus.rollback import RollbackService, SlotFilter, UnsafeRollbackTarget
+from db.pool import get_pool
+
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture
+async def service(settings):
+    return await RollbackService.open(settings)
+
+
+@pytest.fixture
+async def pool(settings):
+    return await get_pool(settings.database_url, settings)
+
+
+async def write_window(pool, version, *, start, n=500, acc=0.60, errors=0, source="live"):
+    """One live window of ``version`` with confusion counts that match ``acc`` (F1 == accuracy)."""
+    n_correct = round(acc * n)
+    wrong = n - n_correct
+    fp = fn = wrong // 2
+    tp = max(1, round(acc * (fp + fn) / (2 * (1 - acc))))
+    await pool.execute(
+        """
+        INSERT INTO model_performance_history (ts, window_start, model_name, version, regime, symbol, source,
+            n_samples, n_correct, accuracy, f1, total_inferences, error_count, error_rate, metrics)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+        """,
+        start + HOUR, start, version.model_name, version.version, version.regime, version.symbol, source,
+        n, n_correct, n_correct / n, acc, n + errors, errors, errors / (n + errors),
+        {"true_positives": tp, "false_positives": fp, "false_negatives": fn},
+    )
+    return start + HOUR
+
+
+async def served_in_turn(register, registry, model_name, count=2, **slot):
+    """``count`` versions of one slot promoted in turn: the last is production, the others rollback_candidate."""
+    versions = [await register(model_name, **slot) for _ in range(count)]
+    for v in versions:
+        await registry.promote(model_name, v.version, reason="test promotion")
+    return versions
+
+
+async def events(pool, model_name):
+    return await pool.fetch(
+        "SELECT * FROM rollback_events WHERE model_name = $1 ORDER BY event_time, id", model_name
+    )
+
+
+def future() -> datetime:
+    # Windows must end after the pointer moved (real clock); the tests then drive ``now`` forward.
+    return datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
+
+
+async def test_a_degrading_version_is_rolled_back_once_to_the_previous_one_and_never_flaps_back(
+    service, registry, register, model_name, pool
+):
+    v1, v2 = await served_in_turn(register, registry, model_name)
+    flt = SlotFilter(model_name=model_name)
+    t = future()
+
+    t = await write_window(pool, v2, start=t, acc=0.60)  # early live baseline
+    [r] = await service.assess_slots(flt, now=t)
+    assert r.status == "healthy" and r.outcome == "none"
+    [r] = await service.assess_slots(flt, now=t + timedelta(minutes=1))
+    assert r.outcome == "no_new_data"  # the same window never counts twice
+
+    statuses = []
+    for _ in range(3):
+        t = await write_window(pool, v2, start=t, acc=0.40)
+        [r] = await service.assess_slots(flt, now=t)
+        statuses.append(r.status)
+    assert statuses == ["triggered_pending", "triggered_pending", "rollback"]
+    assert r.outcome == "executed" and r.target_version == v1.version
+    assert (await registry.get_production_model(*v1.slot.__dict__.values())).version == v1.version
+    assert (await registry.get_version(model_name, v2.version)).status == "failed"
+
+    [ev] = await events(pool, model_name)
+    assert (ev["from_version"], ev["to_version"], ev["outcome"]) == (v2.version, v1.version, "executed")
+    assert ev["rollback_type"] == "automatic" and ev["for_cause"]
+    assert "performance_degradation" in ev["triggers"]
+    assert "persisted for 3 consecutive assessments" in ev["rollback_reason"]
+    snap = ev["metrics_snapshot"]
+    assert snap["window"]["n"] == 500 and snap["assessment"]["evidence"]["windows"] == 3
+    assert snap["assessment"]["evidence"]["n"] == 1500
+    assert snap["candidates"]["target"] == v1.version
+    assert ev["degradation"] == pytest.approx(1 / 3) and ev["confidence"] > 0.95 and ev["risk"] == "critical"
+    moves = [e for e in await registry.audit_events(model_name) if e.event == "production_moved"]
+    assert moves[-1].to_version == v1.version and moves[-1].reason.startswith("rollback (automatic)")
+
+    # v1 is good at first, then as bad: within the cooldown nothing moves.
+    t = await write_window(pool, v1, start=t, acc=0.60)
+    for _ in range(3):
+        t = await write_window(pool, v1, start=t, acc=0.40)
+        [r] = await service.assess_slots(flt, now=t)
+        assert r.status == "cooldown" and r.outcome == "none"
+    # After the cooldown the problem is confirmed again, but v2 (failed, barred) is never restored.
+    later = t + timedelta(hours=7)
+    for i in range(3):
+        t = await write_window(pool, v1, start=later + i * HOUR, acc=0.40)
+        [r] = await service.assess_slots(flt, now=t)
+    assert r.status == "rollback" and r.outcome == "no_safe_candidate"
+    assert (await registry.get_production_model(*v1.slot.__dict__.values())).version == v1.version
+    rows = await events(pool, model_name)
+    assert [e["outcome"] for e in rows] == ["executed", "no_safe_candidate"]
+    assert rows[-1]["to_version"] is None
+    ranking = {c["version"]: c for c in rows[-1]["metrics_snapshot"]["candidates"]["ranking"]}
+    assert not ranking[v2.version]["eligible"]
+    assert any("failed" in why for why in ranking[v2.version]["reasons"])
+
+
+async def test_concurrent_assessments_of_a_slot_roll_back_at_most_once(service, registry, register, model_name, pool):
+    await served_in_turn(register, registry, model_name, count=3)
+    v3 = await registry.get_production_model(model_name, "trending", "BTCUSDT")
+    t = future()
+    t = await write_window(pool, v3, start=t, acc=0.60)
+    flt = SlotFilter(model_name=model_name)
+    await service.assess_slots(flt, now=t)
+    for _ in range(2):
+        t = await write_window(pool, v3, start=t, acc=0.35)
+        await service.assess_slots(flt, now=t)
+    t = await write_window(pool, v3, start=t, acc=0.35)
+
+    runs = await asyncio.gather(*(service.assess_slots(flt, now=t) for _ in range(6)))
+    manual = await asyncio.gather(*(
+        service.execute_rollback(v3.slot, assessed_version=v3.version, reason="operator", rollback_type="manual")
+        for _ in range(3)
+    ))
+    outcomes = [r.outcome for [r] in runs] + [m.outcome for m in manual]
+    assert outcomes.count("executed") == 1, outcomes
+    # The others saw production already moved (aborted, or nothing new to assess) or lost the race
+    # to store the slot's state (superseded).
+    assert set(outcomes) <= {"executed", "aborted", "superseded", "no_new_data"}
+    assert [e["outcome"] for e in await events(pool, model_name)] == ["executed"]
+    statuses = [v.status for v in await registry.list_versions(model_name=model_name)]
+    assert statuses.count("production") == 1
+
+
+async def test_failed_quarantined_and_tampered_versions_are_never_chosen(
+    service, registry, register, model_name, settings, pool
+):
+    v1, v2, v3, v4, v5 = await served_in_turn(register, registry, model_name, count=5)
+    await registry.quarantine_version(model_name, v2.version, reason="bad labels")
+    path = settings.artifacts_dir / v3.artifact.path
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    await registry.mark_failed(model_name, v4.version, reason="broken")
+
+    plan = await service.execute_rollback(v5.slot, assessed_version=v5.version, reason="check", dry_run=True)
+    assert plan.outcome == "dry_run" and plan.to_version == v1.version
+    why = {r.version: " ".join(r.reasons) for r in plan.choice.ranking}
+    assert "quarantined" in why[v2.version]
+    assert "did not verify" in why[v3.version]
+    assert "failed" in why[v4.version]
+
+    for version, words in ((v2.version, "quarantined"), (v3.version, "did not verify"), (v4.version, "failed")):
+        with pytest.raises(UnsafeRollbackTarget, match=words):
+            await service.request_rollback(model_name, "trending", "BTCUSDT", to_version=version, reason="try")
+    done = await service.request_rollback(model_name, "trending", "BTCUSDT", reason="bad fills")
+    assert (done.outcome, done.from_version, done.to_version) == ("executed", v5.version, v1.version)
+
+
+async def test_no_safe_candidate_is_recorded_and_production_is_left_as_is(service, registry, register, model_name, pool):
+    v1, v2 = await served_in_turn(register, registry, model_name)
+    await registry.mark_failed(model_name, v1.version, reason="broken")
+    out = await service.request_rollback(model_name, "trending", "BTCUSDT", reason="operator")
+    assert out.outcome == "no_safe_candidate" and out.to_version is None
+    [ev] = await events(pool, model_name)
+    assert (ev["outcome"], ev["from_version"], ev["to_version"], ev["rollback_type"]) == (
+        "no_safe_candidate", v2.version, None, "manual")
+    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == v2.version
+
+
+async def test_dry_runs_change_nothing(service, registry, register, model_name, pool):
+    v1, v2 = await served_in_turn(register, registry, model_name)
+    t = future()
+    t = await write_window(pool, v2, start=t, acc=0.60)
+    for _ in range(3):
+        t = await write_window(pool, v2, start=t, acc=0.30)
+    audit_before = len(await registry.audit_events(model_name))
+    # One pooled window can prove the drop but not the streak; a manual dry run shows the plan.
+    [r] = await service.assess_slots(SlotFilter(model_name=model_name), now=t, dry_run=True)
+    assert r.outcome == "none" and r.status == "triggered_pending"
+    plan = await service.request_rollback(model_name, "trending", "BTCUSDT", reason="what if", dry_run=True)
+    assert (plan.outcome, plan.to_version) == ("dry_run", v1.version)
+    assert await events(pool, model_name) == []
+    assert await pool.fetchval("SELECT count(*) FROM slot_assessments WHERE model_name = $1", model_name) == 0
+    assert len(await registry.audit_events(model_name)) == audit_before
+    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == v2.version
+
+
+async def test_small_windows_accumulate_until_they_hold_enough_evidence(service, registry, register, model_name, pool):
+    _, v2 = await served_in_turn(register, registry, model_name)
+    t = future()
+    flt = SlotFilter(model_name=model_name)
+    t = await write_window(pool, v2, start=t, n=120)
+    [r] = await service.assess_slots(flt, now=t)
+    assert r.status == "insufficient_evidence"
+    t = await write_window(pool, v2, start=t, n=120)
+    [r] = await service.assess_slots(flt, now=t)
+    assert r.status == "healthy" and r.assessment.evidence is None
+    state = await pool.fetchrow("SELECT * FROM slot_assessments WHERE model_name = $1", model_name)
+    assert state["last_window_end"] == t and state["last_status"] == "healthy"
+
+
+async def test_a_promotion_starts_a_fresh_streak(service, registry, register, model_name, pool):
+    _, v2 = await served_in_turn(register, registry, model_name)
+    flt = SlotFilter(model_name=model_name)
+    t = future()
+    t = await write_window(pool, v2, start=t, acc=0.60)
+    await service.assess_slots(flt, now=t)
+    for _ in range(2):
+        t = await write_window(pool, v2, start=t, acc=0.35)
+        [r] = await service.assess_slots(flt, now=t)
+    assert r.assessment.consecutive_count == 2
+    v3 = await register(model_name)
+    await registry.promote(model_name, v3.version, reason="retrained")
+    t = future() + 6 * HOUR
+    t = await write_window(pool, v3, start=t, acc=0.60)
+    t = await write_window(pool, v3, start=t, acc=0.35)
+    [r] = await service.assess_slots(flt, now=t)
+    assert r.production_version == v3.version and r.assessment.consecutive_count == 1
+
+
+async def test_user_mistakes_raise_domain_errors(service, registry, register, model_name):
+    with pytest.raises(ModelNotFound):
+        await service.request_rollback(model_name, "trending", "BTCUSDT", reason="x")
+    v1, v2 = await served_in_turn(register, registry, model_name)
+    with pytest.raises(NoProductionVersion):
+        await service.request_rollback(model_name, "ranging", "BTCUSDT", reason="x")
+    with pytest.raises(VersionNotFound):
+        await service.request_rollback(model_name, "trending", "BTCUSDT", to_version=99, reason="x")
+    with pytest.raises(UnsafeRollbackTarget, match="production version now"):
+        await service.request_rollback(model_name, "trending", "BTCUSDT", to_version=v2.version, reason="x")
+    other = await register(model_name, symbol="ETHUSDT")
+    with pytest.raises(Exception, match="belongs to slot"):
+        await service.request_rollback(model_name, "trending", "BTCUSDT", to_version=other.version, reason="x")
+    out = await service.request_rollback(model_name, "trending", "BTCUSDT", reason="x", expected_version=v1.version)
+    assert out.outcome == "aborted"
+    assert Slot(model_name, "trending", "BTCUSDT") == out.slot
