@@ -1,0 +1,67 @@
+"""Tasks of rollback assessment and execution: thin wrappers over the rollback service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from alphaplus.rollback import RollbackService, SlotFilter
+
+
+async def _service() -> RollbackService:
+    # Opened inside the task: a pool belongs to the event loop of the thread that runs it.
+    return await RollbackService.open()
+
+
+@task(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+async def assess_production_slots(
+    model_name: str | None, dry_run: bool, flow_run_id: str | None
+) -> list[dict[str, Any]]:
+    """Assess the production slots (of one model, or all) and roll back where the policy says so."""
+    service = await _service()
+    results = await service.assess_slots(
+        SlotFilter(model_name=model_name), dry_run=dry_run, flow_run_id=flow_run_id
+    )
+    return [r.to_dict() for r in results]
+
+
+@task(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+async def roll_back_slot(
+    model_name: str,
+    regime: str,
+    symbol: str,
+    *,
+    to_version: int | None,
+    reason: str,
+    rollback_type: str,
+    expected_version: int | None,
+    dry_run: bool,
+    flow_run_id: str | None,
+    on_behalf_of: str | None,
+) -> dict[str, Any]:
+    """Roll one slot back (manual or on failure); returns the outcome."""
+    service = await _service()
+    outcome = await service.request_rollback(
+        model_name, regime, symbol, to_version=to_version, reason=reason, rollback_type=rollback_type,  # type: ignore[arg-type]
+        expected_version=expected_version, dry_run=dry_run, flow_run_id=flow_run_id, on_behalf_of=on_behalf_of,
+    )
+    return outcome.to_dict()
+
+
+@task(cache_policy=NO_CACHE)
+def publish_assessment_table(rows: list[dict[str, Any]], dry_run: bool) -> None:
+    """Publish the assessment summary as a table artifact in the Prefect UI."""
+    from prefect.artifacts import create_table_artifact
+
+    columns = ("model_name", "regime", "symbol", "version", "status", "outcome", "target_version", "triggers",
+               "severity", "degradation", "confidence", "summary")
+    table = [{c: row.get(c) for c in columns} for row in rows]
+    acted = sum(1 for r in rows if r.get("outcome") in ("executed", "no_safe_candidate", "dry_run"))
+    create_table_artifact(
+        table=table,
+        key="rollback-assessment",
+        description=f"{len(rows)} production slots assessed{' (dry run)' if dry_run else ''}; "
+        f"{acted} needed a rollback.",
+    )

@@ -1,0 +1,80 @@
+"""Rollback flows end to end: real Prefect (test harness) and PostgreSQL; the failure hook too."""
+
+from __future__ import annotations
+
+import pytest
+from prefect import flow
+from prefect.runtime import flow_run
+
+from alphaplus.settings import get_settings
+from tests.db.conftest import make_lineage
+
+pytestmark = pytest.mark.prefect
+
+
+@pytest.fixture
+def flow_env(monkeypatch, settings, prefect_harness):
+    """Flows read settings from the environment: point them at the test database and artifacts."""
+    monkeypatch.setenv("ALPHAPLUS_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("ALPHAPLUS_HOME", str(settings.home))
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+async def two_served_versions(registry, model_name):
+    versions = []
+    for _ in range(2):
+        reg = await registry.register_model_version(make_lineage(model_name), model={"w": model_name + str(_)},
+                                                    validation_metrics={"f1": 0.6})
+        versions.append(reg.version)
+        await registry.promote(model_name, reg.version.version, reason="test promotion")
+    return versions
+
+
+async def test_the_rollback_flow_restores_the_previous_version_and_records_the_run(flow_env, model_name):
+    from alphaplus.registry import Registry
+    from alphaplus.rollback import RollbackService
+    from flows.assess_rollbacks import assess_rollbacks
+    from flows.rollback import rollback
+
+    registry = await Registry.open(flow_env)
+    v1, v2 = await two_served_versions(registry, model_name)
+    plan = await rollback(model_name, "trending", "BTCUSDT", reason="bad fills", dry_run=True)
+    assert (plan["outcome"], plan["to_version"]) == ("dry_run", v1.version)
+    done = await rollback(model_name, "trending", "BTCUSDT", reason="bad fills")
+    assert (done["outcome"], done["from_version"], done["to_version"]) == ("executed", v2.version, v1.version)
+    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == v1.version
+    [event] = await (await RollbackService.open(flow_env)).list_events(model_name=model_name)
+    assert event.rollback_type == "manual" and event.flow_run_id and event.rollback_reason == "bad fills"
+
+    rows = await assess_rollbacks(model_name=model_name, dry_run=True)
+    assert [(r["version"], r["outcome"]) for r in rows] == [(v1.version, "no_new_data")]
+
+
+async def test_a_failed_run_that_promoted_is_rolled_back_by_its_failure_hook(flow_env, model_name):
+    from alphaplus.registry import Registry
+    from alphaplus.rollback import RollbackService
+    from flows.hooks import trigger_rollback_on_failure
+
+    registry = await Registry.open(flow_env)
+    _, v2 = await two_served_versions(registry, model_name)
+    v3 = (await registry.register_model_version(make_lineage(model_name), model={"w": "v3" + model_name})).version
+
+    @flow(on_failure=[trigger_rollback_on_failure])
+    async def promote_then_fail() -> None:
+        reg = await Registry.open()
+        await reg.promote(model_name, v3.version, reason="retrained", flow_run_id=str(flow_run.id))
+        raise RuntimeError("post-promotion step failed")
+
+    state = await promote_then_fail(return_state=True)
+    assert state.is_failed()
+    production = await registry.get_production_model(model_name, "trending", "BTCUSDT")
+    assert production.version != v3.version
+    assert (await registry.get_version(model_name, v3.version)).status == "failed"
+    # The run's own move is undone: back to what served before it.
+    assert production.version == v2.version
+    events = await (await RollbackService.open(flow_env)).list_events(model_name=model_name)
+    assert [(e.rollback_type, e.outcome, e.from_version, e.to_version) for e in events] == [
+        ("on_failure", "executed", v3.version, v2.version)
+    ]
