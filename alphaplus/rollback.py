@@ -199,7 +199,8 @@ class RollbackService:
         for ev in inputs:
             try:
                 result, state, roll = self._assess_one(ev, now)
-            except AlphaPlusError as e:
+            except Exception as e:  # noqa: BLE001 - one slot's bad data must not stop the others
+                log.exception("assessment of %s failed", ev.slot)
                 results[ev.slot] = SlotAssessmentResult(ev.slot, ev.version, "error", "error", error=str(e))
                 continue
             results[ev.slot] = result
@@ -229,16 +230,12 @@ class RollbackService:
         t = ev.new_windows
         if t.windows == 0:
             return SlotAssessmentResult(ev.slot, ev.version, "no_new_data", "no_new_data"), None, None
-        min_n = self.policy.min_samples
-        if t.n < min_n and t.inferences < min_n:
-            # Too little to judge yet: leave the windows for the next run to pool with newer ones.
-            a = assess_rollback_needs(
-                _baseline(ev.validation_metrics, ev.early_live), _live_window(t), history, self.policy, now
-            )
-            return SlotAssessmentResult(ev.slot, ev.version, "insufficient_evidence", "none", assessment=a), None, None
         a = assess_rollback_needs(
             _baseline(ev.validation_metrics, ev.early_live), _live_window(t), history, self.policy, now
         )
+        if t.n < self.policy.min_samples and t.inferences < self.policy.min_samples:
+            # Too little to judge yet: leave the windows for the next run to pool with newer ones.
+            return SlotAssessmentResult(ev.slot, ev.version, "insufficient_evidence", "none", assessment=a), None, None
         result = SlotAssessmentResult(ev.slot, ev.version, a.status, "none", assessment=a)
         if a.should_rollback:
             return result, None, a
@@ -267,8 +264,8 @@ class RollbackService:
                 dry_run=dry_run, flow_run_id=flow_run_id, on_behalf_of=on_behalf_of, now=now,
                 assessment=a, window_end=ev.new_windows.window_end,
             )
-        except AlphaPlusError as e:
-            log.warning("rollback of %s failed: %s", ev.slot, e)
+        except Exception as e:  # noqa: BLE001 - reported in the slot's result; the others go on
+            log.warning("rollback of %s failed: %s", ev.slot, e, exc_info=not isinstance(e, AlphaPlusError))
             return SlotAssessmentResult(ev.slot, ev.version, a.status, "error", assessment=a, error=str(e))
         return SlotAssessmentResult(ev.slot, ev.version, a.status, out.outcome, assessment=a, rollback=out)
 

@@ -250,3 +250,18 @@ async def test_user_mistakes_raise_domain_errors(service, registry, register, mo
     out = await service.request_rollback(model_name, "trending", "BTCUSDT", reason="x", expected_version=v1.version)
     assert out.outcome == "aborted"
     assert Slot(model_name, "trending", "BTCUSDT") == out.slot
+
+
+async def test_one_slot_with_broken_state_does_not_stop_the_others(service, registry, register, model_name, pool):
+    await served_in_turn(register, registry, model_name)
+    _, eth = await served_in_turn(register, registry, model_name, symbol="ETHUSDT")
+    await pool.execute(
+        "INSERT INTO slot_assessments (model_name, regime, symbol, history, revision) VALUES ($1, $2, $3, $4, 1)",
+        model_name, "trending", "BTCUSDT", {"consecutive_count": "many"},
+    )
+    t = future()
+    for v in (await registry.get_production_model(model_name, "trending", "BTCUSDT"), eth):
+        await write_window(pool, v, start=t)
+    results = {r.slot.symbol: r for r in await service.assess_slots(SlotFilter(model_name=model_name), now=t + HOUR)}
+    assert results["BTCUSDT"].outcome == "error" and "malformed" in results["BTCUSDT"].error
+    assert results["ETHUSDT"].status == "healthy"
