@@ -14,6 +14,28 @@ import joblib
 from alphaplus.entities import StoredArtifact
 from alphaplus.errors import ArtifactIntegrityError
 
+
+def _make_private_dir(path: Path) -> None:
+    """Create ``path`` and any missing parents as 0700 (mkdir's mode applies only to the last
+    one, and the umask narrows it); a root this process owns is tightened to 0700 as well."""
+    missing = []
+    current = Path(path)
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=0o700)
+        except FileExistsError:
+            pass  # a concurrent writer made it
+        os.chmod(directory, 0o700)
+    st = Path(path).stat()
+    if st.st_uid == os.geteuid() and st.st_mode & 0o077:
+        os.chmod(path, 0o700)
+
+
 class ArtifactStore:
     """Model artifacts under ``root``: ``<sha[:2]>/<sha>.joblib``, owner-only permissions."""
 
@@ -21,7 +43,7 @@ class ArtifactStore:
         self.root = Path(root)
 
     def _ensure_root(self) -> Path:
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _make_private_dir(self.root)
         return self.root.resolve()
 
     def save(self, obj: Any) -> StoredArtifact:
@@ -38,7 +60,7 @@ class ArtifactStore:
         digest = hashlib.sha256(data).hexdigest()
         relative = f"{digest[:2]}/{digest}{suffix}"
         final = root / relative
-        final.parent.mkdir(exist_ok=True, mode=0o700)
+        _make_private_dir(final.parent)
         if final.exists():
             self.verify(relative, sha256=digest, size=len(data))
             return StoredArtifact(relative, len(data), digest)
@@ -60,8 +82,12 @@ class ArtifactStore:
         return StoredArtifact(relative, len(data), digest)
 
     def resolve(self, path: str) -> Path:
-        """The absolute file of a stored path; refuses any path that leads outside the root."""
+        """The absolute file of a stored path; refuses any path that leads outside the root
+        (absolute paths, '..' steps, and symlinks whose target lies outside)."""
+        if not isinstance(path, str) or not path or "\x00" in path or os.path.isabs(path):
+            raise ArtifactIntegrityError(f"artifact path {path!r} points outside the artifact root")
         root = self.root.resolve()
+        # resolve() follows every symlink, so the check below sees where the path really leads.
         candidate = (root / path).resolve()
         if not candidate.is_relative_to(root) or candidate == root:
             raise ArtifactIntegrityError(f"artifact path {path!r} points outside the artifact root")

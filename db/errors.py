@@ -16,6 +16,7 @@ from alphaplus.errors import (
     PermissionDenied,
     QuarantinedError,
 )
+from alphaplus.redaction import mask_secrets
 
 # SQLSTATEs raised by the schema's own triggers (db/migrations/0002_lifecycle_rules.sql).
 _BY_SQLSTATE: dict[str, type[AlphaPlusError]] = {
@@ -39,12 +40,23 @@ def translate(e: asyncpg.PostgresError) -> AlphaPlusError:
     """The domain error for a driver error (a generic AlphaPlusError when none fits)."""
     sqlstate = getattr(e, "sqlstate", None) or ""
     cls = _BY_SQLSTATE.get(sqlstate)
-    message = getattr(e, "message", None) or str(e)
-    if cls is PermissionDenied and sqlstate == "42501":
-        message = f"permission denied: {message} (this database login lacks the rights for it)"
+    message = mask_secrets(getattr(e, "message", None) or str(e))
+    if cls is PermissionDenied:
+        message = _permission_message(message, sqlstate)
     if cls is None:
         return AlphaPlusError(f"database error {sqlstate}: {message}", code=f"sqlstate_{sqlstate}")
     return cls(message)
+
+
+def _permission_message(message: str, sqlstate: str) -> str:
+    """One line starting with "permission denied: " whether the server or a trigger refused."""
+    prefix = "permission denied for "
+    if sqlstate == "42501" and message.startswith(prefix):
+        # The server's own wording ("permission denied for table production_slots").
+        what = message[len(prefix):]
+        return (f"permission denied: this database login has no right to do that on {what} "
+                "(see the README section on database roles)")
+    return f"permission denied: {message}"
 
 
 @contextlib.contextmanager
@@ -55,4 +67,4 @@ def translated() -> Iterator[None]:
     except asyncpg.PostgresError as e:
         raise translate(e) from e
     except (OSError, asyncpg.InterfaceError) as e:
-        raise DatabaseUnavailable(f"database connection lost: {e}") from e
+        raise DatabaseUnavailable(f"database connection lost: {mask_secrets(str(e))}") from e

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
+from pathlib import Path
 
 import asyncpg
 
-from alphaplus.errors import DatabaseUnavailable
-from alphaplus.redaction import mask_secrets
+from alphaplus.errors import ConfigurationError, DatabaseUnavailable
+from alphaplus.redaction import mask_secrets, register_url_secrets
 from alphaplus.settings import Settings, get_settings
 
 # Prefect runs submitted tasks in worker threads, each with its own loop: a pool created on one
@@ -18,19 +19,80 @@ _pools: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncpg.
     weakref.WeakKeyDictionary()
 )
 _dsn_cache: dict[str, str] = {}
+# What connecting can raise: refused or unreachable, refused by the server (auth, no such
+# database, no CONNECT right), a malformed URL (asyncpg's ClientConfigurationError is a ValueError).
+_CONNECT_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError, asyncio.TimeoutError)
 
 
 def resolve_dsn(settings: Settings | None = None) -> str:
-    """The database URL: ``ALPHAPLUS_DATABASE_URL``, else the embedded cluster (started on demand)."""
+    """The database URL: ``ALPHAPLUS_DATABASE_URL``, ``ALPHAPLUS_DATABASE_URL_FILE`` or the Prefect
+    Secret block named by ``ALPHAPLUS_DATABASE_SECRET_BLOCK`` (at most one of them), else the
+    embedded cluster (started on demand). Its password is registered for masking in any output."""
     settings = settings or get_settings()
+    sources = [
+        name
+        for name, value in (
+            ("ALPHAPLUS_DATABASE_URL", settings.database_url),
+            ("ALPHAPLUS_DATABASE_URL_FILE", settings.database_url_file),
+            ("ALPHAPLUS_DATABASE_SECRET_BLOCK", settings.database_secret_block),
+        )
+        if value
+    ]
+    if len(sources) > 1:
+        raise ConfigurationError(f"set only one of {', '.join(sources)}: they all name the database")
     if settings.database_url:
-        return settings.database_url
-    key = str(settings.home.resolve())
-    if key not in _dsn_cache:
-        from db.embedded import EmbeddedPostgres
+        dsn = settings.database_url
+    elif settings.database_url_file:
+        dsn = _read_dsn_file(settings.database_url_file)
+    elif settings.database_secret_block:
+        key = f"secret-block:{settings.database_secret_block}"
+        if key not in _dsn_cache:
+            _dsn_cache[key] = _load_dsn_secret_block(settings.database_secret_block)
+        dsn = _dsn_cache[key]
+    else:
+        key = str(settings.home.resolve())
+        if key not in _dsn_cache:
+            from db.embedded import EmbeddedPostgres
 
-        _dsn_cache[key] = EmbeddedPostgres(settings.home / "pg", port=settings.embedded_port).ensure_running()
-    return _dsn_cache[key]
+            _dsn_cache[key] = EmbeddedPostgres(settings.home / "pg", port=settings.embedded_port).ensure_running()
+        dsn = _dsn_cache[key]
+    register_url_secrets(dsn)
+    return dsn
+
+
+def _read_dsn_file(path: Path) -> str:
+    # Read on every resolution, so a rotated secret file takes effect for new pools.
+    try:
+        dsn = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigurationError(f"cannot read the database URL from {path}: {e.__class__.__name__}") from None
+    if not dsn:
+        raise ConfigurationError(f"the database URL file {path} is empty")
+    return dsn
+
+
+def _load_dsn_secret_block(name: str) -> str:
+    # prefect is imported here only: the CLI's read paths and the inference engine must not load it.
+    try:
+        from prefect.blocks.system import Secret
+
+        # _sync: a synchronous client even when called from inside a running event loop.
+        value = Secret.load(name, _sync=True).get()
+    except Exception as e:  # noqa: BLE001 - whatever Prefect raises, say which block, never its value
+        raise ConfigurationError(
+            f"cannot load the database URL from the Prefect Secret block {name!r}: "
+            f"{mask_secrets(str(e)) or e.__class__.__name__}"
+        ) from None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"the Prefect Secret block {name!r} holds no database URL")
+    return value.strip()
+
+
+def _unavailable(dsn: str, e: BaseException) -> DatabaseUnavailable:
+    """A connection failure as one masked line; the driver's exception is not chained (its text
+    or repr may carry the URL)."""
+    detail = mask_secrets(str(e)) or e.__class__.__name__
+    return DatabaseUnavailable(f"cannot connect to {mask_secrets(dsn)}: {detail}")
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
@@ -55,10 +117,11 @@ async def connect(dsn: str | None = None, settings: Settings | None = None) -> a
     """One dedicated connection (for LISTEN, migrations, or a short CLI command)."""
     settings = settings or get_settings()
     dsn = dsn or resolve_dsn(settings)
+    register_url_secrets(dsn)
     try:
         conn = await asyncpg.connect(dsn, server_settings=server_settings(settings))
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as e:
-        raise DatabaseUnavailable(f"cannot connect to {mask_secrets(dsn)}: {mask_secrets(str(e))}") from e
+    except _CONNECT_ERRORS as e:
+        raise _unavailable(dsn, e) from None
     await init_connection(conn)
     return conn
 
@@ -71,6 +134,7 @@ async def get_pool(dsn: str | None = None, settings: Settings | None = None) -> 
     by_dsn = _pools.setdefault(loop, {})
     pool = by_dsn.get(dsn)
     if pool is None:
+        register_url_secrets(dsn)
         try:
             pool = await asyncpg.create_pool(
                 dsn,
@@ -79,8 +143,8 @@ async def get_pool(dsn: str | None = None, settings: Settings | None = None) -> 
                 init=init_connection,
                 server_settings=server_settings(settings),
             )
-        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as e:
-            raise DatabaseUnavailable(f"cannot connect to {mask_secrets(dsn)}: {mask_secrets(str(e))}") from e
+        except _CONNECT_ERRORS as e:
+            raise _unavailable(dsn, e) from None
         by_dsn[dsn] = pool
     return pool
 
