@@ -10,6 +10,7 @@ from pathlib import Path
 import asyncpg
 
 from alphaplus.errors import MigrationChecksumMismatch, MigrationError
+from db.errors import translated
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Any fixed 64-bit key; advisory locks are scoped to the current database.
@@ -60,10 +61,12 @@ async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) ->
     everything applied. An applied migration whose file changed since is refused, not re-run.
     """
     migrations = load_migrations(directory)
-    await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+    with translated():
+        await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
     try:
-        await conn.execute(_CREATE_TABLE)
-        applied = await applied_migrations(conn)
+        with translated():
+            await conn.execute(_CREATE_TABLE)
+            applied = await applied_migrations(conn)
         _check_history(migrations, applied)
         done = []
         for m in migrations:
@@ -84,7 +87,8 @@ async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) ->
             done.append(m.name)
         return done
     finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+        if not conn.is_closed():
+            await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
 
 
 def _check_history(migrations: list[Migration], applied: dict[str, str]) -> None:
