@@ -169,7 +169,9 @@ class RollbackService:
 
     # --- assessment --------------------------------------------------------------------------------
 
-    async def assess_all(self, *, dry_run: bool = False, now: datetime | None = None, **kw: Any) -> list[SlotAssessmentResult]:
+    async def assess_all(
+        self, *, dry_run: bool = False, now: datetime | None = None, **kw: Any
+    ) -> list[SlotAssessmentResult]:
         """Assess every production slot; see ``assess_slots``."""
         return await self.assess_slots(None, dry_run=dry_run, now=now, **kw)
 
@@ -311,7 +313,9 @@ class RollbackService:
 
         def outcome(kind: str, current: int | None, choice: CandidateChoice | None, **kw: Any) -> RollbackOutcome:
             target = choice.target if choice is not None else None
-            return RollbackOutcome(slot, kind, rollback_type, current, target, reason, choice, **kw)  # type: ignore[arg-type]
+            return RollbackOutcome(
+                slot, kind, rollback_type, current, target, reason, choice, **kw  # type: ignore[arg-type]
+            )
 
         if dry_run:
             pointer = await q.current_pointer(self.pool, slot)
@@ -343,7 +347,9 @@ class RollbackService:
                 on_behalf_of=on_behalf_of, flow_run_id=flow_run_id, for_cause=for_cause,
             )
             if choice.target is None:
-                event_id, at, _ = await q.insert_event(conn, to_version=None, outcome="no_safe_candidate", **event_args)
+                event_id, at, _ = await q.insert_event(
+                    conn, to_version=None, outcome="no_safe_candidate", **event_args
+                )
                 if assessment is not None:
                     # The windows are consumed and the streak kept: the next run retries the choice.
                     await q.save_state_locked(conn, q.SlotState(

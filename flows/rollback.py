@@ -18,7 +18,9 @@ async def rollback(
     regime: Annotated[str, Field(min_length=1, max_length=64)],
     symbol: Annotated[str, Field(min_length=1, max_length=64)],
     to_version: Annotated[int | None, Field(ge=1, description="Version to restore; empty: the safest.")] = None,
-    reason: Annotated[str, Field(min_length=1, max_length=2000, description="Recorded in the audit.")] = "manual rollback",
+    reason: Annotated[
+        str, Field(min_length=1, max_length=2000, description="Recorded in the audit.")
+    ] = "manual rollback",
     rollback_type: Literal["manual", "on_failure"] = "manual",
     dry_run: Annotated[bool, Field(description="Show the plan, change nothing.")] = False,
     expected_version: Annotated[

@@ -44,7 +44,8 @@ async def roll_back_slot(
     """Roll one slot back (manual or on failure); returns the outcome."""
     service = await _service()
     outcome = await service.request_rollback(
-        model_name, regime, symbol, to_version=to_version, reason=reason, rollback_type=rollback_type,  # type: ignore[arg-type]
+        model_name, regime, symbol, to_version=to_version, reason=reason,
+        rollback_type=rollback_type,  # type: ignore[arg-type]
         expected_version=expected_version, dry_run=dry_run, flow_run_id=flow_run_id, on_behalf_of=on_behalf_of,
     )
     return outcome.to_dict()

@@ -172,7 +172,9 @@ async def test_failed_quarantined_and_tampered_versions_are_never_chosen(
     assert (done.outcome, done.from_version, done.to_version) == ("executed", v5.version, v1.version)
 
 
-async def test_no_safe_candidate_is_recorded_and_production_is_left_as_is(service, registry, register, model_name, pool):
+async def test_no_safe_candidate_is_recorded_and_production_is_left_as_is(
+    service, registry, register, model_name, pool
+):
     v1, v2 = await served_in_turn(register, registry, model_name)
     await registry.mark_failed(model_name, v1.version, reason="broken")
     out = await service.request_rollback(model_name, "trending", "BTCUSDT", reason="operator")
@@ -262,6 +264,7 @@ async def test_one_slot_with_broken_state_does_not_stop_the_others(service, regi
     t = future()
     for v in (await registry.get_production_model(model_name, "trending", "BTCUSDT"), eth):
         await write_window(pool, v, start=t)
-    results = {r.slot.symbol: r for r in await service.assess_slots(SlotFilter(model_name=model_name), now=t + HOUR)}
+    run = await service.assess_slots(SlotFilter(model_name=model_name), now=t + HOUR)
+    results = {r.slot.symbol: r for r in run}
     assert results["BTCUSDT"].outcome == "error" and "malformed" in results["BTCUSDT"].error
     assert results["ETHUSDT"].status == "healthy"
