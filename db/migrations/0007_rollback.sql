@@ -35,3 +35,13 @@ CREATE INDEX lifecycle_audit_moves_from ON lifecycle_audit (model_name, from_ver
     WHERE event = 'production_moved';
 -- The failure hook finds the pointer moves made by one flow run.
 CREATE INDEX lifecycle_audit_flow_run ON lifecycle_audit (flow_run_id) WHERE flow_run_id IS NOT NULL;
+
+-- Assessing and rolling back is the operator's job (0005_roles.sql); the roles are cluster-wide and
+-- may be missing where 0005 could not create them, so the grant is conditional.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'alphaplus_operator') THEN
+        GRANT SELECT, INSERT, UPDATE ON slot_assessments TO alphaplus_operator;
+    END IF;
+END
+$$;
