@@ -42,7 +42,9 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
-from scipy.stats import beta, binom
+# scipy.special's kernels give the same values as scipy.stats' distributions ~40x faster, which
+# matters when thousands of slots are assessed per run.
+from scipy.special import bdtr, bdtrc, betaincinv
 
 from alphaplus.errors import InvalidInput
 
@@ -146,14 +148,26 @@ class Baseline:
     live_f1: float | None = None
     live_samples: int = 0
 
-    def reference(self, min_samples: int) -> tuple[float | None, float | None, str]:
-        """(accuracy, f1, source) to compare live windows against."""
-        if self.live_samples >= min_samples and (self.live_accuracy is not None or self.live_f1 is not None):
-            # A metric missing from the early live record falls back to its validation value.
-            acc = self.live_accuracy if self.live_accuracy is not None else self.accuracy
-            f1 = self.live_f1 if self.live_f1 is not None else self.f1
-            return acc, f1, "early live"
-        return self.accuracy, self.f1, "validation"
+    def reference(self, min_samples: int, max_drop: float = 1.0) -> tuple[float | None, float | None, str]:
+        """(accuracy, f1, source) to compare live windows against.
+
+        Early live metrics correct for a steady gap between validation and live (no false alarms
+        from it), but a version that is bad from its first window must not become its own yardstick:
+        an early live value already more than ``max_drop`` below validation is not used.
+        """
+        if self.live_samples < min_samples or (self.live_accuracy is None and self.live_f1 is None):
+            return self.accuracy, self.f1, "validation"
+        acc, acc_live = self._pick(self.accuracy, self.live_accuracy, max_drop)
+        f1, f1_live = self._pick(self.f1, self.live_f1, max_drop)
+        return acc, f1, "early live" if (acc_live or f1_live) else "validation"
+
+    @staticmethod
+    def _pick(validation: float | None, live: float | None, max_drop: float) -> tuple[float | None, bool]:
+        if live is None:
+            return validation, False
+        if validation is not None and live < validation * (1.0 - max_drop):
+            return validation, False
+        return live, True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -410,12 +424,12 @@ class RollbackAssessment:
 
 def _upper_bound(k: int, n: int, confidence: float) -> float:
     """One-sided exact (Clopper-Pearson) upper confidence bound of a binomial proportion."""
-    return 1.0 if k >= n else float(beta.ppf(confidence, k + 1, n - k))
+    return 1.0 if k >= n else float(betaincinv(k + 1, n - k, confidence))
 
 
 def _lower_bound(k: int, n: int, confidence: float) -> float:
     """One-sided exact (Clopper-Pearson) lower confidence bound of a binomial proportion."""
-    return 0.0 if k <= 0 else float(beta.ppf(1.0 - confidence, k, n - k + 1))
+    return 0.0 if k <= 0 else float(betaincinv(k, n - k + 1, 1.0 - confidence))
 
 
 def _relative_drop(reference: float | None, live: float | None) -> float | None:
@@ -442,7 +456,7 @@ def _accuracy_test(ev: Evidence, ref_acc: float | None, policy: RollbackPolicy) 
         return None
     limit = ref_acc * (1.0 - policy.performance_drop)
     # P(X <= k | accuracy == limit): small when even the best plausible accuracy is under the limit.
-    p = float(binom.cdf(ev.n_correct, ev.n, limit))
+    p = float(bdtr(ev.n_correct, ev.n, limit))
     return _Test(p, _upper_bound(ev.n_correct, ev.n, policy.confidence), limit)
 
 
@@ -458,14 +472,14 @@ def _f1_test(ev: Evidence, ref_f1: float | None, policy: RollbackPolicy) -> _Tes
     limit = ref_f1 * (1.0 - policy.performance_drop)
     j_limit = limit / (2.0 - limit)
     j_up = _upper_bound(tp, m, policy.confidence)
-    return _Test(float(binom.cdf(tp, m, j_limit)), 2 * j_up / (1 + j_up), limit)
+    return _Test(float(bdtr(tp, m, j_limit)), 2 * j_up / (1 + j_up), limit)
 
 
 def _error_test(ev: Evidence, policy: RollbackPolicy) -> _Test | None:
     if ev.inferences < policy.min_samples:
         return None
     # P(X >= errors | rate == threshold): small when even the lowest plausible rate is above it.
-    p = float(binom.sf(ev.errors - 1, ev.inferences, policy.error_rate))
+    p = float(bdtrc(ev.errors - 1, ev.inferences, policy.error_rate))
     return _Test(p, _lower_bound(ev.errors, ev.inferences, policy.confidence), policy.error_rate)
 
 
@@ -485,7 +499,7 @@ def assess_rollback_needs(
     policy = policy or RollbackPolicy()
     history = history or SlotHistory()
     now = _utc(now)
-    ref_acc, ref_f1, source = baseline.reference(policy.min_samples)
+    ref_acc, ref_f1, source = baseline.reference(policy.min_samples, policy.performance_drop)
     thr = policy.performance_drop
     reasons: list[str] = []
 

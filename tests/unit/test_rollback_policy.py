@@ -92,6 +92,16 @@ def test_baseline_prefers_early_live_metrics_once_they_have_enough_samples():
     )
 
 
+def test_a_version_bad_from_its_first_live_window_is_not_its_own_baseline():
+    # Early live accuracy already 30% under validation: using it as the yardstick would hide the
+    # problem for as long as the version serves, so validation stays the baseline.
+    b = Baseline(accuracy=0.70, f1=0.70, live_accuracy=0.49, live_f1=0.66, live_samples=1_000)
+    assert b.reference(200, 0.15) == (0.70, 0.66, "early live")
+    assert Baseline(accuracy=0.70, f1=0.70, live_accuracy=0.49, live_samples=1_000).reference(200, 0.15) == (
+        0.70, 0.70, "validation"
+    )
+
+
 def test_assessment_against_early_live_baseline_says_so():
     b = Baseline(accuracy=0.70, f1=0.70, live_accuracy=0.60, live_f1=0.60, live_samples=1_000)
     a = assess_rollback_needs(b, window(acc=0.58), None, POLICY, T0)
