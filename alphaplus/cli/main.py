@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from alphaplus.cli import db_cmd, demo_cmd, pipeline_cmd
+from alphaplus.cli import db_cmd, demo_cmd, pipeline_cmd, rollback_cmd
 
 app = typer.Typer(
     help="AlphaPlus: model registry, gated promotion and audited rollback for retrained LightGBM models.",
@@ -17,6 +17,7 @@ app = typer.Typer(
 app.add_typer(db_cmd.app, name="db")
 demo_cmd.register(app)
 pipeline_cmd.register(app)
+rollback_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
