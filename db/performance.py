@@ -1,0 +1,138 @@
+"""SQL of outcome resolution: a window's inference events for all versions at once, the versions'
+metadata, the candles their outcomes need, and the model_performance_history rows written back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+import asyncpg
+import pandas as pd
+
+from alphaplus.outcomes import EVENT_COLUMNS, PerformanceRecord, VersionContext
+from db.errors import translated
+
+_WINDOW_EVENTS = """
+SELECT model_name, version, shadow, success, latency_ms, bar_ts, prediction, features
+FROM inference_events
+WHERE ts >= $1 AND ts < $2 AND ($3::text IS NULL OR model_name = $3)
+"""
+_VERSIONS = """
+SELECT v.model_name, v.version, v.regime, v.symbol, v.metadata
+FROM model_versions v
+JOIN unnest($1::text[], $2::int[]) AS k(model_name, version)
+  ON v.model_name = k.model_name AND v.version = k.version
+"""
+# Per (symbol, timeframe): the candles from the first to the last predicted bar, plus the
+# `horizon` candles after the last one (the exits), whatever the gaps in the series.
+_CANDLES = """
+SELECT q.symbol, q.timeframe, c.ts, c.close
+FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::int[])
+     AS q(symbol, timeframe, ts_from, ts_to, horizon)
+CROSS JOIN LATERAL (
+    (SELECT ts, close FROM candles
+     WHERE symbol = q.symbol AND timeframe = q.timeframe AND ts >= q.ts_from AND ts <= q.ts_to)
+    UNION ALL
+    (SELECT ts, close FROM candles
+     WHERE symbol = q.symbol AND timeframe = q.timeframe AND ts > q.ts_to
+     ORDER BY ts LIMIT q.horizon)
+) AS c
+ORDER BY q.symbol, q.timeframe, c.ts
+"""
+_INSERT_HISTORY = """
+INSERT INTO model_performance_history AS h (
+    ts, window_start, model_name, version, regime, symbol, source, n_samples, n_correct, accuracy, f1,
+    precision, recall, total_inferences, error_count, error_rate, latency_p50_ms, latency_p95_ms,
+    latency_p99_ms, drift_metrics, max_psi, metrics)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+ON CONFLICT (model_name, version, source, ts, window_start) WHERE source IN ('live', 'shadow')
+DO NOTHING
+"""
+_HISTORY = """
+SELECT id, ts, window_start, model_name, version, regime, symbol, source, n_samples, n_correct, accuracy,
+       f1, precision, recall, total_inferences, error_count, error_rate, latency_p50_ms, latency_p95_ms,
+       latency_p99_ms, drift_metrics, max_psi, metrics
+FROM model_performance_history
+WHERE model_name = $1 AND ($2::int IS NULL OR version = $2) AND ($3::text IS NULL OR source = $3)
+ORDER BY ts, version, source
+"""
+
+
+async def fetch_window_events(
+    pool: asyncpg.Pool, *, window_start: datetime, window_end: datetime, model_name: str | None = None
+) -> pd.DataFrame:
+    """Every event predicted in [window_start, window_end), of every version (of one model, or all)."""
+    with translated():
+        rows = await pool.fetch(_WINDOW_EVENTS, window_start, window_end, model_name)
+    return pd.DataFrame([tuple(r) for r in rows], columns=list(EVENT_COLUMNS))
+
+
+async def fetch_version_contexts(
+    pool: asyncpg.Pool, keys: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], VersionContext]:
+    """Slot and metadata of the given (model_name, version) pairs."""
+    keys = list(keys)
+    if not keys:
+        return {}
+    names, versions = zip(*keys)
+    with translated():
+        rows = await pool.fetch(_VERSIONS, list(names), [int(v) for v in versions])
+    return {
+        (r["model_name"], r["version"]): VersionContext.from_metadata(
+            r["model_name"], r["version"], r["regime"], r["symbol"], r["metadata"])
+        for r in rows
+    }
+
+
+async def fetch_outcome_candles(
+    pool: asyncpg.Pool, requests: Sequence[tuple[str, str, datetime, datetime, int]]
+) -> dict[tuple[str, str], pd.DataFrame]:
+    """Candles (ts, close) per (symbol, timeframe) for requests (symbol, timeframe, first bar, last bar,
+    horizon): the bars between plus ``horizon`` bars after the last one."""
+    if not requests:
+        return {}
+    columns = [list(c) for c in zip(*requests)]
+    with translated():
+        rows = await pool.fetch(_CANDLES, *columns)
+    frames: dict[tuple[str, str], list[tuple]] = {}
+    for r in rows:
+        frames.setdefault((r["symbol"], r["timeframe"]), []).append((r["ts"], r["close"]))
+    return {key: pd.DataFrame(values, columns=["ts", "close"]) for key, values in frames.items()}
+
+
+def _history_args(r: PerformanceRecord) -> tuple[Any, ...]:
+    m = r.metrics
+    confusion = {"true_positives": m.true_positives, "false_positives": m.false_positives,
+                 "false_negatives": m.false_negatives, "true_negatives": m.true_negatives}
+    return (
+        r.window_end, r.window_start, r.model_name, r.version, r.regime, r.symbol, r.source, m.n_samples,
+        m.n_correct, m.accuracy, m.f1, m.precision, m.recall, m.total_inferences, m.error_count, m.error_rate,
+        m.latency_p50_ms, m.latency_p95_ms, m.latency_p99_ms, dict(r.drift), r.max_psi,
+        {**confusion, **dict(r.details)},
+    )
+
+
+async def insert_performance(pool: asyncpg.Pool, records: Sequence[PerformanceRecord]) -> int:
+    """Write one history row per record, in one transaction; returns how many were new.
+
+    A window already resolved keeps its rows: history is the evidence rollbacks were decided on,
+    so it is not rewritten (and a reader login needs INSERT only).
+    """
+    if not records:
+        return 0
+    inserted = 0
+    with translated():
+        async with pool.acquire() as conn, conn.transaction():
+            for record in records:
+                status = await conn.execute(_INSERT_HISTORY, *_history_args(record))
+                inserted += int(status.rsplit(" ", 1)[-1])
+    return inserted
+
+
+async def fetch_performance_history(
+    pool: asyncpg.Pool, model_name: str, *, version: int | None = None, source: str | None = None
+) -> list[dict[str, Any]]:
+    """History rows of a model (optionally one version or source), oldest window first."""
+    with translated():
+        rows = await pool.fetch(_HISTORY, model_name, version, source)
+    return [dict(r) for r in rows]
