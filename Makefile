@@ -44,3 +44,34 @@ db-down: install
 clean:
 	-$(BIN)/alphaplus db down
 	rm -rf $(VENV) .alphaplus *.egg-info
+
+# --- Prefect server, worker and deployments --------------------------------------------------------
+# The server listens on loopback; PREFECT_API_URL points clients, workers and `serve` at it. Set only
+# for these targets: `make demo` and `make test` use Prefect's temporary in-process API.
+PREFECT_PORT ?= 4200
+PREFECT_POOL := alphaplus  # the work pool named in prefect.yaml
+SERVER_TARGETS := server worker deploy serve
+$(SERVER_TARGETS): export PREFECT_API_URL ?= http://127.0.0.1:$(PREFECT_PORT)/api
+$(SERVER_TARGETS): export PREFECT_LOGGING_LEVEL := INFO
+# Workers resolve the pull step's working directory from this (see prefect.yaml).
+worker serve: export ALPHAPLUS_PROJECT_DIR ?= $(CURDIR)
+
+.PHONY: server worker deploy serve
+
+## Prefect server (API + UI) on 127.0.0.1, its tables in the database `prefect` next to AlphaPlus's.
+server: install
+	$(BIN)/python -m deployments.server_db -- $(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT)
+
+## A process worker of the pool: runs the deployments' flow runs on this host.
+worker: install
+	$(BIN)/prefect worker start --pool $(PREFECT_POOL) --type process
+
+## Create the work pool if missing, then register every deployment of prefect.yaml (with its trigger).
+deploy: install
+	$(BIN)/prefect work-pool inspect $(PREFECT_POOL) >/dev/null 2>&1 || \
+		$(BIN)/prefect work-pool create $(PREFECT_POOL) --type process
+	$(BIN)/prefect --no-prompt deploy --all
+
+## The same deployments served from one process, without a work pool or worker.
+serve: install
+	$(BIN)/python -m deployments.serve
