@@ -1,0 +1,171 @@
+"""``alphaplus data``: import OHLCV files, generate synthetic candles, show what is stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from alphaplus.cli.common import console, print_json, run
+
+app = typer.Typer(help="Market data: import OHLCV files, generate synthetic candles, show what is stored.",
+                  no_args_is_help=True)
+
+# Below this many rows an import takes about a second: a progress bar would only flicker.
+_PROGRESS_MIN_ROWS = 50_000
+_DYNAMICS = ("default", "shifted")
+_FILE_SUFFIXES = (".csv", ".parquet")
+
+
+def _timeframe(text: str) -> str:
+    """The canonical spelling of a timeframe (``1h``), refused here if the database would refuse it."""
+    import re
+
+    from alphaplus.market.frame import CandleFormatError, timeframe_to_timedelta
+
+    timeframe_to_timedelta(text)
+    canonical = text.strip().lower()
+    if not re.fullmatch(r"[0-9]{1,4}[mhdw]", canonical):
+        raise CandleFormatError(f"timeframe {text!r} must be written like 1m, 15m, 1h, 4h or 1d")
+    return canonical
+
+
+def _symbol(text: str) -> str:
+    from alphaplus.registry import validate_name
+
+    return validate_name("symbol", text, max_length=64)
+
+
+def _span(frame) -> dict:
+    return {"rows": len(frame), "first": frame["ts"].min(), "last": frame["ts"].max()}
+
+
+async def _upsert(frame, symbol: str, timeframe: str, on_progress=None) -> int:
+    from alphaplus.cli.lookup import open_pool
+    from db.candles import upsert_candles
+
+    return await upsert_candles(await open_pool(), symbol=symbol, timeframe=timeframe, frame=frame,
+                                on_progress=on_progress)
+
+
+@app.command("import")
+def import_file(
+    file: Path = typer.Argument(..., help="OHLCV file: CSV (any common delimiter) or Parquet."),
+    symbol: str = typer.Option(..., "--symbol", "-s", help="Symbol the candles are of, e.g. BTCUSDT."),
+    timeframe: str = typer.Option(..., "--timeframe", "-t", help="Bar length, e.g. 1m, 15m, 1h, 1d."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+) -> None:
+    """Import candles from a CSV or Parquet file (all rows or none; existing bars are replaced)."""
+    from alphaplus.market.frame import read_candles
+    from alphaplus.market.sanity import check_storable
+
+    timeframe, symbol = _timeframe(timeframe), _symbol(symbol)
+    frame = read_candles(file)
+    # Every row is checked before the database is touched, so a bad file names its bad row and
+    # leaves nothing behind.
+    check_storable(frame, source=f"candle file {file.name}")
+    frame = frame.sort_values("ts", ignore_index=True)
+    if len(frame) < _PROGRESS_MIN_ROWS or as_json:
+        written = run(lambda: _upsert(frame, symbol, timeframe))
+    else:
+        written = _import_with_progress(frame, symbol, timeframe)
+    summary = {"symbol": symbol, "timeframe": timeframe, "written": written, **_span(frame)}
+    if as_json:
+        print_json(summary)
+        return
+    console.print(f"imported {written} candles of {symbol} {timeframe} "
+                  f"({summary['first']:%Y-%m-%d %H:%M} – {summary['last']:%Y-%m-%d %H:%M} UTC)")
+
+
+def _import_with_progress(frame, symbol: str, timeframe: str) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"uploading {symbol} {timeframe}", total=len(frame))
+        return run(lambda: _upsert(frame, symbol, timeframe, lambda n: progress.advance(task, n)))
+
+
+@app.command("synth")
+def synth(
+    symbol: str = typer.Option(..., "--symbol", "-s", help="Symbol to store the candles under."),
+    bars: int = typer.Option(..., "--bars", "-n", help="Number of bars to generate."),
+    timeframe: str = typer.Option("1h", "--timeframe", "-t", help="Bar length, e.g. 1m, 15m, 1h, 1d."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same candles."),
+    dynamics: str = typer.Option("default", "--dynamics",
+                                 help="Market behaviour: default, or shifted (a changed market)."),
+    start: str = typer.Option("2024-01-01", "--start", help="Time of the first bar (ISO 8601; naive means UTC)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="Write a .csv or .parquet file instead of the database."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+) -> None:
+    """Generate synthetic regime-switching candles into the database (or a file with --out)."""
+    import pandas as pd
+
+    from alphaplus.errors import InvalidInput
+    from alphaplus.market.synth import synth_candles
+
+    timeframe, symbol = _timeframe(timeframe), _symbol(symbol)
+    if bars < 1:
+        raise InvalidInput(f"--bars must be at least 1, not {bars}")
+    if dynamics not in _DYNAMICS:
+        raise InvalidInput(f"unknown dynamics {dynamics!r}; choose {' or '.join(_DYNAMICS)}")
+    if out is not None and out.suffix.lower() not in _FILE_SUFFIXES:
+        raise InvalidInput(f"--out {out} must end in .csv or .parquet")
+    if out is not None and not out.parent.is_dir():
+        raise InvalidInput(f"cannot write {out}: directory {out.parent} does not exist")
+    try:
+        first = pd.Timestamp(start)
+    except (ValueError, TypeError):
+        raise InvalidInput(f"--start {start!r} is not a date or time; use ISO 8601 such as 2024-01-01T00:00") from None
+    frame = synth_candles(bars, seed=seed, start=first, timeframe=timeframe, dynamics=dynamics)
+    if out is not None:
+        if out.suffix.lower() == ".csv":
+            frame.to_csv(out, index=False)
+        else:
+            frame.to_parquet(out, index=False)
+        summary = {"symbol": symbol, "timeframe": timeframe, "file": str(out), **_span(frame)}
+        where = str(out)
+    else:
+        summary = {"symbol": symbol, "timeframe": timeframe,
+                   "written": run(lambda: _upsert(frame, symbol, timeframe)), **_span(frame)}
+        where = "the database"
+    if as_json:
+        print_json(summary)
+        return
+    console.print(f"wrote {bars} synthetic {dynamics} candles of {symbol} {timeframe} to {where} "
+                  f"({summary['first']:%Y-%m-%d %H:%M} – {summary['last']:%Y-%m-%d %H:%M} UTC)")
+
+
+@app.command("show")
+def show(
+    symbol: Optional[str] = typer.Option(None, "--symbol", "-s", help="Only this symbol."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Show stored candles: bars per symbol and timeframe, first and last bar."""
+    from rich.table import Table
+
+    from alphaplus.cli.lookup import open_pool
+    from db.candles import candle_summary
+
+    async def go():
+        return await candle_summary(await open_pool(), symbol=symbol)
+
+    rows = run(go)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print(f"no candles of {symbol} stored" if symbol else "no candles stored; see `alphaplus data import`")
+        return
+    table = Table("symbol", "timeframe", "bars", "first", "last", title="candles")
+    for r in rows:
+        table.add_row(r["symbol"], r["timeframe"], str(r["bars"]), f"{r['first']:%Y-%m-%d %H:%M}",
+                      f"{r['last']:%Y-%m-%d %H:%M}")
+    console.print(table)
+
+
+def register(root: typer.Typer) -> None:
+    """Add the ``data`` group to the ``alphaplus`` command."""
+    root.add_typer(app, name="data")
