@@ -119,15 +119,21 @@ class InferenceRecorder:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="alphaplus-inference-recorder")
 
     async def flush(self) -> bool:
-        """Write everything buffered now; True when nothing is left pending."""
+        """Write everything recorded so far; True when nothing is left pending.
+
+        Returns only when the buffer is empty AND no background write is in flight: the background
+        task may take the buffer while this waits, and its write must be waited for too.
+        """
         while True:
+            batch = self._take()
+            if batch is not None:
+                if not await self._write_batch(batch):
+                    return False
+                continue
             if self._writers:
                 await asyncio.wait(set(self._writers))
-            batch = self._take()
-            if batch is None:
-                return not self._failed
-            if not await self._write_batch(batch):
-                return False
+                continue
+            return not self._failed
 
     async def close(self, timeout: float = 10.0) -> RecorderStats:
         """Stop accepting, write what is held (retrying until ``timeout``), count the rest as lost."""

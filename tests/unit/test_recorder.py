@@ -177,3 +177,31 @@ async def test_usage_sent_with_a_batch_is_the_aggregate_of_that_batch():
 def test_settings_bound_the_recorder():
     with pytest.raises(ValueError):
         InferenceRecorder(Sink(), flush_rows=0, flush_seconds=1.0, buffer_limit=10)
+
+
+class SlowSink(Sink):
+    """A sink whose writes take a while, so a background write is in flight during a flush."""
+
+    async def __call__(self, events, usage) -> None:
+        await asyncio.sleep(0.05)
+        await super().__call__(events, usage)
+
+
+async def test_flush_returns_only_after_background_writes_in_flight_are_done():
+    sink = SlowSink()
+    rec = InferenceRecorder(sink, flush_rows=10, flush_seconds=0.01, buffer_limit=10_000)
+    rec.start()
+    written = 0
+    for round_ in range(5):
+        for i in range(25):
+            rec.record(event(100 * round_ + i))
+        await asyncio.sleep(0)  # the size trigger starts a background write
+        for i in range(25, 30):
+            rec.record(event(100 * round_ + i))
+        written += 30
+        # While flush waits for that write, the interval hands the last 5 to another background
+        # write; flush must wait for it too before saying everything is written.
+        assert await rec.flush()
+        assert len(sink.rows) == written
+        assert rec.stats().pending == 0
+    await rec.close()
