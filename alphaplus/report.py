@@ -139,7 +139,8 @@ def render_png(report: SlotReport) -> bytes:
     colours = {v: f"C{i % 10}" for i, v in enumerate(versions)}
     for ax, (column, label) in zip(axes, PANELS):
         for v in versions:
-            pts = [(p.ts, getattr(p, column)) for p in report.points if p.version == v and getattr(p, column) is not None]
+            pts = [(p.ts, getattr(p, column)) for p in report.points
+                   if p.version == v and getattr(p, column) is not None]
             if pts:
                 ax.plot([t for t, _ in pts], [y for _, y in pts], marker="o", markersize=3, linewidth=1.2,
                         color=colours[v], label=f"v{v}")

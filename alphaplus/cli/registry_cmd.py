@@ -14,7 +14,7 @@ import typer
 from alphaplus.cli.common import console, print_json, run
 
 models_app = typer.Typer(help="Registered models: version counts and production slots.", no_args_is_help=True)
-versions_app = typer.Typer(help="Model versions: list, inspect, trace lineage.", no_args_is_help=True)
+versions_app = typer.Typer(help="Model versions: list, inspect, trace lineage, reproduce.", no_args_is_help=True)
 quarantine_app = typer.Typer(help="Quarantine training data or a version: it, and what descends from it, "
                                   "may no longer serve.", no_args_is_help=True)
 
@@ -171,7 +171,8 @@ def lineage(
     console.print(f"hyperparameters: {head['hyperparameters_hash']}")
     console.print(f"lineage key:     {head['lineage_key']}")
     console.print(f"artifact sha256: {head['model_hash']}")
-    console.print(f"trained by {head['created_by']}" + (f" in flow run {head['flow_run_id']}" if head["flow_run_id"] else ""))
+    run_note = f" in flow run {head['flow_run_id']}" if head["flow_run_id"] else ""
+    console.print(f"trained by {head['created_by']}{run_note}")
     env = ", ".join(f"{k} {v}" for k, v in sorted(dict(head["environment"]).items())) or "not recorded"
     console.print(f"environment: {env}")
     table = Table("depth", "version", "status", "parent", "training data", "created", "quarantined",

@@ -115,8 +115,9 @@ def _write(tmp_path, name: str, content: str | bytes):
         (lambda p: ["data", "import", str(_write(p, "dup.csv", "ts,open,high,low,close,volume\n"
                                                   "2024-01-01,1,2,0.5,1,3\n2024-01-01,1,2,0.5,1,3\n")),
                     "-s", "X", "-t", "1h"], "row 2, column ts"),
-        (lambda p: ["data", "import", str(_write(p, "ok.csv", "ts,open,high,low,close,volume\n2024-01-01,1,2,0.5,1,3\n")),
-                    "-s", "X", "-t", "hourly"], "unknown timeframe"),
+        (lambda p: ["data", "import", str(_write(p, "ok.csv", "ts,open,high,low,close,volume\n"
+                                                  "2024-01-01,1,2,0.5,1,3\n")), "-s", "X", "-t", "hourly"],
+         "unknown timeframe"),
         (lambda p: ["data", "synth", "-s", "X", "--bars", "0"], "--bars must be at least 1"),
         (lambda p: ["data", "synth", "-s", "X", "-n", "5", "--dynamics", "wild"], "unknown dynamics 'wild'"),
         (lambda p: ["data", "synth", "-s", "X", "-n", "5", "--out", str(p / "x.json")], "must end in .csv or .parquet"),

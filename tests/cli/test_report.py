@@ -104,7 +104,8 @@ async def _seed_history(settings, model_name: str) -> None:
     assert await insert_performance(pool, records) == 4
 
 
-async def test_report_writes_a_png_and_an_html_page_with_the_timeline(cli_env, served_slot, model_name, tmp_path, capsys):
+async def test_report_writes_a_png_and_an_html_page_with_the_timeline(cli_env, served_slot, model_name, tmp_path,
+                                                                      capsys):
     await _seed_history(cli_env, model_name)
     base = ["report", model_name, "--regime", "trending", "--symbol", "BTCUSDT", "--out"]
     assert await asyncio.to_thread(main, [*base, str(tmp_path / "r.png")]) == 0
