@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import typer
 
 
-def demo() -> None:
+def demo(
+    model: str = typer.Option("", "--model", help="Model name (default: a fresh name per run)."),
+) -> None:
     """Run the end-to-end demo: database, data, retraining, promotion, live trading, rollback."""
-    from alphaplus.cli import db_cmd
+    from alphaplus.cli import db_cmd, report_cmd
+    from alphaplus.cli.common import console, run
+    from alphaplus.cli.demo_run import FOCUS_REGIME, SYMBOLS, run_demo
+    from alphaplus.cli.pipeline_cmd import prefect_environment
+    from alphaplus.settings import get_settings
 
     db_cmd.up()
+    prefect_environment()
+    name = model or f"demo_{datetime.now(UTC):%Y%m%d_%H%M%S}"
+    run(lambda: run_demo(console, name))
+    reports = get_settings().home / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    for symbol in SYMBOLS:
+        out = reports / f"{name}-{symbol}-{FOCUS_REGIME}.png"
+        report_cmd.report(name, regime=FOCUS_REGIME, symbol=symbol, out=out)
     db_cmd.status(as_json=False)
 
 
