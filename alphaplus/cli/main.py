@@ -6,7 +6,16 @@ import sys
 
 import typer
 
-from alphaplus.cli import db_cmd, demo_cmd, pipeline_cmd, rollback_cmd
+from alphaplus.cli import (
+    data_cmd,
+    db_cmd,
+    demo_cmd,
+    outcomes_cmd,
+    pipeline_cmd,
+    registry_cmd,
+    report_cmd,
+    rollback_cmd,
+)
 
 app = typer.Typer(
     help="AlphaPlus: model registry, gated promotion and audited rollback for retrained LightGBM models.",
@@ -18,6 +27,10 @@ app.add_typer(db_cmd.app, name="db")
 demo_cmd.register(app)
 pipeline_cmd.register(app)
 rollback_cmd.register(app)
+data_cmd.register(app)
+registry_cmd.register(app)
+report_cmd.register(app)
+outcomes_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,17 +38,33 @@ def main(argv: list[str] | None = None) -> int:
     from alphaplus.errors import AlphaPlusError
     from alphaplus.redaction import mask_secrets
 
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+    from typer.exceptions import Abort, Exit
+
     try:
-        app(args=argv, prog_name="alphaplus", standalone_mode=True)
+        # standalone_mode=False: usage errors come back as exceptions, printed below as one line
+        # instead of click's boxed multi-line message.
+        result = app(args=argv, prog_name="alphaplus", standalone_mode=False)
+    except Exit as e:
+        return e.exit_code
     except SystemExit as e:
         return int(e.code or 0) if isinstance(e.code, int) or e.code is None else 1
+    except NoArgsIsHelpError as e:
+        e.show()
+        return e.exit_code
+    except ClickException as e:
+        print(f"error: {mask_secrets(e.format_message())}", file=sys.stderr)
+        return e.exit_code
+    except Abort:
+        print("aborted", file=sys.stderr)
+        return 1
     except AlphaPlusError as e:
         print(f"error: {mask_secrets(str(e))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 def entry() -> None:

@@ -1,0 +1,43 @@
+"""``alphaplus outcomes resolve``: matured predictions -> live performance history and drift."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from alphaplus.cli.common import console, print_json, run
+
+app = typer.Typer(help="Outcomes: turn matured predictions into live metrics and drift.", no_args_is_help=True)
+
+
+@app.command("resolve")
+def resolve(
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="One model (default: every model)."),
+    window_minutes: int = typer.Option(60, min=1, help="Length of the window of predictions to resolve."),
+    delay_minutes: int = typer.Option(
+        0, min=0, help="Resolve the window ending this long ago (at least horizon x bar length for live data)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Resolve one window of predictions into model_performance_history rows (per version and source)."""
+    from rich.table import Table
+
+    from alphaplus.outcomes_service import record_summary, resolve_outcomes
+
+    records = run(lambda: resolve_outcomes(model_name=model, window_minutes=window_minutes,
+                                           delay_minutes=delay_minutes))
+    rows = [record_summary(r) for r in records]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("model", "version", "slot", "source", "samples", "accuracy", "f1", "error rate", "max PSI")
+    for r in rows:
+        fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
+        table.add_row(r["model_name"], str(r["version"]), f"{r['symbol']}/{r['regime']}", r["source"],
+                      str(r["n_samples"]), fmt(r["accuracy"]), fmt(r["f1"]), fmt(r["error_rate"]), fmt(r["max_psi"]))
+    console.print(table if rows else "no predictions in that window")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="outcomes")
