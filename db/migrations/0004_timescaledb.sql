@@ -16,7 +16,7 @@ BEGIN
     EXECUTE $q$SELECT create_hypertable('lifecycle_audit', by_range('ts', INTERVAL '90 days'))$q$;
     EXECUTE $q$ALTER TABLE inference_events SET (timescaledb.compress,
                  timescaledb.compress_segmentby = 'model_name, version',
-                 timescaledb.compress_orderby = 'ts DESC')$q$;
+                 timescaledb.compress_orderby = 'ts DESC, id DESC')$q$;
     EXECUTE $q$SELECT add_compression_policy('inference_events', INTERVAL '7 days')$q$;
     EXECUTE $q$SELECT add_retention_policy('inference_events', INTERVAL '180 days')$q$;
     EXECUTE $q$ALTER TABLE candles SET (timescaledb.compress,
