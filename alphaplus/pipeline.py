@@ -6,6 +6,7 @@ and score models on a shared out-of-sample window for the promotion gate.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -18,6 +19,7 @@ from alphaplus.errors import InvalidInput
 from alphaplus.features import DEFAULT_FEATURE_SPEC, FeatureSpec, build_features
 from alphaplus.gate import Evaluation
 from alphaplus.labels import forward_returns, make_labels
+from alphaplus.lineage import json_safe
 from alphaplus.metrics import classification_metrics, correct_vector
 from alphaplus.regimes import DEFAULT_RULE, RegimeRule, classify_regimes
 from alphaplus.regimes import REGIMES  # noqa: F401  (re-exported for flows)
@@ -120,12 +122,15 @@ def fit_slot(dataset: Dataset, config: TrainingConfig, hyperparameters: Mapping[
             "to train (import more candles or widen the date range)"
         )
     started = time.perf_counter()
+    # Pickle bytes depend on which objects are shared, not only on values: rebuilding the spec and
+    # parameters from their canonical JSON makes a training and its reproduction from the lineage
+    # record (built from stored JSON) serialise to the same bytes, so artifact hashes compare.
+    spec = FeatureSpec.from_dict(json.loads(config.feature_spec.to_json()))
+    params = json_safe(hyperparameters)
     split = training.time_split(len(dataset), config.train_frac, config.valid_frac, purge=config.horizon)
     train, valid, holdout = dataset.part(split.train), dataset.part(split.valid), dataset.part(split.holdout)
-    model = training.train_classifier(train.X, train.y, valid.X, valid.y, hyperparameters, seed=config.seed)
-    trained = training.bundle_model(
-        model, config.feature_spec, horizon=config.horizon, hyperparams=dict(hyperparameters), seed=config.seed
-    )
+    model = training.train_classifier(train.X, train.y, valid.X, valid.y, params, seed=config.seed)
+    trained = training.bundle_model(model, spec, horizon=config.horizon, hyperparams=params, seed=config.seed)
     metrics = {
         name: classification_metrics(part.y, training.predict_proba(trained, part.X), forward_returns=part.forward)
         for name, part in (("train", train), ("validation", valid), ("holdout", holdout))
