@@ -17,6 +17,7 @@ def gate_policy(settings: Settings, **overrides: Any) -> GatePolicy:
         "min_samples": settings.gate_min_samples,
         "alpha": settings.gate_alpha,
         "compared_metrics": settings.gate_compared_metrics,
+        "primary_metric": settings.gate_primary_metric,
     }
     floors = dict(values["floors"])
     for metric in ("f1", "roc_auc"):

@@ -105,3 +105,45 @@ async def test_reproducing_a_version_yields_identical_data_and_artifact_hashes(f
     outcome = await reproduce_version(registry, model_name, results[0]["version"])
     assert outcome.data_matches, outcome
     assert outcome.artifact_matches, outcome
+
+
+WEAK = {"n_estimators": 1, "num_leaves": 2, "learning_rate": 0.001, "min_child_samples": 1000}
+
+
+async def test_a_clearly_better_challenger_replaces_the_champion_which_becomes_rollback_candidate(flow_env, model_name):
+    from alphaplus import promotion_service
+    from alphaplus.registry import Registry
+    from db.comparisons import list_comparisons
+    from flows.retrain import retrain
+
+    await import_candles(flow_env, "SYNF", synth_candles(8000, seed=1))
+    weak = await retrain(symbols=["SYNF"], regime="trending", model_name=model_name, hyperparameters=WEAK,
+                         promote=False)
+    registry = await Registry.open(flow_env)
+    await promotion_service.force_promote(registry, model_name, weak[0]["version"], reason="test champion",
+                                          on_behalf_of=None, flow_run_id=None)
+    results = await retrain(symbols=["SYNF"], regime="trending", model_name=model_name, gate={"min_samples": 100})
+    assert results[0]["decision"] == "promote", results
+    assert (await registry.get_version(model_name, weak[0]["version"])).status == "rollback_candidate"
+    assert (await registry.get_production_model(model_name, "trending", "SYNF")).version == results[0]["version"]
+    comparison = (await list_comparisons(registry.repo.pool, model_name=model_name))[0]
+    assert (comparison["champion_version"], comparison["decision"]) == (weak[0]["version"], "promote")
+    assert comparison["p_value"] is not None
+    moves = [e for e in await registry.audit_events(model_name) if e.event == "production_moved"]
+    assert [(m.from_version, m.to_version) for m in moves][-1] == (weak[0]["version"], results[0]["version"])
+    assert moves[-1].flow_run_id is not None
+
+
+async def test_a_clearly_worse_challenger_is_rejected_and_production_is_unchanged(flow_env, model_name):
+    from alphaplus.registry import Registry
+    from flows.retrain import retrain
+
+    await import_candles(flow_env, "SYNG", synth_candles(8000, seed=1))
+    good = await retrain(symbols=["SYNG"], regime="trending", model_name=model_name, gate={"min_samples": 100})
+    assert good[0]["decision"] == "promote", good
+    worse = await retrain(symbols=["SYNG"], regime="trending", model_name=model_name, hyperparameters=WEAK,
+                          gate={"min_samples": 100})
+    assert worse[0]["decision"] == "reject", worse
+    registry = await Registry.open(flow_env)
+    assert (await registry.get_production_model(model_name, "trending", "SYNG")).version == good[0]["version"]
+    assert (await registry.get_version(model_name, worse[0]["version"])).status == "failed"
