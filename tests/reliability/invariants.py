@@ -23,7 +23,14 @@ class ModelState:
 
 
 async def check_model(conn: asyncpg.Connection, model_name: str) -> ModelState:
-    """Assert every registry invariant for ``model_name``; return what was read."""
+    """Assert every registry invariant for ``model_name`` in one snapshot; return what was read."""
+    # One snapshot for all reads: a transaction committing between two of them (say, one whose
+    # client was killed after sending COMMIT) would otherwise look like a broken invariant.
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        return await _check_model(conn, model_name)
+
+
+async def _check_model(conn: asyncpg.Connection, model_name: str) -> ModelState:
     rows = await conn.fetch(
         "SELECT version, regime, symbol, status FROM model_versions WHERE model_name = $1 ORDER BY version",
         model_name,

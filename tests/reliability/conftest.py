@@ -1,0 +1,19 @@
+"""Fixtures of the fault-injection tests: the registry and rollback service on the session database."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+async def registry(settings):
+    from alphaplus.registry import Registry
+
+    return await Registry.open(settings)
+
+
+@pytest.fixture
+async def rollback_service(settings):
+    from alphaplus.rollback import RollbackService
+
+    return await RollbackService.open(settings)
