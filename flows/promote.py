@@ -10,11 +10,16 @@ from pydantic import Field
 
 from alphaplus import promotion_service
 from alphaplus.registry import Registry
+from flows.hooks import trigger_rollback_on_failure
 from flows.parameters import GateSettings
 from tasks.promotion import publish_decision
 
 
-@flow(name="promote", description="Promote one version of a slot through the gate, or force it (audited).")
+@flow(
+    name="promote",
+    description="Promote one version of a slot through the gate, or force it (audited).",
+    on_failure=[trigger_rollback_on_failure],
+)
 async def promote_version(
     model_name: Annotated[str, Field(min_length=1, max_length=200)],
     version: Annotated[int, Field(ge=1)],

@@ -20,6 +20,7 @@ from alphaplus.pipeline import TrainingConfig
 from alphaplus.policy_config import gate_policy
 from alphaplus.regimes import REGIMES
 from alphaplus.settings import get_settings
+from flows.hooks import trigger_rollback_on_failure
 from flows.parameters import GateSettings, RegimeChoice
 from tasks.data import fetch_candles, validate_candles
 from tasks.promotion import apply_decision, evaluate_challenger, publish_decision, record_comparison
@@ -34,6 +35,9 @@ def _result(slot: Slot, **fields: Any) -> dict[str, Any]:
     name="retrain",
     description="Retrain slots from database candles, gate them and promote the winners.",
     task_runner=ThreadPoolTaskRunner(max_workers=get_settings().train_max_workers),
+    # A run that fails after moving production has its moves undone (the prefect.yaml automation
+    # does the same for deployed runs; undoing is idempotent, so both may fire).
+    on_failure=[trigger_rollback_on_failure],
 )
 async def retrain(
     symbols: Annotated[list[str], Field(min_length=1, description="Symbols to retrain.")] = ["BTCUSDT"],  # noqa: B006

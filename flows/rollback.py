@@ -1,4 +1,4 @@
-"""Rollback of one slot, by hand from the UI or CLI, or triggered by a failed retrain/promotion run."""
+"""Rollback of one slot, by hand from the UI or CLI, or of what a failed retrain/promotion run moved."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from pydantic import Field
 
+from alphaplus.errors import InvalidInput
 from alphaplus.rollback import NoSafeCandidate
-from tasks.rollback import roll_back_slot
+from tasks.rollback import find_moves_of_run, roll_back_slot
 
 
 @flow(name="rollback", description="Roll a slot back to its safest previous version (or a chosen one), audited.")
 async def rollback(
-    model_name: Annotated[str, Field(min_length=1, max_length=200)],
-    regime: Annotated[str, Field(min_length=1, max_length=64)],
-    symbol: Annotated[str, Field(min_length=1, max_length=64)],
+    model_name: Annotated[str | None, Field(min_length=1, max_length=200)] = None,
+    regime: Annotated[str | None, Field(min_length=1, max_length=64)] = None,
+    symbol: Annotated[str | None, Field(min_length=1, max_length=64)] = None,
     to_version: Annotated[int | None, Field(ge=1, description="Version to restore; empty: the safest.")] = None,
     reason: Annotated[
         str, Field(min_length=1, max_length=2000, description="Recorded in the audit.")
@@ -27,14 +28,38 @@ async def rollback(
         int | None, Field(ge=1, description="Roll back only if this version still serves the slot.")
     ] = None,
     on_behalf_of: Annotated[str | None, Field(max_length=200, description="Person the run acts for.")] = None,
-) -> dict[str, Any]:
-    """Roll the slot back; fails when no version is safe to restore (that attempt is still recorded)."""
+    failed_flow_run_id: Annotated[str | None, Field(
+        max_length=64, description="Undo the production moves of this (failed) flow run instead of one slot.",
+    )] = None,
+) -> dict[str, Any] | list[dict[str, Any]]:
+    """Roll the slot back; fails when no version is safe to restore (that attempt is still recorded).
+
+    With ``failed_flow_run_id``, every production move that run made and that still stands is undone
+    (each only if the run's version still serves: a later change is left alone); a run that moved
+    nothing leaves production as it is.
+    """
     run_id = str(flow_run.id) if flow_run.id else None
+    log = get_run_logger()
+    if failed_flow_run_id:
+        moves = await find_moves_of_run(failed_flow_run_id)
+        if not moves:
+            log.info("flow run %s moved no production pointer that still stands: nothing to undo",
+                     failed_flow_run_id)
+        return [
+            await roll_back_slot(
+                m["model_name"], m["regime"], m["symbol"], to_version=m["from_version"],
+                reason=f"{reason} (undoing run {failed_flow_run_id})"[:2000], rollback_type=rollback_type,
+                expected_version=m["to_version"], dry_run=dry_run, flow_run_id=run_id, on_behalf_of=on_behalf_of,
+            )
+            for m in moves
+        ]
+    if not (model_name and regime and symbol):
+        raise InvalidInput("give model_name, regime and symbol of the slot, or failed_flow_run_id")
     outcome = await roll_back_slot(
         model_name, regime, symbol, to_version=to_version, reason=reason, rollback_type=rollback_type,
         expected_version=expected_version, dry_run=dry_run, flow_run_id=run_id, on_behalf_of=on_behalf_of,
     )
-    get_run_logger().info(
+    log.info(
         "%s: version %s -> %s (%s)", outcome["outcome"], outcome["from_version"], outcome["to_version"],
         outcome["choice"]["reason"] if outcome["choice"] else outcome["reason"],
     )

@@ -51,6 +51,17 @@ async def roll_back_slot(
     return outcome.to_dict()
 
 
+@task(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+async def find_moves_of_run(flow_run_id: str) -> list[dict[str, Any]]:
+    """The production moves a flow run made that still stand (from the audit log)."""
+    service = await _service()
+    return [
+        {"model_name": m.slot.model_name, "regime": m.slot.regime, "symbol": m.slot.symbol,
+         "from_version": m.from_version, "to_version": m.to_version}
+        for m in await service.moves_by_flow_run(flow_run_id)
+    ]
+
+
 @task(cache_policy=NO_CACHE)
 def publish_assessment_table(rows: list[dict[str, Any]], dry_run: bool) -> None:
     """Publish the assessment summary as a table artifact in the Prefect UI."""

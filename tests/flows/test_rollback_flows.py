@@ -78,3 +78,22 @@ async def test_a_failed_run_that_promoted_is_rolled_back_by_its_failure_hook(flo
     assert [(e.rollback_type, e.outcome, e.from_version, e.to_version) for e in events] == [
         ("on_failure", "executed", v3.version, v2.version)
     ]
+
+
+async def test_the_rollback_flow_undoes_the_production_moves_of_a_failed_run_and_only_those(flow_env, model_name):
+    from alphaplus.registry import Registry
+    from flows.rollback import rollback
+
+    registry = await Registry.open(flow_env)
+    _, v2 = await two_served_versions(registry, model_name)
+    v3 = (await registry.register_model_version(make_lineage(model_name), model={"w": "v3" + model_name})).version
+    await registry.promote(model_name, v3.version, reason="retrained", flow_run_id="run-that-failed")
+    results = await rollback(failed_flow_run_id="run-that-failed", rollback_type="on_failure",
+                             reason="retrain run failed")
+    assert [(r["outcome"], r["from_version"], r["to_version"]) for r in results] == [
+        ("executed", v3.version, v2.version)
+    ]
+    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == v2.version
+    # Run again (as the automation and the failure hook both may): nothing of that run still stands.
+    assert await rollback(failed_flow_run_id="run-that-failed", rollback_type="on_failure") == []
+    assert await rollback(failed_flow_run_id="a-run-that-moved-nothing") == []
