@@ -47,12 +47,18 @@ class CandleFormatError(InvalidInput, ValueError):
 
 def timeframe_to_timedelta(timeframe: str) -> timedelta:
     """The bar length of a timeframe such as ``"1m"``, ``"15m"``, ``"1h"``, ``"4h"`` or ``"1d"``."""
-    match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", str(timeframe).lower())
+    # At most 9 digits: int() of a very long digit string raises ValueError, and a count that large
+    # overflows timedelta anyway.
+    match = re.fullmatch(r"\s*(\d{1,9})\s*([mhdw])\s*", str(timeframe).lower())
+    unknown = CandleFormatError(
+        f"unknown timeframe {str(timeframe)[:40]!r}; use a count and a unit such as 1m, 5m, 15m, 1h, 4h, 1d"
+    )
     if match is None or int(match.group(1)) <= 0:
-        raise CandleFormatError(
-            f"unknown timeframe {timeframe!r}; use a count and a unit such as 1m, 5m, 15m, 1h, 4h, 1d"
-        )
-    return timedelta(**{_TIMEFRAMES[match.group(2)]: int(match.group(1))})
+        raise unknown
+    try:
+        return timedelta(**{_TIMEFRAMES[match.group(2)]: int(match.group(1))})
+    except OverflowError:
+        raise unknown from None
 
 
 def _norm(name: object) -> str:
