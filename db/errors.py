@@ -36,11 +36,18 @@ _BY_SQLSTATE: dict[str, type[AlphaPlusError]] = {
 }
 
 
+# Classes of SQLSTATEs meaning the server is away or not yet accepting work (connection exceptions,
+# too many connections, shutting down or starting up after a restart): retrying later can succeed.
+_UNAVAILABLE_CLASSES = ("08", "53", "57P")
+
+
 def translate(e: asyncpg.PostgresError) -> AlphaPlusError:
     """The domain error for a driver error (a generic AlphaPlusError when none fits)."""
     sqlstate = getattr(e, "sqlstate", None) or ""
     cls = _BY_SQLSTATE.get(sqlstate)
     message = mask_secrets(getattr(e, "message", None) or str(e))
+    if cls is None and sqlstate.startswith(_UNAVAILABLE_CLASSES):
+        return DatabaseUnavailable(f"database unavailable ({sqlstate}): {message}")
     if cls is PermissionDenied:
         message = _permission_message(message, sqlstate)
     if cls is None:
