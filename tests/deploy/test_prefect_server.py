@@ -216,7 +216,7 @@ async def test_a_failed_retrain_run_triggers_an_on_failure_rollback_run_of_its_s
     run = await eventually(rollback_run, "a rollback run after the failed retrain run", deadline_s=60)
     TIMINGS["failed run -> rollback run created (s)"] = time.monotonic() - failed_at
     assert run.parameters["rollback_type"] == "on_failure"
-    assert str(failed_id) in run.parameters["reason"] and "retrain-manual" in run.parameters["reason"]
+    assert "retrain-manual" in run.parameters["reason"]
     # The failed run moved no production pointer, so its rollback run completes having changed nothing.
     assert await final_state(deployed, run.id, deadline_s=120) == "COMPLETED"
 
