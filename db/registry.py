@@ -182,8 +182,17 @@ async def set_context(conn: asyncpg.Connection, ctx: ChangeContext) -> None:
 
 
 async def lock_slot(conn: asyncpg.Connection, slot: Slot) -> None:
-    """Take the slot's transaction lock (released at commit or rollback)."""
-    await conn.execute(_LOCK_SLOT, slot.model_name, slot.regime, slot.symbol)
+    """Take the slot's transaction lock (released at commit or rollback); raises ConcurrentModification
+    when another writer holds it for longer than the lock timeout."""
+    # Translated here too: some callers (the rollback service) take the lock outside translated().
+    try:
+        with translated():
+            await conn.execute(_LOCK_SLOT, slot.model_name, slot.regime, slot.symbol)
+    except ConcurrentModification as e:
+        raise ConcurrentModification(
+            f"slot {slot} is busy: another promotion or rollback held it longer than the lock timeout; "
+            "nothing was changed, try again"
+        ) from e
 
 
 class RegistryRepository:
