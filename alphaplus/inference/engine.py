@@ -29,7 +29,7 @@ from alphaplus.entities import ModelVersion
 from alphaplus.errors import AlphaPlusError, DatabaseUnavailable, InvalidInput, NoProductionVersion
 from alphaplus.features import build_features
 from alphaplus.inference.events import error_event
-from alphaplus.inference.recorder import InferenceRecorder
+from alphaplus.inference.recorder import InferenceRecorder, first_of
 from alphaplus.regimes import DEFAULT_RULE, RegimeRule, classify_regimes
 from alphaplus.settings import Settings, get_settings
 from alphaplus.training import TrainedModel
@@ -375,10 +375,10 @@ class InferenceEngine:
                     delay = RECONNECT_FIRST_DELAY_SECONDS
                 except DatabaseUnavailable as e:
                     log.warning("inference listener cannot reconnect (retrying in %.2f s): %s", delay, e)
-                    await _wait_any(self._closing, timeout=delay)
+                    await first_of(self._closing, timeout=delay)
                     delay = min(delay * 2, RECONNECT_MAX_DELAY_SECONDS)
                     continue
-            await _wait_any(self._lost, self._closing, timeout=self._keepalive)
+            await first_of(self._lost, self._closing, timeout=self._keepalive)
             if self._closing.is_set():
                 return
             if self._lost.is_set() or not await ping(self._listener, LISTEN_PING_TIMEOUT_SECONDS):
@@ -466,12 +466,3 @@ def _recorded_features(version: ModelVersion, trained: TrainedModel, vector: np.
         return vector.tolist()
     by_name = dict(zip(trained.feature_names, vector.tolist()))
     return [by_name.get(n, math.nan) for n in names]
-
-
-async def _wait_any(*events: asyncio.Event, timeout: float) -> None:
-    waiters = [asyncio.ensure_future(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()

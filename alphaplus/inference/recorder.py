@@ -180,7 +180,7 @@ class InferenceRecorder:
         try:
             while not self._stop.is_set():
                 if len(self._buf) < self._flush_rows:
-                    await _first_of(self._wake, self._stop, timeout=self._flush_seconds)
+                    await first_of(self._wake, self._stop, timeout=self._flush_seconds)
                 self._wake.clear()
                 if self._stop.is_set():
                     break
@@ -202,7 +202,7 @@ class InferenceRecorder:
                 if await self._write_batch(batch):
                     delay = self._flush_seconds
                 else:
-                    await _first_of(self._stop, timeout=delay)
+                    await first_of(self._stop, timeout=delay)
                     delay = min(delay * 2, self._max_retry_delay)
         finally:
             if self._writers:
@@ -273,7 +273,7 @@ class InferenceRecorder:
             self._reported_drops = dropped
 
 
-async def _first_of(*events: asyncio.Event, timeout: float) -> None:
+async def first_of(*events: asyncio.Event, timeout: float) -> None:
     """Wait until one of ``events`` is set or ``timeout`` passes."""
     waiters = [asyncio.ensure_future(e.wait()) for e in events]
     try:

@@ -5,19 +5,8 @@ from __future__ import annotations
 import pytest
 
 from alphaplus.market.synth import synth_candles
-from alphaplus.settings import get_settings
 
 pytestmark = pytest.mark.prefect
-
-
-@pytest.fixture
-def flow_env(monkeypatch, settings, prefect_harness):
-    """Flows read settings from the environment: point them at the test database and artifacts."""
-    monkeypatch.setenv("ALPHAPLUS_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("ALPHAPLUS_HOME", str(settings.home))
-    get_settings.cache_clear()
-    yield get_settings()
-    get_settings.cache_clear()
 
 
 async def import_candles(settings, symbol: str, frame) -> None:

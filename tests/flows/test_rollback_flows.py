@@ -6,20 +6,9 @@ import pytest
 from prefect import flow
 from prefect.runtime import flow_run
 
-from alphaplus.settings import get_settings
 from tests.db.conftest import make_lineage
 
 pytestmark = pytest.mark.prefect
-
-
-@pytest.fixture
-def flow_env(monkeypatch, settings, prefect_harness):
-    """Flows read settings from the environment: point them at the test database and artifacts."""
-    monkeypatch.setenv("ALPHAPLUS_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("ALPHAPLUS_HOME", str(settings.home))
-    get_settings.cache_clear()
-    yield get_settings()
-    get_settings.cache_clear()
 
 
 async def two_served_versions(registry, model_name):
