@@ -136,3 +136,24 @@ async def test_a_clearly_worse_challenger_is_rejected_and_production_is_unchange
     registry = await Registry.open(flow_env)
     assert (await registry.get_production_model(model_name, "trending", "SYNG")).version == good[0]["version"]
     assert (await registry.get_version(model_name, worse[0]["version"])).status == "failed"
+
+
+async def test_one_slots_failure_does_not_lose_the_other_slots_results(flow_env, model_name):
+    from alphaplus.errors import RunFailed
+    from alphaplus.registry import Registry
+    from db.pool import get_pool
+    from db.training_jobs import list_jobs
+    from flows.retrain import retrain
+
+    await import_candles(flow_env, "SYNH", synth_candles(6000, seed=11))
+    await import_candles(flow_env, "SYNI", synth_candles(300, seed=12))  # too few rows: fails the gate
+    with pytest.raises(RunFailed, match="3 of 6 slots failed: SYNI/trending"):
+        await retrain(symbols=["SYNH", "SYNI"], regime="all", model_name=model_name, promote=False,
+                      hyperparameters={"n_estimators": 20})
+    registry = await Registry.open(flow_env)
+    versions = await registry.list_versions(model_name=model_name)
+    assert sorted((v.symbol, v.regime) for v in versions) == [
+        ("SYNH", "ranging"), ("SYNH", "trending"), ("SYNH", "volatile")
+    ]
+    jobs = await list_jobs(await get_pool(flow_env.database_url, flow_env), model_name=model_name)
+    assert sorted(j["status"] for j in jobs) == ["failed"] * 3 + ["succeeded"] * 3
