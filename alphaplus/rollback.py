@@ -57,6 +57,7 @@ from alphaplus.rollback_policy import (
 )
 from alphaplus.settings import Settings, get_settings
 from db import rollback as q
+from db.errors import translated
 from db.registry import RegistryRepository, lock_slot
 
 __all__ = [
@@ -327,53 +328,55 @@ class RollbackService:
             choice = await self._choose(slot, records, current, target_version, history, now)
             return outcome("dry_run", current, choice)
 
-        async with self.pool.acquire() as conn, conn.transaction():
-            await lock_slot(conn, slot)
-            pointer = await q.current_pointer(conn, slot)
-            current = await self._check_pointer(slot, pointer, assessed_version)
-            if current is None:
-                log.info("rollback of %s aborted: production is %s, not %s", slot, pointer, assessed_version)
-                return outcome("aborted", pointer[0] if pointer else None, None)
-            since = pointer[1]
-            records = await q.candidates(conn, slot, min_samples=self.policy.min_samples)
-            history = SlotHistory.from_dict(await q.state_for_update(conn, slot))
-            choice = await self._choose(slot, records, current, target_version, history, now)
-            snapshot["candidates"] = choice.to_dict()
-            if assessment is not None:
-                history = next_history(history, assessment, now)
-            event_args = dict(
-                slot=slot, from_version=current, rollback_type=rollback_type, reason=reason, triggers=triggers,
-                metrics_snapshot=snapshot, degradation=degradation, confidence=confidence, risk=risk,
-                on_behalf_of=on_behalf_of, flow_run_id=flow_run_id, for_cause=for_cause,
-            )
-            if choice.target is None:
-                event_id, at, _ = await q.insert_event(
-                    conn, to_version=None, outcome="no_safe_candidate", **event_args
-                )
+        # A connection lost mid-rollback (the transaction is rolled back) is one clear error.
+        with translated():
+            async with self.pool.acquire() as conn, conn.transaction():
+                await lock_slot(conn, slot)
+                pointer = await q.current_pointer(conn, slot)
+                current = await self._check_pointer(slot, pointer, assessed_version)
+                if current is None:
+                    log.info("rollback of %s aborted: production is %s, not %s", slot, pointer, assessed_version)
+                    return outcome("aborted", pointer[0] if pointer else None, None)
+                since = pointer[1]
+                records = await q.candidates(conn, slot, min_samples=self.policy.min_samples)
+                history = SlotHistory.from_dict(await q.state_for_update(conn, slot))
+                choice = await self._choose(slot, records, current, target_version, history, now)
+                snapshot["candidates"] = choice.to_dict()
                 if assessment is not None:
-                    # The windows are consumed and the streak kept: the next run retries the choice.
-                    await q.save_state_locked(conn, q.SlotState(
-                        slot=slot, production_version=current, production_since=since, history=history.to_dict(),
-                        last_window_end=window_end, last_assessed_at=now, last_status=assessment.status,
-                        last_assessment=assessment.to_dict(),
-                    ))
-                log.warning("no safe rollback target for %s: %s", slot, choice.reason)
-                return outcome("no_safe_candidate", current, choice, event_id=event_id, event_time=at)
-            ctx = ChangeContext(
-                reason=f"rollback ({rollback_type}): {reason}", on_behalf_of=on_behalf_of, flow_run_id=flow_run_id,
-                metadata={"rollback_type": rollback_type, "triggers": list(triggers), "for_cause": for_cause},
-            )
-            move = await self.repo.move_production(
-                slot, choice.target, expected_current=current,
-                previous_status=lifecycle.FAILED if for_cause else lifecycle.ROLLBACK_CANDIDATE, ctx=ctx, conn=conn,
-            )
-            event_id, at, _ = await q.insert_event(conn, to_version=choice.target, outcome="executed", **event_args)
-            history = record_rollback(history, current, now, for_cause=for_cause)
-            await q.save_state_locked(conn, q.SlotState(
-                slot=slot, production_version=choice.target, production_since=move.at, history=history.to_dict(),
-                last_window_end=None, last_assessed_at=now, last_status="rollback",
-                last_assessment=None if assessment is None else assessment.to_dict(),
-            ))
+                    history = next_history(history, assessment, now)
+                event_args = dict(
+                    slot=slot, from_version=current, rollback_type=rollback_type, reason=reason, triggers=triggers,
+                    metrics_snapshot=snapshot, degradation=degradation, confidence=confidence, risk=risk,
+                    on_behalf_of=on_behalf_of, flow_run_id=flow_run_id, for_cause=for_cause,
+                )
+                if choice.target is None:
+                    event_id, at, _ = await q.insert_event(
+                        conn, to_version=None, outcome="no_safe_candidate", **event_args
+                    )
+                    if assessment is not None:
+                        # The windows are consumed and the streak kept: the next run retries the choice.
+                        await q.save_state_locked(conn, q.SlotState(
+                            slot=slot, production_version=current, production_since=since, history=history.to_dict(),
+                            last_window_end=window_end, last_assessed_at=now, last_status=assessment.status,
+                            last_assessment=assessment.to_dict(),
+                        ))
+                    log.warning("no safe rollback target for %s: %s", slot, choice.reason)
+                    return outcome("no_safe_candidate", current, choice, event_id=event_id, event_time=at)
+                ctx = ChangeContext(
+                    reason=f"rollback ({rollback_type}): {reason}", on_behalf_of=on_behalf_of, flow_run_id=flow_run_id,
+                    metadata={"rollback_type": rollback_type, "triggers": list(triggers), "for_cause": for_cause},
+                )
+                move = await self.repo.move_production(
+                    slot, choice.target, expected_current=current,
+                    previous_status=lifecycle.FAILED if for_cause else lifecycle.ROLLBACK_CANDIDATE, ctx=ctx, conn=conn,
+                )
+                event_id, at, _ = await q.insert_event(conn, to_version=choice.target, outcome="executed", **event_args)
+                history = record_rollback(history, current, now, for_cause=for_cause)
+                await q.save_state_locked(conn, q.SlotState(
+                    slot=slot, production_version=choice.target, production_since=move.at, history=history.to_dict(),
+                    last_window_end=None, last_assessed_at=now, last_status="rollback",
+                    last_assessment=None if assessment is None else assessment.to_dict(),
+                ))
         log.info("rolled back %s from version %s to %s (%s)", slot, current, choice.target, rollback_type)
         return outcome("executed", current, choice, move=move, event_id=event_id, event_time=at)
 
