@@ -10,9 +10,10 @@ from prefect.cache_policies import NO_CACHE
 
 from alphaplus.quality import QualityReport
 from alphaplus.settings import get_settings
+from tasks.retry import transient_only
 
 
-@task(retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=1, retry_condition_fn=transient_only, cache_policy=NO_CACHE)
 async def fetch_candles(symbol: str, timeframe: str, start: datetime | None, end: datetime | None) -> pd.DataFrame:
     """Read a symbol's candles for [start, end) from the database."""
     from db.candles import fetch_candles as fetch

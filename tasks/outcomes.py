@@ -10,9 +10,10 @@ from prefect.cache_policies import NO_CACHE
 from alphaplus import outcomes_service
 from alphaplus.outcomes import PerformanceRecord
 from alphaplus.outcomes_service import OutcomeWindow
+from tasks.retry import transient_only
 
 
-@task(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=2, retry_condition_fn=transient_only, cache_policy=NO_CACHE)
 async def load_outcome_window(window_start: datetime, window_end: datetime, model_name: str | None) -> OutcomeWindow:
     """Read a window's inference events, their versions' metadata and the candles of their outcomes."""
     return await outcomes_service.load_window(window_start=window_start, window_end=window_end,
@@ -25,7 +26,7 @@ def summarize_outcome_window(window: OutcomeWindow) -> list[PerformanceRecord]:
     return outcomes_service.summarize(window)
 
 
-@task(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=2, retry_condition_fn=transient_only, cache_policy=NO_CACHE)
 async def store_performance(records: list[PerformanceRecord]) -> int:
     """Insert the window's rows into model_performance_history (a resolved window keeps its rows)."""
     return await outcomes_service.store(records)

@@ -15,9 +15,10 @@ from alphaplus.gate import GatePolicy
 from alphaplus.pipeline import TrainingConfig
 from alphaplus.promotion import GateOutcome, model_card
 from alphaplus.registry import Registry
+from tasks.retry import transient_only
 
 
-@task(retries=1, retry_delay_seconds=1, cache_policy=NO_CACHE)
+@task(retries=1, retry_delay_seconds=1, retry_condition_fn=transient_only, cache_policy=NO_CACHE)
 async def evaluate_challenger(
     challenger: ModelVersion, candles: pd.DataFrame, config: TrainingConfig, policy: GatePolicy
 ) -> GateOutcome:
@@ -25,7 +26,7 @@ async def evaluate_challenger(
     return await promotion_service.evaluate_challenger(await Registry.open(), challenger, candles, config, policy)
 
 
-@task(retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=1, retry_condition_fn=transient_only, cache_policy=NO_CACHE)
 async def record_comparison(outcome: GateOutcome, flow_run_id: str | None) -> int:
     """Write the model_comparison row of a decision."""
     return await promotion_service.record_comparison(await Registry.open(), outcome, flow_run_id)

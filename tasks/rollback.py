@@ -8,6 +8,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from alphaplus.rollback import RollbackService, SlotFilter
+from tasks.retry import transient_only
 
 
 async def _service() -> RollbackService:
@@ -15,7 +16,7 @@ async def _service() -> RollbackService:
     return await RollbackService.open()
 
 
-@task(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=2, retry_condition_fn=transient_only, cache_policy=NO_CACHE)
 async def assess_production_slots(
     model_name: str | None, dry_run: bool, flow_run_id: str | None
 ) -> list[dict[str, Any]]:
@@ -27,7 +28,7 @@ async def assess_production_slots(
     return [r.to_dict() for r in results]
 
 
-@task(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=2, retry_condition_fn=transient_only, cache_policy=NO_CACHE)
 async def roll_back_slot(
     model_name: str,
     regime: str,
@@ -51,7 +52,7 @@ async def roll_back_slot(
     return outcome.to_dict()
 
 
-@task(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=2, retry_condition_fn=transient_only, cache_policy=NO_CACHE)
 async def find_moves_of_run(flow_run_id: str) -> list[dict[str, Any]]:
     """The production moves a flow run made that still stand (from the audit log)."""
     service = await _service()

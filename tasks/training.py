@@ -12,6 +12,7 @@ from alphaplus.entities import ModelVersion, Registration, Slot
 from alphaplus.lineage import build_lineage
 from alphaplus.pipeline import FitResult, TrainingConfig, fit_slot, prepare_dataset
 from alphaplus.settings import get_settings
+from tasks.retry import transient_only
 
 
 async def _pool():
@@ -21,7 +22,7 @@ async def _pool():
     return await get_pool(settings.database_url, settings)
 
 
-@task(retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=1, retry_condition_fn=transient_only, cache_policy=NO_CACHE)
 async def start_training_job(slot: Slot, timeframe: str, flow_run_id: str | None, metadata: dict[str, Any]) -> int:
     """Record a running training job for the slot."""
     from db.training_jobs import start_job
@@ -30,7 +31,7 @@ async def start_training_job(slot: Slot, timeframe: str, flow_run_id: str | None
                            timeframe=timeframe, flow_run_id=flow_run_id, metadata=metadata)
 
 
-@task(retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=1, retry_condition_fn=transient_only, cache_policy=NO_CACHE)
 async def finish_training_job(
     job_id: int,
     succeeded: bool,
@@ -52,7 +53,7 @@ def train_slot(candles: pd.DataFrame, regime: str, config: TrainingConfig, hyper
     return fit_slot(prepare_dataset(candles, regime, config), config, hyperparameters)
 
 
-@task(retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=1, retry_condition_fn=transient_only, cache_policy=NO_CACHE)
 async def register_staging(
     slot: Slot,
     fit: FitResult,
