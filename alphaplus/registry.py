@@ -6,6 +6,7 @@ invariants, this layer validates inputs early and gives errors a person can act 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -79,10 +80,12 @@ class Registry:
         validate_slot(lineage.slot)
         if (model is None) == (artifact is None):
             raise InvalidInput("give either the fitted model or an already stored artifact")
+        # Serialising, hashing and fsyncing the artifact is blocking work: off the event loop, so
+        # concurrent registrations (and anything else on the loop) overlap with it.
         if artifact is None:
-            artifact = self.artifacts.save(model)
+            artifact = await asyncio.to_thread(self.artifacts.save, model)
         else:
-            self.artifacts.verify(artifact.path, sha256=artifact.sha256, size=artifact.size)
+            await asyncio.to_thread(self.artifacts.verify, artifact.path, sha256=artifact.sha256, size=artifact.size)
         return await self.repo.register_version(
             lineage=lineage,
             artifact=artifact,
@@ -121,7 +124,7 @@ class Registry:
 
     async def load_model(self, version: ModelVersion) -> Any:
         """The fitted model of a version, loaded only after its hash is verified."""
-        return self.artifacts.load(version.artifact)
+        return await asyncio.to_thread(self.artifacts.load, version.artifact)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
