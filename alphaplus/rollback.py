@@ -44,17 +44,15 @@ from alphaplus.rollback_outcomes import (
 )
 from alphaplus.rollback_policy import (
     Baseline,
-    Candidate,
-    CandidateChoice,
     LiveWindow,
     RollbackAssessment,
     RollbackPolicy,
     SlotHistory,
     assess_rollback_needs,
-    choose_rollback_target,
     next_history,
     record_rollback,
 )
+from alphaplus.rollback_target import Candidate, CandidateChoice, choose_rollback_target
 from alphaplus.settings import Settings, get_settings
 from db import rollback as q
 from db.errors import translated

@@ -9,7 +9,8 @@ from typing import Any, Literal
 
 from alphaplus.entities import ProductionMove, Slot
 from alphaplus.errors import AlphaPlusError
-from alphaplus.rollback_policy import CandidateChoice, RollbackAssessment
+from alphaplus.rollback_policy import RollbackAssessment
+from alphaplus.rollback_target import CandidateChoice
 
 RollbackType = Literal["automatic", "manual", "on_failure"]
 OutcomeKind = Literal["executed", "no_safe_candidate", "aborted", "dry_run"]

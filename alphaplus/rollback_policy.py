@@ -35,7 +35,7 @@ Evidence and anti-flapping
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
@@ -57,7 +57,7 @@ _SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high", "critical")
 _SEVERITY_WEIGHT = {"low": 0.1, "medium": 0.4, "high": 0.7, "critical": 1.0}
 
 
-def _utc(dt: datetime | None) -> datetime | None:
+def as_utc(dt: datetime | None) -> datetime | None:
     """Naive datetimes are taken as UTC so naive and aware values compare."""
     if dt is None:
         return None
@@ -65,16 +65,16 @@ def _utc(dt: datetime | None) -> datetime | None:
 
 
 def _iso(dt: datetime | None) -> str | None:
-    return None if dt is None else _utc(dt).isoformat()
+    return None if dt is None else as_utc(dt).isoformat()
 
 
 def _parse_dt(value: Any) -> datetime | None:
     if value is None:
         return None
-    return _utc(value if isinstance(value, datetime) else datetime.fromisoformat(str(value)))
+    return as_utc(value if isinstance(value, datetime) else datetime.fromisoformat(str(value)))
 
 
-def _json_float(x: float | None) -> float | None:
+def json_float(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
@@ -196,8 +196,8 @@ class LiveWindow:
     max_psi: float | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "window_end", _utc(self.window_end))
-        object.__setattr__(self, "window_start", _utc(self.window_start))
+        object.__setattr__(self, "window_end", as_utc(self.window_end))
+        object.__setattr__(self, "window_start", as_utc(self.window_start))
         if self.n < 0 or not 0 <= self.n_correct <= self.n:
             raise InvalidInput(f"need 0 <= n_correct <= n (got n_correct={self.n_correct}, n={self.n})")
         if self.total_inferences < 0 or not 0 <= self.error_count <= self.total_inferences:
@@ -337,11 +337,11 @@ class SlotHistory:
     rolled_back_for_cause: Mapping[int, datetime] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "last_assessed_at", _utc(self.last_assessed_at))
-        object.__setattr__(self, "last_rollback_at", _utc(self.last_rollback_at))
+        object.__setattr__(self, "last_assessed_at", as_utc(self.last_assessed_at))
+        object.__setattr__(self, "last_rollback_at", as_utc(self.last_rollback_at))
         object.__setattr__(
             self, "rolled_back_for_cause",
-            MappingProxyType({int(v): _utc(t) for v, t in self.rolled_back_for_cause.items()}),
+            MappingProxyType({int(v): as_utc(t) for v, t in self.rolled_back_for_cause.items()}),
         )
         object.__setattr__(self, "recent_statuses", tuple(self.recent_statuses))
 
@@ -408,14 +408,14 @@ class RollbackAssessment:
             "status": self.status,
             "triggers": list(self.triggers),
             "severity": self.severity,
-            "confidence": _json_float(self.confidence),
-            "risk": _json_float(self.risk),
-            "degradation": _json_float(self.degradation),
+            "confidence": json_float(self.confidence),
+            "risk": json_float(self.risk),
+            "degradation": json_float(self.degradation),
             "consecutive_count": self.consecutive_count,
             "reasons": list(self.reasons),
             "evidence": None if self.evidence is None else self.evidence.to_dict(),
             "baseline_source": self.baseline_source,
-            "details": {k: _json_float(v) for k, v in self.details.items()},
+            "details": {k: json_float(v) for k, v in self.details.items()},
         }
 
 
@@ -498,7 +498,7 @@ def assess_rollback_needs(
     """Assess one live window of a slot's production version; see the module docstring for the rules."""
     policy = policy or RollbackPolicy()
     history = history or SlotHistory()
-    now = _utc(now)
+    now = as_utc(now)
     ref_acc, ref_f1, source = baseline.reference(policy.min_samples, policy.performance_drop)
     thr = policy.performance_drop
     reasons: list[str] = []
@@ -682,7 +682,7 @@ def next_history(
         consecutive_count=assessment.consecutive_count,
         evidence=assessment.evidence,
         recent_statuses=(*history.recent_statuses, assessment.status)[-keep:],
-        last_assessed_at=_utc(now),
+        last_assessed_at=as_utc(now),
     )
 
 
@@ -694,171 +694,7 @@ def record_rollback(
     history = history or SlotHistory()
     barred = dict(history.rolled_back_for_cause)
     if for_cause:
-        barred[int(rolled_back_version)] = _utc(now)
+        barred[int(rolled_back_version)] = as_utc(now)
     return replace(
-        history, consecutive_count=0, evidence=None, last_rollback_at=_utc(now), rolled_back_for_cause=barred
-    )
-
-
-# --- rollback target ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class Candidate:
-    """A version of the slot that might be rolled back to.
-
-    live_metrics / live_samples: recent live or shadow metrics and how many outcomes they rest on.
-    served_production_without_incident: it was production before and left for a routine reason.
-    last_production_end: when it last stopped serving production (recency tie-break).
-    rolled_back_for_cause_at: when it was last rolled back because of a problem.
-    """
-
-    version: int
-    status: str
-    quarantined: bool = False
-    artifact_verified: bool = False
-    validation_metrics: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
-    live_metrics: Mapping[str, float] | None = None
-    live_samples: int = 0
-    served_production_without_incident: bool = False
-    last_production_end: datetime | None = None
-    rolled_back_for_cause_at: datetime | None = None
-
-    def __post_init__(self) -> None:
-        # Accept a lifecycle enum as well as its string value.
-        object.__setattr__(self, "status", str(getattr(self.status, "value", self.status)))
-        object.__setattr__(self, "validation_metrics", MappingProxyType(dict(self.validation_metrics)))
-        if self.live_metrics is not None:
-            object.__setattr__(self, "live_metrics", MappingProxyType(dict(self.live_metrics)))
-        object.__setattr__(self, "last_production_end", _utc(self.last_production_end))
-        object.__setattr__(self, "rolled_back_for_cause_at", _utc(self.rolled_back_for_cause_at))
-
-
-@dataclass(frozen=True, kw_only=True)
-class RankedCandidate:
-    """One candidate's place in the choice: rank (1 = chosen) when eligible, else why it was excluded."""
-
-    version: int
-    eligible: bool
-    rank: int | None
-    score: float | None
-    score_source: Literal["live", "validation"] | None
-    reasons: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form."""
-        return {
-            "version": self.version, "eligible": self.eligible, "rank": self.rank,
-            "score": _json_float(self.score), "score_source": self.score_source, "reasons": list(self.reasons),
-        }
-
-
-@dataclass(frozen=True, kw_only=True)
-class CandidateChoice:
-    """The rollback target (None when no version is safe) and the full ranking behind it."""
-
-    target: int | None
-    reason: str
-    ranking: tuple[RankedCandidate, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form."""
-        return {"target": self.target, "reason": self.reason, "ranking": [r.to_dict() for r in self.ranking]}
-
-
-def _exclusions(
-    c: Candidate, current_version: int | None, policy: RollbackPolicy, now: datetime, barred_at: datetime | None
-) -> list[str]:
-    out: list[str] = []
-    if current_version is not None and c.version == current_version:
-        out.append("it is the version being rolled back")
-    if c.status == "failed":
-        out.append("it is marked failed")
-    elif c.status not in policy.eligible_statuses:
-        out.append(f"its status is {c.status!r} (only {' or '.join(policy.eligible_statuses)} may be restored)")
-    if c.quarantined:
-        out.append("it is quarantined")
-    if not c.artifact_verified:
-        out.append("its artifact did not verify against the recorded hash")
-    if barred_at is not None and now - barred_at < policy.no_return:
-        until = barred_at + policy.no_return
-        out.append(
-            f"it was rolled back for cause at {barred_at:%Y-%m-%d %H:%M} UTC "
-            f"and is barred until {until:%Y-%m-%d %H:%M} UTC"
-        )
-    return out
-
-
-def choose_rollback_target(
-    candidates: Iterable[Candidate],
-    current_version: int | None,
-    policy: RollbackPolicy | None,
-    now: datetime,
-    *,
-    history: SlotHistory | None = None,
-) -> CandidateChoice:
-    """Pick the safest version to restore, or none.
-
-    Eligible: status in ``policy.eligible_statuses`` (never failed), not quarantined, artifact verified,
-    not ``current_version``, not rolled back for cause within ``policy.no_return`` (from the candidate or
-    ``history``).  Ranked by, in order: served production without incident; scored on live/shadow
-    metrics with at least ``min_samples`` outcomes (a rollback should return to something known to work
-    under live conditions, and validation scores are systematically rosier); the score of
-    ``ranking_metric``; most recent production service; highest version.
-    """
-    policy = policy or RollbackPolicy()
-    now = _utc(now)
-    barred_by_history = history.rolled_back_for_cause if history is not None else {}
-    eligible: list[tuple[tuple[Any, ...], Candidate, float | None, str | None, list[str]]] = []
-    excluded: list[RankedCandidate] = []
-    metric = policy.ranking_metric
-    for c in candidates:
-        barred = [t for t in (c.rolled_back_for_cause_at, barred_by_history.get(c.version)) if t is not None]
-        why_not = _exclusions(c, current_version, policy, now, max(barred) if barred else None)
-        if why_not:
-            excluded.append(
-                RankedCandidate(
-                    version=c.version, eligible=False, rank=None, score=None, score_source=None,
-                    reasons=tuple(why_not),
-                )
-            )
-            continue
-        notes: list[str] = []
-        live_ok = c.live_metrics is not None and c.live_samples >= policy.min_samples and metric in c.live_metrics
-        if live_ok:
-            score, src = float(c.live_metrics[metric]), "live"  # type: ignore[index]
-            notes.append(f"live {metric} {score:.3f} on {c.live_samples} outcomes")
-        elif metric in c.validation_metrics:
-            score, src = float(c.validation_metrics[metric]), "validation"
-            if c.live_metrics is not None:
-                notes.append(f"only {c.live_samples} live outcomes (need {policy.min_samples}); ranked on validation")
-            notes.append(f"validation {metric} {score:.3f}")
-        else:
-            score, src = None, None
-            notes.append(f"no {metric} recorded; ranked last")
-        if c.served_production_without_incident:
-            notes.append("served production before without incident")
-        comparable = score if score is not None and math.isfinite(score) else -math.inf
-        recency = c.last_production_end.timestamp() if c.last_production_end is not None else -math.inf
-        key = (c.served_production_without_incident, src == "live", comparable, recency, c.version)
-        eligible.append((key, c, score, src, notes))
-
-    eligible.sort(key=lambda item: item[0], reverse=True)
-    ranked = tuple(
-        RankedCandidate(
-            version=c.version, eligible=True, rank=i, score=score, score_source=src,  # type: ignore[arg-type]
-            reasons=tuple(notes),
-        )
-        for i, (_, c, score, src, notes) in enumerate(eligible, start=1)
-    )
-    ranking = ranked + tuple(sorted(excluded, key=lambda r: -r.version))
-    if not ranked:
-        return CandidateChoice(
-            target=None, reason="no safe candidate: every version is excluded (see ranking)", ranking=ranking
-        )
-    best = ranked[0]
-    return CandidateChoice(
-        target=best.version,
-        reason=f"restore version {best.version}: " + "; ".join(best.reasons),
-        ranking=ranking,
+        history, consecutive_count=0, evidence=None, last_rollback_at=as_utc(now), rolled_back_for_cause=barred
     )

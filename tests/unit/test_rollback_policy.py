@@ -12,17 +12,16 @@ import pytest
 from alphaplus.errors import InvalidInput
 from alphaplus.rollback_policy import (
     Baseline,
-    Candidate,
     Evidence,
     LiveWindow,
     RollbackAssessment,
     RollbackPolicy,
     SlotHistory,
     assess_rollback_needs,
-    choose_rollback_target,
     next_history,
     record_rollback,
 )
+from alphaplus.rollback_target import Candidate, choose_rollback_target
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
