@@ -10,11 +10,14 @@ import platform
 import subprocess
 import sys
 from importlib import metadata as importlib_metadata
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 import pandas as pd
 import xxhash
+
+if TYPE_CHECKING:
+    from alphaplus.entities import Lineage
 
 _HASH_PREFIX = "xxh3_128:"
 _TRACKED_PACKAGES = ("alphaplus", "lightgbm", "scikit-learn", "pandas", "numpy", "joblib", "scipy", "prefect")
@@ -171,7 +174,7 @@ def build_lineage(
     training_duration_seconds: float | None = None,
     flow_run_id: str | None = None,
     environment: Mapping[str, Any] | None = None,
-) -> "Lineage":
+) -> Lineage:
     """Hash the inputs of a training into a Lineage (stored with its version, in one transaction)."""
     from alphaplus.entities import Lineage
 

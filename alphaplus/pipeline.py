@@ -22,7 +22,6 @@ from alphaplus.labels import forward_returns, make_labels
 from alphaplus.lineage import json_safe
 from alphaplus.metrics import classification_metrics, correct_vector
 from alphaplus.regimes import DEFAULT_RULE, RegimeRule, classify_regimes
-from alphaplus.regimes import REGIMES  # noqa: F401  (re-exported for flows)
 
 
 @dataclass(frozen=True)

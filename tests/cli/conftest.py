@@ -12,7 +12,6 @@ import pytest
 
 from alphaplus.cli import common
 from alphaplus.settings import get_settings
-from tests.cli import wiring  # noqa: F401  (registers the commands once)
 from tests.db.conftest import register, registry  # noqa: F401  (shared fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +41,7 @@ def run_child(cli_env):
 
     def go(*args: str, code: str | None = None) -> subprocess.CompletedProcess:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        argv = [sys.executable, "-c", code] if code else [sys.executable, "-m", "tests.cli.wiring", *args]
+        argv = [sys.executable, "-c", code] if code else [sys.executable, "-m", "alphaplus", *args]
         return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
 
     return go

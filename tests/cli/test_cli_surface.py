@@ -76,7 +76,6 @@ def test_read_commands_import_no_prefect_lightgbm_great_expectations_or_matplotl
     reads = [[a.format(model=model_name) for a in argv] for argv in _READS]
     code = (
         "import sys\n"
-        "import tests.cli.wiring\n"
         "from alphaplus.cli.main import main\n"
         f"for argv in {reads!r}:\n"
         "    assert main(argv) == 0, argv\n"

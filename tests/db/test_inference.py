@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import tempfile
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -218,25 +217,10 @@ async def test_the_synchronous_engine_serves_callers_without_an_event_loop(
 # --- a database restart under load ------------------------------------------------------------
 
 
-def _port_free_like_the_server(port: int) -> bool:
-    # PostgreSQL binds with SO_REUSEADDR, so a port whose old connections linger in TIME_WAIT is free
-    # to it; db.embedded checks without that flag and would move a restarted cluster to a new port.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
 @pytest.fixture
-def private_cluster(tmp_path, monkeypatch):
+def private_cluster(tmp_path):
     """A private embedded cluster: (EmbeddedPostgres, dsn), stopped and removed afterwards."""
-    from db import embedded
     from db.embedded import EmbeddedPostgres
-
-    monkeypatch.setattr(embedded, "_port_free", _port_free_like_the_server)
 
     # As root the server runs as 'postgres', which cannot enter pytest's owner-only tmp folders.
     root = Path(tempfile.mkdtemp(prefix="alphaplus-pg-")) if os.geteuid() == 0 else tmp_path

@@ -10,14 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from alphaplus.cli import rollback_cmd
-from alphaplus.cli.main import app, main
+from alphaplus.cli.main import main
 from alphaplus.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-
-if not any(getattr(g, "name", None) == "rollbacks" for g in app.registered_groups):
-    rollback_cmd.register(app)
 
 
 @pytest.fixture
@@ -104,10 +100,7 @@ async def _mark_failed(settings, model_name, version):
 def test_reading_rollback_history_imports_no_prefect_lightgbm_or_great_expectations(cli_env):
     code = (
         "import sys\n"
-        "from alphaplus.cli import rollback_cmd\n"
-        "from alphaplus.cli.main import app, main\n"
-        "if not any(getattr(g, 'name', None) == 'rollbacks' for g in app.registered_groups):\n"
-        "    rollback_cmd.register(app)\n"
+        "from alphaplus.cli.main import main\n"
         "assert main(['rollbacks', 'list', '--json']) == 0\n"
         "print(sorted(m for m in ('prefect', 'lightgbm', 'great_expectations') if m in sys.modules))\n"
     )

@@ -5,7 +5,6 @@ without lineage and no job stuck 'running', and buffered inference events are al
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import shutil
 import tempfile
