@@ -70,7 +70,7 @@ def _server_dsn() -> str:
         return url
     from db.embedded import EmbeddedPostgres
 
-    return EmbeddedPostgres(ROOT / ".alphaplus" / "pg").ensure_running()
+    return EmbeddedPostgres.for_home(ROOT / ".alphaplus").ensure_running()
 
 
 def _with_database(dsn: str, name: str) -> str:

@@ -34,7 +34,7 @@ def server_dsn() -> str:
         return url
     from db.embedded import EmbeddedPostgres
 
-    return EmbeddedPostgres(ROOT / ".alphaplus" / "pg").ensure_running()
+    return EmbeddedPostgres.for_home(ROOT / ".alphaplus").ensure_running()
 
 
 def database_source() -> str:

@@ -8,6 +8,7 @@ only, on a free port remembered in ``state.json``.
 from __future__ import annotations
 
 import glob
+import hashlib
 import importlib.util
 import json
 import os
@@ -15,6 +16,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,6 +166,7 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(mode=0o700)
         self._own(self.root)
         self._own(self.data_dir)
+        self._check_reachable()
         result = self._run(
             bin_dir / "initdb", "-D", str(self.data_dir), "-U", _SUPERUSER, "--auth=trust",
             "-E", "UTF8", "--locale=C", "--no-sync",
@@ -199,6 +202,39 @@ class EmbeddedPostgres:
         return subprocess.run(
             [str(a) for a in argv], capture_output=True, text=True, preexec_fn=_drop_root(), check=False
         )
+
+    def _check_reachable(self) -> None:
+        if not self._reachable(self.data_dir):
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            raise EmbeddedDatabaseError(
+                f"PostgreSQL runs as '{_service_account().pw_name}' here and cannot reach {self.data_dir} "
+                "(a parent folder is private); set ALPHAPLUS_HOME to a folder every user can enter, e.g. "
+                "/var/tmp/alphaplus, or set ALPHAPLUS_DATABASE_URL"
+            )
+
+    def _reachable(self, folder: Path) -> bool:
+        # As root the server runs as another account, which must be able to enter every parent folder.
+        if _service_account() is None:
+            return True
+        return self._run("/bin/sh", "-c", 'test -w "$1"', "probe", str(folder)).returncode == 0
+
+    @classmethod
+    def for_home(cls, home: Path, port: int = 0) -> "EmbeddedPostgres":
+        """The cluster of an AlphaPlus home: ``<home>/pg``, or, when the server's account cannot reach
+        that folder (root running in a private folder), a folder of its own under /var/tmp."""
+        cluster = cls(Path(home) / "pg", port=port)
+        if (cluster.data_dir / "PG_VERSION").exists() or _service_account() is None:
+            return cluster
+        cluster.root.mkdir(parents=True, exist_ok=True)
+        cluster._own(cluster.root)
+        if cluster._reachable(cluster.root):
+            return cluster
+        digest = hashlib.sha256(str(Path(home).resolve()).encode()).hexdigest()[:12]
+        base = Path("/var/tmp") if Path("/var/tmp").is_dir() else Path(tempfile.gettempdir())
+        shared = base / f"alphaplus-{digest}"
+        shared.mkdir(mode=0o755, exist_ok=True)
+        shared.chmod(0o755)
+        return cls(shared / "pg", port=port)
 
     def _own(self, path: Path) -> None:
         account = _service_account()

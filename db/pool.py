@@ -54,7 +54,7 @@ def resolve_dsn(settings: Settings | None = None) -> str:
         if key not in _dsn_cache:
             from db.embedded import EmbeddedPostgres
 
-            _dsn_cache[key] = EmbeddedPostgres(settings.home / "pg", port=settings.embedded_port).ensure_running()
+            _dsn_cache[key] = EmbeddedPostgres.for_home(settings.home, port=settings.embedded_port).ensure_running()
         dsn = _dsn_cache[key]
     register_url_secrets(dsn)
     return dsn

@@ -28,7 +28,7 @@ def _server_dsn() -> str:
         return url
     from db.embedded import EmbeddedPostgres
 
-    return EmbeddedPostgres(_ROOT / ".alphaplus" / "pg").ensure_running()
+    return EmbeddedPostgres.for_home(_ROOT / ".alphaplus").ensure_running()
 
 
 def _with_database(dsn: str, name: str) -> str:

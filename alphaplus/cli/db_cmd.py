@@ -39,7 +39,7 @@ def down() -> None:
     if settings.database_url:
         console.print("ALPHAPLUS_DATABASE_URL is set: no embedded cluster to stop")
         return
-    stopped = EmbeddedPostgres(settings.home / "pg").stop()
+    stopped = EmbeddedPostgres.for_home(settings.home).stop()
     console.print("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
 
 
