@@ -31,8 +31,7 @@ class GateOutcome:
 def _aligned(window: Dataset, other: Dataset) -> tuple[Dataset, Dataset]:
     """Restrict two datasets to the timestamps both hold (feature warm-ups may differ)."""
     common = pd.Index(window.ts).intersection(pd.Index(other.ts))
-    pick = lambda d: d.part(slice(None)) if len(common) == len(d) else _select(d, common)  # noqa: E731
-    return pick(window), pick(other)
+    return _select(window, common), _select(other, common)
 
 
 def _select(d: Dataset, ts: pd.Index) -> Dataset:
@@ -57,7 +56,7 @@ def run_gate(
     champion_eval = champion_metrics = None
     if champion_model is not None:
         theirs = prepare_dataset(candles, slot.regime, replace(config, feature_spec=champion_model.feature_spec))
-        window, theirs = _aligned(window, _select(theirs, pd.Index(window.ts)))
+        window, theirs = _aligned(window, theirs)
         champion_eval, champion_metrics = evaluate(champion_model, theirs)
     challenger_eval, challenger_metrics = evaluate(challenger_model, window)
     decision = decide_promotion(challenger_eval, champion_eval, policy)
