@@ -454,3 +454,29 @@ async def test_cli_promote_by_a_trainer_login_ends_in_one_permission_denied_line
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: permission denied: "), lines[0]
     assert "alphaplus_operator" in lines[0]
+
+
+async def test_the_rollback_service_assesses_and_rolls_back_as_an_operator_and_refuses_a_reader(
+    registry, register, logins, settings, model_name
+):
+    from alphaplus.errors import PermissionDenied
+    from alphaplus.rollback import RollbackService
+
+    a, b = await register(model_name), await register(model_name)
+    await registry.promote(model_name, a.version, reason="first")
+    await registry.promote(model_name, b.version, reason="second")
+    operator = await RollbackService.open(Settings(database_url=logins["dsn"]["operator"], home=settings.home))
+    results = await operator.assess_slots([Slot(model_name, "trending", "BTCUSDT")])
+    assert [r.error for r in results] == [None]
+    done = await operator.request_rollback(model_name, "trending", "BTCUSDT", to_version=None,
+                                           reason="bad fills", rollback_type="manual")
+    assert (done.outcome, done.from_version, done.to_version) == ("executed", b.version, a.version)
+    [event] = await operator.list_events(model_name=model_name)
+    assert event.actor == logins["name"]["operator"]
+
+    reader = await RollbackService.open(Settings(database_url=logins["dsn"]["reader"], home=settings.home))
+    with pytest.raises(PermissionDenied) as refused:
+        await reader.request_rollback(model_name, "trending", "BTCUSDT", to_version=b.version,
+                                      reason="not allowed", rollback_type="manual")
+    assert_one_clear_line(refused.value)
+    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == a.version
