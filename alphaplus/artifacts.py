@@ -115,3 +115,25 @@ class ArtifactStore:
         """Verify, then unpickle the very bytes verified (joblib.load runs code: nothing unchecked)."""
         data = self.verify(artifact.path, sha256=artifact.sha256, size=artifact.size)
         return joblib.load(io.BytesIO(data))
+
+
+def unreferenced_files(root: Path, referenced: set[str], *, older_than_seconds: float, now: float) -> list[Path]:
+    """Files under ``root`` no registered version points to, untouched for ``older_than_seconds``.
+
+    They are left by registrations that failed or crashed after the artifact was written (the file is
+    written before the registering transaction), and by writes interrupted mid-way (``.incoming-*``).
+    The age guard keeps a registration still in flight from losing its file.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = []
+    for file in root.rglob("*"):
+        if not file.is_file() or file.is_symlink():
+            continue
+        relative = file.relative_to(root).as_posix()
+        if relative in referenced:
+            continue
+        if now - file.stat().st_mtime >= older_than_seconds:
+            found.append(file)
+    return sorted(found)

@@ -119,6 +119,7 @@ WHERE model_name = $1 AND ($2::text IS NULL OR regime = $2) AND ($3::text IS NUL
 ORDER BY ts, id
 """
 _QUARANTINE_REASON = "SELECT alphaplus_quarantine_reason($1, $2)"
+_ARTIFACT_PATHS = "SELECT DISTINCT model_path FROM model_versions"
 _QUARANTINE_DATA = """
 INSERT INTO quarantine (kind, training_data_hash, reason) VALUES ('training_data', $1, $2)
 ON CONFLICT (training_data_hash) WHERE kind = 'training_data' DO NOTHING
@@ -316,6 +317,11 @@ class RegistryRepository:
         """Why a version may not serve (it, an ancestor, or its training data is quarantined), or None."""
         with translated():
             return await self.pool.fetchval(_QUARANTINE_REASON, model_name, version)
+
+    async def artifact_paths(self) -> set[str]:
+        """Every artifact path a registered version points to."""
+        with translated():
+            return {r["model_path"] for r in await self.pool.fetch(_ARTIFACT_PATHS)}
 
     # --- lifecycle writes ------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from alphaplus.cli import (
+    artifacts_cmd,
     data_cmd,
     db_cmd,
     demo_cmd,
@@ -31,6 +32,7 @@ data_cmd.register(app)
 registry_cmd.register(app)
 report_cmd.register(app)
 outcomes_cmd.register(app)
+artifacts_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
