@@ -11,7 +11,6 @@ an hourly one (one new window per slot). The database is dropped at the end.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import tempfile
 import time
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+
+from benchmarks.common import server_dsn
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (100, 1_000, 10_000)
@@ -62,15 +63,6 @@ FROM production_slots p, generate_series($2::int, $3::int) h,
 WHERE p.model_name = $1
 """
 _LAST_WINDOW = "SELECT max(ts) FROM model_performance_history WHERE model_name = $1"
-
-
-def _server_dsn() -> str:
-    url = os.environ.get("ALPHAPLUS_DATABASE_URL")
-    if url:
-        return url
-    from db.embedded import EmbeddedPostgres
-
-    return EmbeddedPostgres.for_home(ROOT / ".alphaplus").ensure_running()
 
 
 def _with_database(dsn: str, name: str) -> str:
@@ -140,7 +132,7 @@ async def _measure_size(server: str, n: int) -> list[dict[str, Any]]:
 def run(sizes: tuple[int, ...] = SIZES) -> list[dict[str, Any]]:
     """Run the benchmark; one row per measure: measure, value, unit, target (linear in the 10 s at 10,000
     slots goal), baseline (None: no earlier run to compare)."""
-    server = _server_dsn()
+    server = server_dsn()
 
     async def all_sizes() -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
