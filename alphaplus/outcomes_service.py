@@ -11,7 +11,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from alphaplus.outcomes import PerformanceRecord, VersionContext, summarize_window, window_bounds
-from alphaplus.settings import Settings, get_settings
+from alphaplus.settings import Settings
 
 # Fewer live values than this and a feature's PSI is not measured (alphaplus.drift's default).
 PSI_MIN_SAMPLES = 100
@@ -28,20 +28,14 @@ class OutcomeWindow:
     candles: Mapping[tuple[str, str], pd.DataFrame]
 
 
-async def _pool(settings: Settings | None) -> Any:
-    from db.pool import get_pool
-
-    settings = settings or get_settings()
-    return await get_pool(settings.database_url, settings)
-
-
 async def load_window(
     *, window_start: datetime, window_end: datetime, model_name: str | None = None, settings: Settings | None = None
 ) -> OutcomeWindow:
     """Read the window's events, their versions' metadata and the candles their outcomes need."""
     from db.performance import fetch_outcome_candles, fetch_version_contexts, fetch_window_events
+    from db.pool import get_pool
 
-    pool = await _pool(settings)
+    pool = await get_pool(settings=settings)
     events = await fetch_window_events(pool, window_start=window_start, window_end=window_end,
                                        model_name=model_name)
     keys = {(m, int(v)) for m, v in zip(events["model_name"], events["version"])}
@@ -77,8 +71,9 @@ async def store(records: list[PerformanceRecord], *, settings: Settings | None =
     """Insert the records into model_performance_history; returns how many were new (a window
     resolved before keeps its first rows)."""
     from db.performance import insert_performance
+    from db.pool import get_pool
 
-    return await insert_performance(await _pool(settings), records)
+    return await insert_performance(await get_pool(settings=settings), records)
 
 
 async def resolve_outcomes(

@@ -60,7 +60,7 @@ class Registry:
         from db.registry import RegistryRepository
 
         settings = settings or get_settings()
-        pool = await get_pool(settings.database_url, settings)
+        pool = await get_pool(settings=settings)
         return cls(RegistryRepository(pool), ArtifactStore(settings.artifacts_dir))
 
     # --- registration ------------------------------------------------------------------------

@@ -163,7 +163,7 @@ class RollbackService:
         from db.pool import get_pool
 
         settings = settings or get_settings()
-        pool = await get_pool(settings.database_url, settings)
+        pool = await get_pool(settings=settings)
         return cls(pool, ArtifactStore(settings.artifacts_dir), policy or policy_from_settings(settings))
 
     # --- assessment --------------------------------------------------------------------------------

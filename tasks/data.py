@@ -19,9 +19,7 @@ async def fetch_candles(symbol: str, timeframe: str, start: datetime | None, end
     from db.candles import fetch_candles as fetch
     from db.pool import get_pool
 
-    settings = get_settings()
-    return await fetch(await get_pool(settings.database_url, settings), symbol=symbol, timeframe=timeframe,
-                       start=start, end=end)
+    return await fetch(await get_pool(), symbol=symbol, timeframe=timeframe, start=start, end=end)
 
 
 @task(cache_policy=NO_CACHE)

@@ -11,15 +11,8 @@ from prefect.cache_policies import NO_CACHE
 from alphaplus.entities import ModelVersion, Registration, Slot
 from alphaplus.lineage import build_lineage
 from alphaplus.pipeline import FitResult, TrainingConfig, fit_slot, prepare_dataset
-from alphaplus.settings import get_settings
+from db.pool import get_pool
 from tasks.retry import transient_only
-
-
-async def _pool():
-    from db.pool import get_pool
-
-    settings = get_settings()
-    return await get_pool(settings.database_url, settings)
 
 
 @task(retries=2, retry_delay_seconds=1, retry_condition_fn=transient_only, cache_policy=NO_CACHE)
@@ -27,7 +20,7 @@ async def start_training_job(slot: Slot, timeframe: str, flow_run_id: str | None
     """Record a running training job for the slot."""
     from db.training_jobs import start_job
 
-    return await start_job(await _pool(), model_name=slot.model_name, regime=slot.regime, symbol=slot.symbol,
+    return await start_job(await get_pool(), model_name=slot.model_name, regime=slot.regime, symbol=slot.symbol,
                            timeframe=timeframe, flow_run_id=flow_run_id, metadata=metadata)
 
 
@@ -43,7 +36,7 @@ async def finish_training_job(
     """Close the training job as succeeded or failed."""
     from db.training_jobs import finish_job
 
-    await finish_job(await _pool(), job_id, succeeded=succeeded, version=version, error=error,
+    await finish_job(await get_pool(), job_id, succeeded=succeeded, version=version, error=error,
                      validation_result=validation_result, metadata=metadata)
 
 

@@ -42,10 +42,10 @@ def _span(frame) -> dict:
 
 
 async def _upsert(frame, symbol: str, timeframe: str, on_progress=None) -> int:
-    from alphaplus.cli.lookup import open_pool
+    from db.pool import get_pool
     from db.candles import upsert_candles
 
-    return await upsert_candles(await open_pool(), symbol=symbol, timeframe=timeframe, frame=frame,
+    return await upsert_candles(await get_pool(), symbol=symbol, timeframe=timeframe, frame=frame,
                                 on_progress=on_progress)
 
 
@@ -146,11 +146,11 @@ def show(
     """Show stored candles: bars per symbol and timeframe, first and last bar."""
     from rich.table import Table
 
-    from alphaplus.cli.lookup import open_pool
+    from db.pool import get_pool
     from db.candles import candle_summary
 
     async def go():
-        return await candle_summary(await open_pool(), symbol=symbol)
+        return await candle_summary(await get_pool(), symbol=symbol)
 
     rows = run(go)
     if as_json:

@@ -20,15 +20,6 @@ def parse_version(text: str) -> int:
     return number
 
 
-async def open_pool():
-    """This event loop's pool for the configured database."""
-    from alphaplus.settings import get_settings
-    from db.pool import get_pool
-
-    settings = get_settings()
-    return await get_pool(settings.database_url, settings)
-
-
 async def require_version(pool, model_name: str, version: int) -> None:
     """Raise ModelNotFound or VersionNotFound (naming the latest version) unless the version exists."""
     from db.catalog import require_model

@@ -40,11 +40,11 @@ def list_models(as_json: bool = typer.Option(False, "--json", help="Print JSON i
     """List models with their version counts (per status) and production slots."""
     from rich.table import Table
 
-    from alphaplus.cli.lookup import open_pool
+    from db.pool import get_pool
     from db.catalog import list_models as query
 
     async def go():
-        return await query(await open_pool())
+        return await query(await get_pool())
 
     models = run(go)
     if as_json:
@@ -148,13 +148,14 @@ def lineage(
     """Show where a version came from: hashes, data window, environment, and its parents up to the root."""
     from rich.table import Table
 
-    from alphaplus.cli.lookup import open_pool, parse_version, require_version
+    from alphaplus.cli.lookup import parse_version, require_version
+    from db.pool import get_pool
     from db.catalog import lineage_chain
 
     number = parse_version(version)
 
     async def go():
-        pool = await open_pool()
+        pool = await get_pool()
         await require_version(pool, model, number)
         return await lineage_chain(pool, model, number)
 
@@ -268,7 +269,7 @@ def quarantine_data(
     reason: str = typer.Option(..., "--reason", help="Why (recorded in the audit log)."),
 ) -> None:
     """Quarantine training data: no version trained on it, or descending from one, may serve."""
-    from alphaplus.cli.lookup import open_pool
+    from db.pool import get_pool
     from alphaplus.errors import InvalidInput
     from db.catalog import versions_trained_on
 
@@ -280,7 +281,7 @@ def quarantine_data(
     async def go():
         registry = await _registry()
         await registry.quarantine_training_data(data_hash, reason=reason)
-        return await versions_trained_on(await open_pool(), data_hash)
+        return await versions_trained_on(await get_pool(), data_hash)
 
     affected = run(go)
     named = ", ".join(f"{m} v{v}" for m, v in affected)

@@ -18,7 +18,8 @@ def report(
     """Plot a slot's live accuracy, F1, error rate and drift per version, with promotions and rollbacks."""
     from datetime import datetime, timezone
 
-    from alphaplus.cli.lookup import open_pool, require_slot
+    from alphaplus.cli.lookup import require_slot
+    from db.pool import get_pool
     from alphaplus.entities import Slot
     from alphaplus.report import SlotReport, moves_from_rows, points_from_rows, report_format, write_report
     from alphaplus.settings import get_settings
@@ -28,7 +29,7 @@ def report(
     slot = Slot(model, regime, symbol)
 
     async def go():
-        pool = await open_pool()
+        pool = await get_pool()
         await require_slot(pool, model, regime, symbol)
         return await live_history(pool, slot), await pointer_moves(pool, slot)
 
