@@ -71,9 +71,9 @@ def _with_database(dsn: str, name: str) -> str:
 
 
 async def _measure_size(server: str, n: int) -> list[dict[str, Any]]:
-    from alphaplus.artifacts import ArtifactStore
-    from alphaplus.rollback import RollbackService, policy_from_settings
-    from alphaplus.settings import Settings
+    from alphaplus.registry.artifacts import ArtifactStore
+    from alphaplus.rollback.service import RollbackService, policy_from_settings
+    from alphaplus.core.settings import Settings
     from db.migrate import migrate
     from db.pool import close_pools, connect, get_pool
 

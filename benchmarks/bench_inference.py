@@ -35,7 +35,7 @@ def run() -> list[dict[str, Any]]:
 async def _run() -> list[dict[str, Any]]:
     import asyncpg
 
-    from alphaplus.settings import Settings
+    from alphaplus.core.settings import Settings
     from db.migrate import migrate
     from db.pool import close_pools, connect, resolve_dsn
 
@@ -158,8 +158,8 @@ def _append_cost(settings) -> tuple[float, float]:
 async def _serving(settings) -> list[dict[str, Any]]:
     from alphaplus.inference.engine import InferenceEngine
     from alphaplus.market.synth import synth_candles
-    from alphaplus.regimes import classify_regimes
-    from alphaplus.registry import Registry
+    from alphaplus.ml.regimes import classify_regimes
+    from alphaplus.registry.service import Registry
 
     candles = synth_candles(900, seed=7)
     regime = classify_regimes(candles).iloc[-1]
@@ -193,12 +193,12 @@ async def _serving(settings) -> list[dict[str, Any]]:
 
 
 async def _register_small_model(registry, regime: str) -> int:
-    from alphaplus.drift import reference_bins
-    from alphaplus.features import DEFAULT_FEATURE_SPEC, build_features
-    from alphaplus.labels import make_labels
-    from alphaplus.lineage import build_lineage
+    from alphaplus.monitoring.drift import reference_bins
+    from alphaplus.ml.features import DEFAULT_FEATURE_SPEC, build_features
+    from alphaplus.ml.labels import make_labels
+    from alphaplus.ml.lineage import build_lineage
     from alphaplus.market.synth import synth_candles
-    from alphaplus.training import bundle_model, time_split, train_classifier
+    from alphaplus.ml.training import bundle_model, time_split, train_classifier
 
     candles = synth_candles(3000, seed=1)
     X, y = build_features(candles), make_labels(candles, 12)

@@ -58,7 +58,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
 # --- database -------------------------------------------------------------------------------------
 
 async def _database_measures(sizes: Sizes) -> list[dict[str, Any]]:
-    from alphaplus.registry import Registry
+    from alphaplus.registry.service import Registry
     from db.pool import get_pool
 
     async with private_database() as dsn:
@@ -209,11 +209,11 @@ class _Fixture:
 
     @classmethod
     def build(cls, n: int) -> "_Fixture":
-        from alphaplus.features import DEFAULT_FEATURE_SPEC, build_features
-        from alphaplus.labels import make_labels
-        from alphaplus.lineage import capture_environment
+        from alphaplus.ml.features import DEFAULT_FEATURE_SPEC, build_features
+        from alphaplus.ml.labels import make_labels
+        from alphaplus.ml.lineage import capture_environment
         from alphaplus.market.synth import synth_candles
-        from alphaplus.training import bundle_model, time_split, train_classifier
+        from alphaplus.ml.training import bundle_model, time_split, train_classifier
 
         candles = synth_candles(3000, seed=3)
         X, y = build_features(candles), make_labels(candles, 12)
@@ -228,8 +228,8 @@ class _Fixture:
         return cls(models, X, capture_environment())
 
     def lineage(self, model_name: str, regime: str, symbol: str, i: int):
-        from alphaplus.features import DEFAULT_FEATURE_SPEC
-        from alphaplus.lineage import build_lineage
+        from alphaplus.ml.features import DEFAULT_FEATURE_SPEC
+        from alphaplus.ml.lineage import build_lineage
 
         # Hyperparameters differ per copy, so every lineage key (and version) is new.
         return build_lineage(model_name=model_name, regime=regime, symbol=symbol, training_frame=self.frame,
@@ -243,7 +243,7 @@ def _hash_measures(sizes: Sizes) -> list[dict[str, Any]]:
     import pandas as pd
     import xxhash  # noqa: F401  (imported before timing)
 
-    from alphaplus.lineage import hash_frame
+    from alphaplus.ml.lineage import hash_frame
 
     rng = np.random.default_rng(0)
     # Built column by column, as feature frames are: pandas consolidates them into one block whose

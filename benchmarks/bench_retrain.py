@@ -2,9 +2,9 @@
 
 Synthetic candles are imported into a private database (ALPHAPLUS_DATABASE_URL's server or the
 embedded cluster, dropped at the end). The steps are timed by calling the functions the retrain
-tasks call, in the order the flow calls them: db.candles.fetch_candles, alphaplus.quality.
-validate_candles (Great Expectations: import, first call, warm call), alphaplus.pipeline.
-prepare_dataset (features, regimes, labels) and fit_slot (LightGBM), then alphaplus.lineage.
+tasks call, in the order the flow calls them: db.candles.fetch_candles, alphaplus.ml.quality.
+validate_candles (Great Expectations: import, first call, warm call), alphaplus.ml.pipeline.
+prepare_dataset (features, regimes, labels) and fit_slot (LightGBM), then alphaplus.ml.lineage.
 build_lineage and Registry.register_model_version. Then, under a temporary Prefect API
 (prefect_test_harness, loopback): the cost of a trivial task called inside a flow beside a plain
 function call, and the whole retrain flow for the same slot beside the sum of its steps.
@@ -80,10 +80,10 @@ async def _run(sizes: Sizes) -> list[dict[str, Any]]:
 # --- the steps, called directly ----------------------------------------------------------------------
 
 async def _steps(settings, pool, sizes: Sizes) -> tuple[dict[str, float], list[dict[str, Any]]]:
-    from alphaplus.features import DEFAULT_FEATURE_SPEC
-    from alphaplus.lineage import build_lineage
-    from alphaplus.pipeline import TrainingConfig, fit_slot, prepare_dataset
-    from alphaplus.registry import Registry
+    from alphaplus.ml.features import DEFAULT_FEATURE_SPEC
+    from alphaplus.ml.lineage import build_lineage
+    from alphaplus.ml.pipeline import TrainingConfig, fit_slot, prepare_dataset
+    from alphaplus.registry.service import Registry
     from db.candles import _FETCH, fetch_candles
 
     config = TrainingConfig(horizon=settings.label_horizon, feature_spec=DEFAULT_FEATURE_SPEC)
@@ -106,7 +106,7 @@ async def _steps(settings, pool, sizes: Sizes) -> tuple[dict[str, float], list[d
         import great_expectations  # noqa: F401
 
         gx_import = time.perf_counter() - started
-    from alphaplus.quality import validate_candles
+    from alphaplus.ml.quality import validate_candles
 
     gate = dict(min_rows=settings.min_training_rows, max_gap_factor=settings.max_gap_factor,
                 max_abs_return=settings.max_abs_return)
@@ -299,7 +299,7 @@ async def _timed(coro) -> float:
 @contextlib.contextmanager
 def _flow_environment(settings) -> Iterator[None]:
     """Tasks read the process settings: point them at the private database and home meanwhile."""
-    from alphaplus.settings import get_settings
+    from alphaplus.core.settings import get_settings
 
     saved = {k: os.environ.get(k) for k in ("ALPHAPLUS_DATABASE_URL", "ALPHAPLUS_HOME")}
     os.environ["ALPHAPLUS_DATABASE_URL"] = settings.database_url

@@ -71,7 +71,7 @@ async def private_database(prefix: str = "alphaplus_bench") -> AsyncIterator[str
 
 def bench_settings(dsn: str, home: str | Path):
     """Settings on a private database and a private home (artifacts)."""
-    from alphaplus.settings import Settings
+    from alphaplus.core.settings import Settings
 
     return Settings(database_url=dsn, home=Path(home))
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from alphaplus.errors import ModelNotFound
+from alphaplus.core.errors import ModelNotFound
 from db.errors import translated
 
 _MODELS = """

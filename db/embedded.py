@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from alphaplus.errors import EmbeddedDatabaseError
+from alphaplus.core.errors import EmbeddedDatabaseError
 
 _SUPERUSER = "postgres"
 _DATABASE = "postgres"

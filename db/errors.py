@@ -7,7 +7,7 @@ from typing import Iterator
 
 import asyncpg
 
-from alphaplus.errors import (
+from alphaplus.core.errors import (
     AlphaPlusError,
     ConcurrentModification,
     DatabaseUnavailable,
@@ -16,7 +16,7 @@ from alphaplus.errors import (
     PermissionDenied,
     QuarantinedError,
 )
-from alphaplus.redaction import mask_secrets
+from alphaplus.core.redaction import mask_secrets
 
 # SQLSTATEs raised by the schema's own triggers (db/migrations/0002_lifecycle_rules.sql).
 _BY_SQLSTATE: dict[str, type[AlphaPlusError]] = {

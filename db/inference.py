@@ -15,9 +15,9 @@ import asyncpg
 import numpy as np
 import pandas as pd
 
-from alphaplus.errors import DatabaseUnavailable
+from alphaplus.core.errors import DatabaseUnavailable
 from alphaplus.inference.events import EVENT_FIELDS, UsageRow
-from alphaplus.settings import Settings
+from alphaplus.core.settings import Settings
 from db.errors import translate
 from db.pool import connect
 # The running-mean usage update is defined once, with the registry; it runs here inside the same

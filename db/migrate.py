@@ -9,7 +9,7 @@ from pathlib import Path
 
 import asyncpg
 
-from alphaplus.errors import MigrationChecksumMismatch, MigrationError
+from alphaplus.core.errors import MigrationChecksumMismatch, MigrationError
 from db.errors import translated
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"

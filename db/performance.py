@@ -9,7 +9,7 @@ from typing import Any, Iterable, Sequence
 import asyncpg
 import pandas as pd
 
-from alphaplus.outcomes import EVENT_COLUMNS, PerformanceRecord, VersionContext
+from alphaplus.monitoring.outcomes import EVENT_COLUMNS, PerformanceRecord, VersionContext
 from db.errors import translated
 
 _WINDOW_EVENTS = """

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import asyncpg
 
-from alphaplus.errors import ConfigurationError, DatabaseUnavailable
-from alphaplus.redaction import mask_secrets, register_url_secrets
-from alphaplus.settings import Settings, get_settings
+from alphaplus.core.errors import ConfigurationError, DatabaseUnavailable
+from alphaplus.core.redaction import mask_secrets, register_url_secrets
+from alphaplus.core.settings import Settings, get_settings
 
 # Prefect runs submitted tasks in worker threads, each with its own loop: a pool created on one
 # loop cannot be used from another, so pools are kept per loop and die with it.

@@ -8,8 +8,8 @@ from typing import Any, Iterable, Sequence
 
 import asyncpg
 
-from alphaplus import lifecycle
-from alphaplus.entities import (
+from alphaplus.core import lifecycle
+from alphaplus.core.entities import (
     ChangeContext,
     LifecycleEvent,
     Lineage,
@@ -21,7 +21,7 @@ from alphaplus.entities import (
     StoredArtifact,
     UsageStats,
 )
-from alphaplus.errors import ConcurrentModification, IllegalTransition, InvalidInput, QuarantinedError, VersionNotFound
+from alphaplus.core.errors import ConcurrentModification, IllegalTransition, InvalidInput, QuarantinedError, VersionNotFound
 from db.errors import translated
 
 _VERSION_COLUMNS = """

@@ -6,7 +6,7 @@ from typing import Any
 
 import asyncpg
 
-from alphaplus.entities import Slot
+from alphaplus.core.entities import Slot
 from db.errors import translated
 
 _LIVE_HISTORY = """

@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 
 import asyncpg
 
-from alphaplus.entities import Slot
+from alphaplus.core.entities import Slot
 from db.errors import translated
 
 # Live windows written by the performance recorder may carry confusion counts in ``metrics``

@@ -54,7 +54,7 @@ def ensure_database(alphaplus_dsn: str, database: str = PREFECT_DATABASE) -> Non
         capture_output=True, text=True, timeout=60, check=False,
     )
     if result.returncode != 0 and "already exists" not in result.stderr:
-        from alphaplus.redaction import mask_secrets
+        from alphaplus.core.redaction import mask_secrets
 
         raise SystemExit(f"could not create the database {database!r}: {mask_secrets(result.stderr.strip())}")
 

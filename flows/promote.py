@@ -8,8 +8,8 @@ from prefect import flow
 from prefect.runtime import flow_run
 from pydantic import Field
 
-from alphaplus import promotion_service
-from alphaplus.registry import Registry
+from alphaplus.promotion import service as promotion_service
+from alphaplus.registry.service import Registry
 from flows.hooks import trigger_rollback_on_failure
 from flows.parameters import GateSettings
 from tasks.promotion import publish_decision

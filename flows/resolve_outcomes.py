@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from prefect import flow, get_run_logger
 from pydantic import Field
 
-from alphaplus.outcomes import window_bounds
-from alphaplus.outcomes_service import record_summary
+from alphaplus.monitoring.outcomes import window_bounds
+from alphaplus.monitoring.service import record_summary
 from tasks.outcomes import load_outcome_window, store_performance, summarize_outcome_window
 
 

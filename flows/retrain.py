@@ -13,13 +13,13 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import Field
 
-from alphaplus.entities import Slot
-from alphaplus.errors import RunFailed
-from alphaplus.features import DEFAULT_FEATURE_SPEC
-from alphaplus.pipeline import TrainingConfig
-from alphaplus.policy_config import gate_policy
-from alphaplus.regimes import REGIMES
-from alphaplus.settings import get_settings
+from alphaplus.core.entities import Slot
+from alphaplus.core.errors import RunFailed
+from alphaplus.ml.features import DEFAULT_FEATURE_SPEC
+from alphaplus.ml.pipeline import TrainingConfig
+from alphaplus.promotion.config import gate_policy
+from alphaplus.ml.regimes import REGIMES
+from alphaplus.core.settings import get_settings
 from flows.hooks import trigger_rollback_on_failure
 from flows.parameters import GateSettings, RegimeChoice
 from tasks.data import fetch_candles, validate_candles

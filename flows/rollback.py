@@ -8,8 +8,8 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from pydantic import Field
 
-from alphaplus.errors import InvalidInput
-from alphaplus.rollback import NoSafeCandidate
+from alphaplus.core.errors import InvalidInput
+from alphaplus.rollback.service import NoSafeCandidate
 from tasks.rollback import find_moves_of_run, roll_back_slot
 
 

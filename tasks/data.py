@@ -8,8 +8,8 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from alphaplus.quality import QualityReport
-from alphaplus.settings import get_settings
+from alphaplus.ml.quality import QualityReport
+from alphaplus.core.settings import get_settings
 from tasks.retry import transient_only
 
 
@@ -25,7 +25,7 @@ async def fetch_candles(symbol: str, timeframe: str, start: datetime | None, end
 @task(cache_policy=NO_CACHE)
 def validate_candles(candles: pd.DataFrame, symbol: str) -> QualityReport:
     """Run the Great Expectations candle suite (imported here: it costs seconds to load)."""
-    from alphaplus.quality import validate_candles as validate
+    from alphaplus.ml.quality import validate_candles as validate
 
     settings = get_settings()
     return validate(

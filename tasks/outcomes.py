@@ -7,9 +7,9 @@ from datetime import datetime
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from alphaplus import outcomes_service
-from alphaplus.outcomes import PerformanceRecord
-from alphaplus.outcomes_service import OutcomeWindow
+from alphaplus.monitoring import service as outcomes_service
+from alphaplus.monitoring.outcomes import PerformanceRecord
+from alphaplus.monitoring.service import OutcomeWindow
 from tasks.retry import transient_only
 
 

@@ -9,12 +9,12 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from alphaplus import promotion_service
-from alphaplus.entities import ModelVersion, ProductionMove
-from alphaplus.gate import GatePolicy
-from alphaplus.pipeline import TrainingConfig
-from alphaplus.promotion import GateOutcome, model_card
-from alphaplus.registry import Registry
+from alphaplus.promotion import service as promotion_service
+from alphaplus.core.entities import ModelVersion, ProductionMove
+from alphaplus.promotion.gate import GatePolicy
+from alphaplus.ml.pipeline import TrainingConfig
+from alphaplus.promotion.comparison import GateOutcome, model_card
+from alphaplus.registry.service import Registry
 from tasks.retry import transient_only
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alphaplus.errors import AlphaPlusError, ConcurrentModification, DatabaseUnavailable
+from alphaplus.core.errors import AlphaPlusError, ConcurrentModification, DatabaseUnavailable
 
 
 def transient_only(task: Any, task_run: Any, state: Any) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from alphaplus.rollback import RollbackService, SlotFilter
+from alphaplus.rollback.service import RollbackService, SlotFilter
 from tasks.retry import transient_only
 
 

@@ -8,9 +8,9 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from alphaplus.entities import ModelVersion, Registration, Slot
-from alphaplus.lineage import build_lineage
-from alphaplus.pipeline import FitResult, TrainingConfig, fit_slot, prepare_dataset
+from alphaplus.core.entities import ModelVersion, Registration, Slot
+from alphaplus.ml.lineage import build_lineage
+from alphaplus.ml.pipeline import FitResult, TrainingConfig, fit_slot, prepare_dataset
 from db.pool import get_pool
 from tasks.retry import transient_only
 
@@ -57,7 +57,7 @@ async def register_staging(
     flow_run_id: str | None,
 ) -> Registration:
     """Hash the lineage, store the artifact and register it as staging (the same lineage: same version)."""
-    from alphaplus.registry import Registry
+    from alphaplus.registry.service import Registry
 
     registry = await Registry.open()
     production: ModelVersion | None = await registry.get_production_model(slot.model_name, slot.regime, slot.symbol)

@@ -19,7 +19,7 @@ Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
 import asyncpg  # noqa: E402
 import pytest  # noqa: E402
 
-from alphaplus.settings import Settings  # noqa: E402
+from alphaplus.core.settings import Settings  # noqa: E402
 
 
 def _server_dsn() -> str:

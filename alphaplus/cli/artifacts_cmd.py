@@ -18,8 +18,8 @@ def gc(
     """Remove files left by failed or interrupted registrations (never a registered version's file)."""
     import time
 
-    from alphaplus.artifacts import unreferenced_files
-    from alphaplus.registry import Registry
+    from alphaplus.registry.artifacts import unreferenced_files
+    from alphaplus.registry.service import Registry
 
     async def go() -> tuple[Registry, set[str]]:
         registry = await Registry.open()

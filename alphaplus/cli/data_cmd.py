@@ -32,7 +32,7 @@ def _timeframe(text: str) -> str:
 
 
 def _symbol(text: str) -> str:
-    from alphaplus.registry import validate_name
+    from alphaplus.registry.service import validate_name
 
     return validate_name("symbol", text, max_length=64)
 
@@ -103,7 +103,7 @@ def synth(
     """Generate synthetic regime-switching candles into the database (or a file with --out)."""
     import pandas as pd
 
-    from alphaplus.errors import InvalidInput
+    from alphaplus.core.errors import InvalidInput
     from alphaplus.market.synth import synth_candles
 
     timeframe, symbol = _timeframe(timeframe), _symbol(symbol)

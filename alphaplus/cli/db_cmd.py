@@ -12,7 +12,7 @@ app = typer.Typer(help="Database: start or stop the embedded cluster, migrate, s
 @app.command("up")
 def up() -> None:
     """Start the embedded PostgreSQL (unless ALPHAPLUS_DATABASE_URL is set) and apply migrations."""
-    from alphaplus.redaction import mask_secrets
+    from alphaplus.core.redaction import mask_secrets
     from db.migrate import migrate
     from db.pool import connect, resolve_dsn
 
@@ -32,7 +32,7 @@ def up() -> None:
 @app.command("down")
 def down() -> None:
     """Stop the embedded PostgreSQL (its data stays under .alphaplus/pg)."""
-    from alphaplus.settings import get_settings
+    from alphaplus.core.settings import get_settings
     from db.embedded import EmbeddedPostgres
 
     settings = get_settings()
@@ -65,7 +65,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON instea
     """Show the storage mode (TimescaleDB or plain), applied migrations and row counts."""
     from rich.table import Table
 
-    from alphaplus.redaction import mask_secrets
+    from alphaplus.core.redaction import mask_secrets
     from db.pool import connect, resolve_dsn
     from db.status import database_status
 

@@ -15,7 +15,7 @@ def demo(
     from alphaplus.cli.common import console, run
     from alphaplus.cli.demo_run import FOCUS_REGIME, SYMBOLS, run_demo
     from alphaplus.cli.pipeline_cmd import prefect_environment
-    from alphaplus.settings import get_settings
+    from alphaplus.core.settings import get_settings
 
     db_cmd.up()
     prefect_environment()

@@ -63,7 +63,7 @@ async def retrain_round(console: Console, state: DemoState, *, end: datetime | N
 
 async def live_phase(engine, state: DemoState, phase: int, console: Console) -> dict[str, int]:
     """Trade one stretch of the shifted market: a prediction per new bar, candles stored as they come."""
-    from alphaplus.errors import NoProductionVersion
+    from alphaplus.core.errors import NoProductionVersion
     from alphaplus.market.synth import continue_candles
     from db.candles import upsert_candles
     from db.pool import get_pool
@@ -87,8 +87,8 @@ async def live_phase(engine, state: DemoState, phase: int, console: Console) -> 
 
 async def resolve_and_assess(console: Console, state: DemoState, window_start: datetime, window_end: datetime):
     """Resolve the phase's matured outcomes into performance history, then assess every slot."""
-    from alphaplus import outcomes_service
-    from alphaplus.rollback import RollbackService
+    from alphaplus.monitoring import service as outcomes_service
+    from alphaplus.rollback.service import RollbackService
 
     window = await outcomes_service.load_window(window_start=window_start, window_end=window_end,
                                                 model_name=state.model_name)
@@ -112,9 +112,9 @@ def phase_table(phase: int, records, results) -> Table:
 
 async def print_timeline(console: Console, state: DemoState) -> None:
     """The slot timeline and the rollback events: what served when, and why it changed."""
-    from alphaplus.entities import Slot
-    from alphaplus.registry import Registry
-    from alphaplus.rollback import RollbackService
+    from alphaplus.core.entities import Slot
+    from alphaplus.registry.service import Registry
+    from alphaplus.rollback.service import RollbackService
 
     registry = await Registry.open()
     for symbol in SYMBOLS:

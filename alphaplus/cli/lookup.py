@@ -6,7 +6,7 @@ command.
 
 from __future__ import annotations
 
-from alphaplus.errors import InvalidInput, NotFound, VersionNotFound
+from alphaplus.core.errors import InvalidInput, NotFound, VersionNotFound
 
 
 def parse_version(text: str) -> int:

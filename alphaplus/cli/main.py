@@ -37,8 +37,8 @@ artifacts_cmd.register(app)
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; errors a user can cause end as one line on stderr and exit code 1."""
-    from alphaplus.errors import AlphaPlusError
-    from alphaplus.redaction import mask_secrets
+    from alphaplus.core.errors import AlphaPlusError
+    from alphaplus.core.redaction import mask_secrets
 
     from typer._click.exceptions import ClickException, NoArgsIsHelpError
     from typer.exceptions import Abort, Exit

@@ -23,7 +23,7 @@ def resolve(
     """Resolve one window of predictions into model_performance_history rows (per version and source)."""
     from rich.table import Table
 
-    from alphaplus.outcomes_service import record_summary, resolve_outcomes
+    from alphaplus.monitoring.service import record_summary, resolve_outcomes
 
     records = run(lambda: resolve_outcomes(model_name=model, window_minutes=window_minutes,
                                            delay_minutes=delay_minutes))

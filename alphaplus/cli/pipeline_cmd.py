@@ -13,7 +13,7 @@ from alphaplus.cli.common import console, print_json, run
 
 def prefect_environment() -> None:
     """Prefect defaults for a CLI process: no telemetry, patient ephemeral server, private home."""
-    from alphaplus.settings import get_settings
+    from alphaplus.core.settings import get_settings
 
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -35,9 +35,9 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Retrain slots with the retrain flow (quality gate, LightGBM, lineage, staging, promotion gate)."""
-    from alphaplus.errors import InvalidInput
-    from alphaplus.regimes import REGIMES
-    from alphaplus.settings import get_settings
+    from alphaplus.core.errors import InvalidInput
+    from alphaplus.ml.regimes import REGIMES
+    from alphaplus.core.settings import get_settings
 
     if regime != "all" and regime not in REGIMES:
         raise InvalidInput(f"unknown regime '{regime}'; choose all or one of {', '.join(REGIMES)}")
@@ -78,9 +78,9 @@ def promote(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Promote a version through the gate (or --force it) to its slot's production."""
-    from alphaplus import promotion_service
-    from alphaplus.errors import InvalidInput
-    from alphaplus.registry import Registry
+    from alphaplus.promotion import service as promotion_service
+    from alphaplus.core.errors import InvalidInput
+    from alphaplus.registry.service import Registry
 
     async def go() -> dict:
         registry = await Registry.open()
@@ -114,8 +114,8 @@ def reproduce(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Retrain a version from its recorded lineage and compare data and artifact hashes."""
-    from alphaplus.registry import Registry
-    from alphaplus.reproduce import reproduce_version
+    from alphaplus.registry.service import Registry
+    from alphaplus.registry.reproduce import reproduce_version
 
     async def go():
         return await reproduce_version(await Registry.open(), model, version)

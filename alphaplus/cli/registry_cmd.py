@@ -20,7 +20,7 @@ quarantine_app = typer.Typer(help="Quarantine training data or a version: it, an
 
 
 async def _registry():
-    from alphaplus.registry import Registry
+    from alphaplus.registry.service import Registry
 
     return await Registry.open()
 
@@ -73,8 +73,8 @@ def list_versions(
     """List versions, newest first per model, with status, slot and validation metrics."""
     from rich.table import Table
 
-    from alphaplus import lifecycle
-    from alphaplus.errors import InvalidInput
+    from alphaplus.core import lifecycle
+    from alphaplus.core.errors import InvalidInput
 
     if status is not None and status not in lifecycle.STATUSES:
         raise InvalidInput(f"unknown status {status!r}; statuses are {', '.join(lifecycle.STATUSES)}")
@@ -195,8 +195,8 @@ def history(
     from rich.table import Table
 
     from alphaplus.cli.lookup import require_slot
-    from alphaplus.entities import Slot
-    from alphaplus.report import move_kind
+    from alphaplus.core.entities import Slot
+    from alphaplus.monitoring.report import move_kind
 
     slot = Slot(model, regime, symbol)
 
@@ -270,7 +270,7 @@ def quarantine_data(
 ) -> None:
     """Quarantine training data: no version trained on it, or descending from one, may serve."""
     from db.pool import get_pool
-    from alphaplus.errors import InvalidInput
+    from alphaplus.core.errors import InvalidInput
     from db.catalog import versions_trained_on
 
     if not data_hash.strip():
@@ -297,7 +297,7 @@ def quarantine_version(
 ) -> None:
     """Quarantine a version: it, and every version descending from it, may no longer serve."""
     from alphaplus.cli.lookup import parse_version, require_version
-    from alphaplus.errors import InvalidInput
+    from alphaplus.core.errors import InvalidInput
 
     number = parse_version(version)
     if not reason.strip():

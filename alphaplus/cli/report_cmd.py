@@ -20,9 +20,9 @@ def report(
 
     from alphaplus.cli.lookup import require_slot
     from db.pool import get_pool
-    from alphaplus.entities import Slot
-    from alphaplus.report import SlotReport, moves_from_rows, points_from_rows, report_format, write_report
-    from alphaplus.settings import get_settings
+    from alphaplus.core.entities import Slot
+    from alphaplus.monitoring.report import SlotReport, moves_from_rows, points_from_rows, report_format, write_report
+    from alphaplus.core.settings import get_settings
     from db.report import live_history, pointer_moves
 
     report_format(out)

@@ -25,7 +25,7 @@ def _operator() -> str | None:
 
 
 async def _service():
-    from alphaplus.rollback import RollbackService
+    from alphaplus.rollback.service import RollbackService
 
     return await RollbackService.open()
 
@@ -38,7 +38,7 @@ def assess(
     """Assess production slots from live evidence and roll back those that degraded."""
     from rich.table import Table
 
-    from alphaplus.rollback import SlotFilter
+    from alphaplus.rollback.service import SlotFilter
 
     async def go():
         service = await _service()
@@ -68,7 +68,7 @@ def rollback(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
 ) -> None:
     """Roll a slot back to its safest previous version (or --to VERSION), audited."""
-    from alphaplus.rollback import NoSafeCandidate
+    from alphaplus.rollback.service import NoSafeCandidate
 
     async def go():
         service = await _service()

@@ -24,20 +24,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alphaplus import lifecycle
-from alphaplus.entities import ModelVersion
-from alphaplus.errors import AlphaPlusError, DatabaseUnavailable, InvalidInput, NoProductionVersion
-from alphaplus.features import build_features
+from alphaplus.core import lifecycle
+from alphaplus.core.entities import ModelVersion
+from alphaplus.core.errors import AlphaPlusError, DatabaseUnavailable, InvalidInput, NoProductionVersion
+from alphaplus.ml.features import build_features
 from alphaplus.inference.events import error_event
 from alphaplus.inference.recorder import InferenceRecorder, first_of
-from alphaplus.regimes import DEFAULT_RULE, RegimeRule, classify_regimes
-from alphaplus.settings import Settings, get_settings
-from alphaplus.training import TrainedModel
+from alphaplus.ml.regimes import DEFAULT_RULE, RegimeRule, classify_regimes
+from alphaplus.core.settings import Settings, get_settings
+from alphaplus.ml.training import TrainedModel
 
 log = logging.getLogger(__name__)
 
 UTC = timezone.utc
-# Same rule as alphaplus.metrics: class 1 when its probability is above one half.
+# Same rule as alphaplus.ml.metrics: class 1 when its probability is above one half.
 DECISION_THRESHOLD = 0.5
 SHADOW_STATUSES = (lifecycle.CANARY, lifecycle.ROLLBACK_CANDIDATE)
 
@@ -128,7 +128,7 @@ class InferenceEngine:
         cls, settings: Settings | None = None, *, model_name: str | None = None, **options: Any
     ) -> "InferenceEngine":
         """A started engine on the configured database (its registry, recorder and listener)."""
-        from alphaplus.registry import Registry
+        from alphaplus.registry.service import Registry
         from db.inference import event_writer
         from db.pool import get_pool, resolve_dsn
 

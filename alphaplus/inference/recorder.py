@@ -20,9 +20,9 @@ import logging
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
-from alphaplus.errors import DatabaseUnavailable
+from alphaplus.core.errors import DatabaseUnavailable
 from alphaplus.inference.events import UsageRow, usage_aggregates
-from alphaplus.settings import Settings, get_settings
+from alphaplus.core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 

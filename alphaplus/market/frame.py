@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from alphaplus.errors import InvalidInput
+from alphaplus.core.errors import InvalidInput
 
 CANDLE_COLUMNS: tuple[str, ...] = ("ts", "open", "high", "low", "close", "volume")
 VALUE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from alphaplus.cli import common
-from alphaplus.settings import get_settings
+from alphaplus.core.settings import get_settings
 from tests.db.conftest import register, registry  # noqa: F401  (shared fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +50,7 @@ def run_child(cli_env):
 @pytest.fixture
 async def served_slot(registry, register, model_name, settings):
     """(model, trending, BTCUSDT): v1 promoted, v2 promoted, then rolled back to v1; v3 staging."""
-    from alphaplus.rollback import RollbackService
+    from alphaplus.rollback.service import RollbackService
 
     v1, v2, v3 = [await register(model_name) for _ in range(3)]
     await registry.promote(model_name, v1.version, reason="first model", on_behalf_of="alice")

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from alphaplus.cli.main import main
-from alphaplus.entities import Slot
-from alphaplus.errors import InvalidInput
-from alphaplus.report import (
+from alphaplus.core.entities import Slot
+from alphaplus.core.errors import InvalidInput
+from alphaplus.monitoring.report import (
     EMPTY_MESSAGE,
     PerformancePoint,
     SlotMove,
@@ -89,7 +89,7 @@ def test_only_png_and_html_files_into_existing_directories_are_accepted(tmp_path
 
 
 async def _seed_history(settings, model_name: str) -> None:
-    from alphaplus.outcomes import PerformanceRecord, WindowMetrics
+    from alphaplus.monitoring.outcomes import PerformanceRecord, WindowMetrics
     from db.performance import insert_performance
     from db.pool import get_pool
 

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from alphaplus.entities import Lineage
+from alphaplus.core.entities import Lineage
 
 
 def make_lineage(model_name: str, *, regime: str = "trending", symbol: str = "BTCUSDT",
@@ -23,7 +23,7 @@ def make_lineage(model_name: str, *, regime: str = "trending", symbol: str = "BT
 
 @pytest.fixture
 async def registry(settings):
-    from alphaplus.registry import Registry
+    from alphaplus.registry.service import Registry
 
     return await Registry.open(settings)
 

@@ -3,7 +3,7 @@
 import asyncio
 import sys
 
-from alphaplus.registry import Registry
+from alphaplus.registry.service import Registry
 from db.pool import close_pools
 from tests.db.conftest import make_lineage
 

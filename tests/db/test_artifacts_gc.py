@@ -7,8 +7,8 @@ import os
 import time
 
 from alphaplus.cli.main import main
-from alphaplus.registry import Registry
-from alphaplus.settings import Settings, get_settings
+from alphaplus.registry.service import Registry
+from alphaplus.core.settings import Settings, get_settings
 from tests.db.conftest import make_lineage
 
 

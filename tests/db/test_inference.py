@@ -15,11 +15,11 @@ import asyncpg
 import numpy as np
 import pytest
 
-from alphaplus.errors import ArtifactIntegrityError, InvalidInput, NoProductionVersion
-from alphaplus.features import build_features
+from alphaplus.core.errors import ArtifactIntegrityError, InvalidInput, NoProductionVersion
+from alphaplus.ml.features import build_features
 from alphaplus.inference.engine import InferenceEngine, SyncInferenceEngine
 from alphaplus.inference.recorder import InferenceRecorder
-from alphaplus.training import predict_proba
+from alphaplus.ml.training import predict_proba
 from tests.db.trained_versions import candles_ending_in_regime, register_trained
 
 SWITCH_DEADLINE_SECONDS = 1.0

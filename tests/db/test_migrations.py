@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from alphaplus.errors import MigrationChecksumMismatch
+from alphaplus.core.errors import MigrationChecksumMismatch
 from db.migrate import MIGRATIONS_DIR, load_migrations, migrate
 from db.pool import connect
 

@@ -9,11 +9,11 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from alphaplus.drift import reference_bins
-from alphaplus.features import build_features
-from alphaplus.labels import make_labels
+from alphaplus.monitoring.drift import reference_bins
+from alphaplus.ml.features import build_features
+from alphaplus.ml.labels import make_labels
 from alphaplus.market.synth import synth_candles
-from alphaplus.outcomes_service import resolve_outcomes
+from alphaplus.monitoring.service import resolve_outcomes
 from db.inference import write_events
 from db.performance import fetch_performance_history
 from tests.db.conftest import make_lineage

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from alphaplus.entities import Slot
-from alphaplus.errors import (
+from alphaplus.core.entities import Slot
+from alphaplus.core.errors import (
     ArtifactIntegrityError,
     ConcurrentModification,
     IllegalTransition,
@@ -174,7 +174,7 @@ async def test_promotion_to_a_version_of_another_slot_is_refused(registry, regis
     v = await register(model_name, regime="ranging")
     with pytest.raises(Exception, match="belongs to slot"):
         await registry.repo.move_production(Slot(model_name, "trending", "BTCUSDT"), v.version, ctx=__import__(
-            "alphaplus.entities", fromlist=["ChangeContext"]).ChangeContext(reason="x"))
+            "alphaplus.core.entities", fromlist=["ChangeContext"]).ChangeContext(reason="x"))
 
 
 async def test_two_gated_promotions_racing_for_one_slot_let_exactly_one_win(registry, register, model_name):

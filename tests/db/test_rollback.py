@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from alphaplus.entities import Slot
-from alphaplus.errors import ModelNotFound, NoProductionVersion, VersionNotFound
-from alphaplus.rollback import RollbackService, SlotFilter, UnsafeRollbackTarget
+from alphaplus.core.entities import Slot
+from alphaplus.core.errors import ModelNotFound, NoProductionVersion, VersionNotFound
+from alphaplus.rollback.service import RollbackService, SlotFilter, UnsafeRollbackTarget
 from db.pool import get_pool
 
 HOUR = timedelta(hours=1)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from alphaplus.cli.main import main
-from alphaplus.settings import get_settings
+from alphaplus.core.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,7 +88,7 @@ def test_no_safe_candidate_is_an_error_and_is_recorded(cli_env, served_slot, mod
 
 
 async def _mark_failed(settings, model_name, version):
-    from alphaplus.registry import Registry
+    from alphaplus.registry.service import Registry
     from db.pool import close_pools
 
     try:

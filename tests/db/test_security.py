@@ -18,9 +18,9 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from alphaplus.entities import ChangeContext, Slot
-from alphaplus.errors import ConfigurationError, DatabaseUnavailable, PermissionDenied
-from alphaplus.settings import Settings
+from alphaplus.core.entities import ChangeContext, Slot
+from alphaplus.core.errors import ConfigurationError, DatabaseUnavailable, PermissionDenied
+from alphaplus.core.settings import Settings
 from db.errors import translated
 from tests.db.conftest import make_lineage
 from tests.db.test_schema import insert_version
@@ -78,7 +78,7 @@ async def logins(database_url):
 @pytest.fixture(scope="session")
 def as_role(logins, settings):
     """Factory: a Registry connected as the role's login, sharing the session's artifact root."""
-    from alphaplus.registry import Registry
+    from alphaplus.registry.service import Registry
 
     async def make(role: str) -> Registry:
         return await Registry.open(Settings(database_url=logins["dsn"][role], home=settings.home))
@@ -370,7 +370,7 @@ async def test_a_password_url_that_the_server_refuses_is_masked(logins, database
 
 
 async def test_a_password_login_works_and_its_settings_never_show_the_password(as_role, logins, model_name):
-    from alphaplus.registry import Registry
+    from alphaplus.registry.service import Registry
 
     settings = Settings(database_url=logins["dsn"]["reader_with_password"])
     assert "s3cret" not in repr(settings) and "s3cret" not in str(settings)
@@ -459,8 +459,8 @@ async def test_cli_promote_by_a_trainer_login_ends_in_one_permission_denied_line
 async def test_the_rollback_service_assesses_and_rolls_back_as_an_operator_and_refuses_a_reader(
     registry, register, logins, settings, model_name
 ):
-    from alphaplus.errors import PermissionDenied
-    from alphaplus.rollback import RollbackService
+    from alphaplus.core.errors import PermissionDenied
+    from alphaplus.rollback.service import RollbackService
 
     a, b = await register(model_name), await register(model_name)
     await registry.promote(model_name, a.version, reason="first")

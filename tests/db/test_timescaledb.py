@@ -51,8 +51,8 @@ async def test_time_series_tables_become_hypertables_and_registry_tables_keep_th
 
 
 async def test_the_registry_and_candle_upserts_work_on_hypertables(timescale_dsn, tmp_path):
-    from alphaplus.registry import Registry
-    from alphaplus.settings import Settings
+    from alphaplus.registry.service import Registry
+    from alphaplus.core.settings import Settings
     from db.candles import fetch_candles, upsert_candles
     from db.pool import get_pool
     from tests.db.conftest import make_lineage

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from alphaplus.drift import reference_bins
-from alphaplus.entities import ModelVersion
-from alphaplus.features import DEFAULT_FEATURE_SPEC, build_features
-from alphaplus.labels import make_labels
-from alphaplus.lineage import build_lineage
+from alphaplus.monitoring.drift import reference_bins
+from alphaplus.core.entities import ModelVersion
+from alphaplus.ml.features import DEFAULT_FEATURE_SPEC, build_features
+from alphaplus.ml.labels import make_labels
+from alphaplus.ml.lineage import build_lineage
 from alphaplus.market.synth import synth_candles
-from alphaplus.regimes import classify_regimes
-from alphaplus.training import TrainedModel, bundle_model, time_split, train_classifier
+from alphaplus.ml.regimes import classify_regimes
+from alphaplus.ml.training import TrainedModel, bundle_model, time_split, train_classifier
 
 HORIZON = 12
 TIMEFRAME = "1h"

@@ -183,7 +183,7 @@ async def test_every_deployment_of_prefect_yaml_is_created_with_its_schedule_and
 async def test_a_manual_retrain_run_with_typed_parameters_completes_on_a_process_worker(
     deployed, worker, settings, model_name
 ):
-    from alphaplus.registry import Registry
+    from alphaplus.registry.service import Registry
 
     await import_candles(settings, "DEPLOYA", 6000, seed=31)
     started = time.monotonic()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alphaplus.settings import get_settings
+from alphaplus.core.settings import get_settings
 
 
 @pytest.fixture

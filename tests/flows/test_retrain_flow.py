@@ -17,7 +17,7 @@ async def import_candles(settings, symbol: str, frame) -> None:
 
 
 async def test_retraining_two_regimes_registers_two_versions_with_complete_lineage(flow_env, model_name):
-    from alphaplus.registry import Registry
+    from alphaplus.registry.service import Registry
     from flows.retrain import retrain
 
     await import_candles(flow_env, "SYNA", synth_candles(6000, seed=11))
@@ -48,7 +48,7 @@ async def test_rerunning_on_identical_inputs_returns_the_existing_version(flow_e
 
 
 async def test_the_first_model_of_a_slot_is_promoted_through_the_gate_with_a_comparison_row(flow_env, model_name):
-    from alphaplus.registry import Registry
+    from alphaplus.registry.service import Registry
     from db.comparisons import list_comparisons
     from db.pool import get_pool
     from flows.retrain import retrain
@@ -65,8 +65,8 @@ async def test_the_first_model_of_a_slot_is_promoted_through_the_gate_with_a_com
 
 
 async def test_bad_candles_fail_the_run_name_the_expectation_and_register_nothing(flow_env, model_name):
-    from alphaplus.errors import RunFailed
-    from alphaplus.registry import Registry
+    from alphaplus.core.errors import RunFailed
+    from alphaplus.registry.service import Registry
     from db.pool import get_pool
     from db.training_jobs import list_jobs
     from flows.retrain import retrain
@@ -84,8 +84,8 @@ async def test_bad_candles_fail_the_run_name_the_expectation_and_register_nothin
 
 
 async def test_reproducing_a_version_yields_identical_data_and_artifact_hashes(flow_env, model_name):
-    from alphaplus.registry import Registry
-    from alphaplus.reproduce import reproduce_version
+    from alphaplus.registry.service import Registry
+    from alphaplus.registry.reproduce import reproduce_version
     from flows.retrain import retrain
 
     await import_candles(flow_env, "SYNE", synth_candles(5000, seed=21))
@@ -100,8 +100,8 @@ WEAK = {"n_estimators": 1, "num_leaves": 2, "learning_rate": 0.001, "min_child_s
 
 
 async def test_a_clearly_better_challenger_replaces_the_champion_which_becomes_rollback_candidate(flow_env, model_name):
-    from alphaplus import promotion_service
-    from alphaplus.registry import Registry
+    from alphaplus.promotion import service as promotion_service
+    from alphaplus.registry.service import Registry
     from db.comparisons import list_comparisons
     from flows.retrain import retrain
 
@@ -124,7 +124,7 @@ async def test_a_clearly_better_challenger_replaces_the_champion_which_becomes_r
 
 
 async def test_a_clearly_worse_challenger_is_rejected_and_production_is_unchanged(flow_env, model_name):
-    from alphaplus.registry import Registry
+    from alphaplus.registry.service import Registry
     from flows.retrain import retrain
 
     await import_candles(flow_env, "SYNG", synth_candles(8000, seed=1))
@@ -139,8 +139,8 @@ async def test_a_clearly_worse_challenger_is_rejected_and_production_is_unchange
 
 
 async def test_one_slots_failure_does_not_lose_the_other_slots_results(flow_env, model_name):
-    from alphaplus.errors import RunFailed
-    from alphaplus.registry import Registry
+    from alphaplus.core.errors import RunFailed
+    from alphaplus.registry.service import Registry
     from db.pool import get_pool
     from db.training_jobs import list_jobs
     from flows.retrain import retrain

@@ -22,8 +22,8 @@ async def two_served_versions(registry, model_name):
 
 
 async def test_the_rollback_flow_restores_the_previous_version_and_records_the_run(flow_env, model_name):
-    from alphaplus.registry import Registry
-    from alphaplus.rollback import RollbackService
+    from alphaplus.registry.service import Registry
+    from alphaplus.rollback.service import RollbackService
     from flows.assess_rollbacks import assess_rollbacks
     from flows.rollback import rollback
 
@@ -42,8 +42,8 @@ async def test_the_rollback_flow_restores_the_previous_version_and_records_the_r
 
 
 async def test_a_failed_run_that_promoted_is_rolled_back_by_its_failure_hook(flow_env, model_name):
-    from alphaplus.registry import Registry
-    from alphaplus.rollback import RollbackService
+    from alphaplus.registry.service import Registry
+    from alphaplus.rollback.service import RollbackService
     from flows.hooks import trigger_rollback_on_failure
 
     registry = await Registry.open(flow_env)
@@ -70,7 +70,7 @@ async def test_a_failed_run_that_promoted_is_rolled_back_by_its_failure_hook(flo
 
 
 async def test_the_rollback_flow_undoes_the_production_moves_of_a_failed_run_and_only_those(flow_env, model_name):
-    from alphaplus.registry import Registry
+    from alphaplus.registry.service import Registry
     from flows.rollback import rollback
 
     registry = await Registry.open(flow_env)

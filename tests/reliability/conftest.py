@@ -7,13 +7,13 @@ import pytest
 
 @pytest.fixture
 async def registry(settings):
-    from alphaplus.registry import Registry
+    from alphaplus.registry.service import Registry
 
     return await Registry.open(settings)
 
 
 @pytest.fixture
 async def rollback_service(settings):
-    from alphaplus.rollback import RollbackService
+    from alphaplus.rollback.service import RollbackService
 
     return await RollbackService.open(settings)

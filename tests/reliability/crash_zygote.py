@@ -21,10 +21,10 @@ import signal
 import sys
 import uuid
 
-from alphaplus.entities import Lineage
-from alphaplus.errors import AlphaPlusError, ConcurrentModification, IllegalTransition, NoProductionVersion
-from alphaplus.registry import Registry
-from alphaplus.rollback import RollbackService
+from alphaplus.core.entities import Lineage
+from alphaplus.core.errors import AlphaPlusError, ConcurrentModification, IllegalTransition, NoProductionVersion
+from alphaplus.registry.service import Registry
+from alphaplus.rollback.service import RollbackService
 
 EXPECTED = (ConcurrentModification, IllegalTransition, NoProductionVersion)
 PROMOTABLE = ("staging", "rollback_candidate", "archived")

@@ -14,16 +14,16 @@ import sys
 import uuid
 from collections import Counter
 
-from alphaplus.entities import Lineage
-from alphaplus.errors import (
+from alphaplus.core.entities import Lineage
+from alphaplus.core.errors import (
     AlphaPlusError,
     ConcurrentModification,
     IllegalTransition,
     ModelNotFound,
     NoProductionVersion,
 )
-from alphaplus.registry import Registry
-from alphaplus.rollback import RollbackService
+from alphaplus.registry.service import Registry
+from alphaplus.rollback.service import RollbackService
 from db.pool import close_pools
 
 # Expected refusals under contention: another worker changed the slot first (or, for a rollback

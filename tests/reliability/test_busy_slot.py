@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from alphaplus.errors import ConcurrentModification
-from alphaplus.settings import Settings
+from alphaplus.core.errors import ConcurrentModification
+from alphaplus.core.settings import Settings
 from tests.db.conftest import make_lineage
 from tests.reliability.invariants import check_model
 
@@ -19,8 +19,8 @@ _HOLD_SLOT = "SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2 
 async def test_a_rollback_or_promotion_of_a_slot_locked_past_the_lock_timeout_fails_cleanly_and_changes_nothing(
     settings, registry, model_name, conn
 ):
-    from alphaplus.registry import Registry
-    from alphaplus.rollback import RollbackService, policy_from_settings
+    from alphaplus.registry.service import Registry
+    from alphaplus.rollback.service import RollbackService, policy_from_settings
     from db.pool import init_connection, server_settings
     from db.registry import RegistryRepository
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from alphaplus.errors import ConcurrentModification, IllegalTransition
+from alphaplus.core.errors import ConcurrentModification, IllegalTransition
 from tests.db.conftest import make_lineage
 from tests.reliability.invariants import check_model
 

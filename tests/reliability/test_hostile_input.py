@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 
 from alphaplus.cli.main import main
-from alphaplus.entities import StoredArtifact
-from alphaplus.errors import ArtifactIntegrityError, InvalidInput
+from alphaplus.core.entities import StoredArtifact
+from alphaplus.core.errors import ArtifactIntegrityError, InvalidInput
 from alphaplus.market.frame import CandleFormatError
 from alphaplus.market.synth import synth_candles
-from alphaplus.settings import get_settings
+from alphaplus.core.settings import get_settings
 from tests.db.conftest import make_lineage
 from tests.reliability.hostile_files import ACCEPTED, REFUSED, csv_text, good_rows
 
@@ -171,7 +171,7 @@ def _bad_frames() -> dict[str, pd.DataFrame]:
 
 
 def test_every_malformed_frame_is_rejected_by_the_quality_gate_with_named_reasons():
-    from alphaplus.quality import validate_candles
+    from alphaplus.ml.quality import validate_candles
 
     outcomes = {}
     for name, frame in _bad_frames().items():
@@ -221,8 +221,8 @@ def _lineage_with(field: str, name: str, model_name: str):
 @pytest.fixture
 def boxed_registry(registry, tmp_path):
     """The session registry with an artifact root one level inside a watched folder."""
-    from alphaplus.artifacts import ArtifactStore
-    from alphaplus.registry import Registry
+    from alphaplus.registry.artifacts import ArtifactStore
+    from alphaplus.registry.service import Registry
 
     box = tmp_path / "box"
     (box / "root").mkdir(parents=True)
@@ -303,7 +303,7 @@ ESCAPING_PATHS = ["../../etc/passwd", "/etc/passwd", "ab/../../outside.joblib", 
 
 @pytest.mark.parametrize("path", ESCAPING_PATHS)
 def test_the_artifact_store_refuses_a_path_leading_outside_its_root(path, tmp_path):
-    from alphaplus.artifacts import ArtifactStore
+    from alphaplus.registry.artifacts import ArtifactStore
 
     store = ArtifactStore(tmp_path / "root")
     (tmp_path / "root").mkdir()

@@ -16,8 +16,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from alphaplus.errors import AlphaPlusError
-from alphaplus.settings import get_settings
+from alphaplus.core.errors import AlphaPlusError
+from alphaplus.core.settings import get_settings
 from tests.reliability.invariants import check_model
 
 pytestmark = pytest.mark.reliability
@@ -92,7 +92,7 @@ def flow_env(monkeypatch, private_cluster, prefect_harness, tmp_path):
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
 async def test_a_database_restart_during_a_retrain_run_ends_it_cleanly_with_nothing_orphaned(mode, flow_env,
                                                                                              private_cluster):
-    from alphaplus.artifacts import ArtifactStore
+    from alphaplus.registry.artifacts import ArtifactStore
     from alphaplus.market.synth import synth_candles
     from db.candles import upsert_candles
     from db.pool import get_pool
@@ -182,7 +182,7 @@ async def test_inference_events_buffered_across_a_restart_are_all_written_once(m
 @pytest.mark.parametrize("error", ["CannotConnectNowError", "AdminShutdownError", "CrashShutdownError",
                                    "TooManyConnectionsError", "ConnectionFailureError"])
 def test_a_server_going_away_or_starting_up_is_reported_as_unavailable(error):
-    from alphaplus.errors import DatabaseUnavailable
+    from alphaplus.core.errors import DatabaseUnavailable
     from db.errors import translate
 
     translated = translate(getattr(asyncpg.exceptions, error)("the database system is starting up"))

@@ -7,8 +7,8 @@ import stat
 
 import pytest
 
-from alphaplus.artifacts import ArtifactStore
-from alphaplus.errors import ArtifactIntegrityError
+from alphaplus.registry.artifacts import ArtifactStore
+from alphaplus.core.errors import ArtifactIntegrityError
 
 
 def mode(path) -> int:

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alphaplus.drift import PsiResult, ReferenceBins, feature_psi, max_psi, psi, reference_bins
-from alphaplus.errors import InvalidInput
+from alphaplus.monitoring.drift import PsiResult, ReferenceBins, feature_psi, max_psi, psi, reference_bins
+from alphaplus.core.errors import InvalidInput
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alphaplus.features import DEFAULT_FEATURE_SPEC, FeatureSpec, build_features
+from alphaplus.ml.features import DEFAULT_FEATURE_SPEC, FeatureSpec, build_features
 from alphaplus.market.synth import synth_candles
 
 

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from alphaplus.errors import InvalidInput
-from alphaplus.gate import Evaluation, GatePolicy, decide_promotion, mcnemar_exact
+from alphaplus.core.errors import InvalidInput
+from alphaplus.promotion.gate import Evaluation, GatePolicy, decide_promotion, mcnemar_exact
 
 N = 1000
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alphaplus.labels import forward_returns, make_labels, realized_label
+from alphaplus.ml.labels import forward_returns, make_labels, realized_label
 
 
 def frame(closes) -> pd.DataFrame:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from alphaplus.lineage import build_lineage, canonical_json, hash_frame, hash_json
+from alphaplus.ml.lineage import build_lineage, canonical_json, hash_frame, hash_json
 
 
 def frame(n: int = 200, seed: int = 1) -> pd.DataFrame:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alphaplus.errors import AlphaPlusError
+from alphaplus.core.errors import AlphaPlusError
 from alphaplus.market import CANDLE_COLUMNS, CandleFormatError, read_candles, timeframe_to_timedelta
 
 ROWS = {

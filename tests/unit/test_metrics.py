@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from alphaplus.metrics import classification_metrics, correct_vector, signal_pnl
+from alphaplus.ml.metrics import classification_metrics, correct_vector, signal_pnl
 
 
 def test_metrics_of_a_known_case():

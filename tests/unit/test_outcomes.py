@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alphaplus.drift import reference_bins
-from alphaplus.errors import InvalidInput
-from alphaplus.features import build_features
-from alphaplus.labels import make_labels
+from alphaplus.monitoring.drift import reference_bins
+from alphaplus.core.errors import InvalidInput
+from alphaplus.ml.features import build_features
+from alphaplus.ml.labels import make_labels
 from alphaplus.market.synth import synth_candles
-from alphaplus.outcomes import (
+from alphaplus.monitoring.outcomes import (
     EVENT_COLUMNS,
     VersionContext,
     input_drift,

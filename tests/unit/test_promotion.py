@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from alphaplus.entities import Slot
-from alphaplus.features import FeatureSpec
-from alphaplus.gate import GatePolicy
+from alphaplus.core.entities import Slot
+from alphaplus.ml.features import FeatureSpec
+from alphaplus.promotion.gate import GatePolicy
 from alphaplus.market.synth import synth_candles
-from alphaplus.pipeline import TrainingConfig, fit_slot, prepare_dataset
-from alphaplus.promotion import model_card, run_gate
+from alphaplus.ml.pipeline import TrainingConfig, fit_slot, prepare_dataset
+from alphaplus.promotion.comparison import model_card, run_gate
 
 
 class _Version:

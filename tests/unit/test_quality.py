@@ -11,7 +11,7 @@ import pytest
 
 from alphaplus.market import CandleFormatError
 from alphaplus.market.synth import synth_candles
-from alphaplus.quality import QualityReport, validate_candles
+from alphaplus.ml.quality import QualityReport, validate_candles
 
 MIN_ROWS = 200
 
@@ -51,7 +51,7 @@ def test_clean_synthetic_candles_pass_every_expectation(clean_report):
 def test_importing_the_gate_module_does_not_import_great_expectations():
     import subprocess
 
-    code = "import sys, alphaplus.quality; print('great_expectations' in sys.modules)"
+    code = "import sys, alphaplus.ml.quality; print('great_expectations' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

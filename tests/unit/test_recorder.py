@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from alphaplus.errors import DatabaseUnavailable, InvalidInput
+from alphaplus.core.errors import DatabaseUnavailable, InvalidInput
 from alphaplus.inference.events import EVENT_FIELDS, error_event, usage_aggregates
 from alphaplus.inference.recorder import InferenceRecorder
 

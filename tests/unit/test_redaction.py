@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from alphaplus.redaction import mask_secrets, register_secret, register_url_secrets
-from alphaplus.settings import Settings
+from alphaplus.core.redaction import mask_secrets, register_secret, register_url_secrets
+from alphaplus.core.settings import Settings
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from alphaplus.market.synth import STATES, synth_candles, synth_candles_with_states
-from alphaplus.regimes import REGIMES, RegimeRule, classify_regimes, regime_indicators, warmup_bars
+from alphaplus.ml.regimes import REGIMES, RegimeRule, classify_regimes, regime_indicators, warmup_bars
 
 
 @pytest.fixture(scope="module")

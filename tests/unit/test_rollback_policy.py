@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from alphaplus.errors import InvalidInput
-from alphaplus.rollback_policy import (
+from alphaplus.core.errors import InvalidInput
+from alphaplus.rollback.policy import (
     Baseline,
     Evidence,
     LiveWindow,
@@ -21,7 +21,7 @@ from alphaplus.rollback_policy import (
     next_history,
     record_rollback,
 )
-from alphaplus.rollback_target import Candidate, choose_rollback_target
+from alphaplus.rollback.target import Candidate, choose_rollback_target
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from alphaplus.errors import ConcurrentModification, DatabaseUnavailable, InvalidInput, ModelNotFound
+from alphaplus.core.errors import ConcurrentModification, DatabaseUnavailable, InvalidInput, ModelNotFound
 from tasks.retry import transient_only
 
 

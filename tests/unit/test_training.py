@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alphaplus.features import DEFAULT_FEATURE_SPEC, build_features
-from alphaplus.labels import make_labels
+from alphaplus.ml.features import DEFAULT_FEATURE_SPEC, build_features
+from alphaplus.ml.labels import make_labels
 from alphaplus.market.synth import continue_candles, synth_candles
-from alphaplus.metrics import classification_metrics
-from alphaplus.regimes import classify_regimes
-from alphaplus.training import (
+from alphaplus.ml.metrics import classification_metrics
+from alphaplus.ml.regimes import classify_regimes
+from alphaplus.ml.training import (
     DEFAULT_HYPERPARAMS,
     TrainedModel,
     bundle_model,

@@ -15,8 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from alphaplus.entities import Slot
-from alphaplus.errors import InvalidInput
+from alphaplus.core.entities import Slot
+from alphaplus.core.errors import InvalidInput
 
 FORMATS = (".png", ".html")
 # (column of model_performance_history, axis label), top to bottom.

@@ -10,9 +10,9 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from alphaplus import lifecycle
-from alphaplus.artifacts import ArtifactStore
-from alphaplus.entities import (
+from alphaplus.core import lifecycle
+from alphaplus.registry.artifacts import ArtifactStore
+from alphaplus.core.entities import (
     ChangeContext,
     LifecycleEvent,
     Lineage,
@@ -24,8 +24,8 @@ from alphaplus.entities import (
     StoredArtifact,
     UsageStats,
 )
-from alphaplus.errors import InvalidInput
-from alphaplus.settings import Settings, get_settings
+from alphaplus.core.errors import InvalidInput
+from alphaplus.core.settings import Settings, get_settings
 
 
 def validate_name(kind: str, value: str, *, max_length: int) -> str:

@@ -17,7 +17,7 @@ import pandas as pd
 import xxhash
 
 if TYPE_CHECKING:
-    from alphaplus.entities import Lineage
+    from alphaplus.core.entities import Lineage
 
 _HASH_PREFIX = "xxh3_128:"
 _TRACKED_PACKAGES = ("alphaplus", "lightgbm", "scikit-learn", "pandas", "numpy", "joblib", "scipy", "prefect")
@@ -176,7 +176,7 @@ def build_lineage(
     environment: Mapping[str, Any] | None = None,
 ) -> Lineage:
     """Hash the inputs of a training into a Lineage (stored with its version, in one transaction)."""
-    from alphaplus.entities import Lineage
+    from alphaplus.core.entities import Lineage
 
     config = dict(training_config or {})
     data_hash = hash_frame(training_frame)

@@ -6,7 +6,7 @@ A window is a span of prediction times [window_start, window_end). For every ver
 
 - quality counts only *matured* predictions: the candle of the predicted bar is known and so is the
   candle ``label_horizon`` bars after it (positions in the candle series, exactly as training labels
-  are made by ``alphaplus.labels.make_labels``). Immature predictions are left out, never counted
+  are made by ``alphaplus.ml.labels.make_labels``). Immature predictions are left out, never counted
   wrong; a prediction about a bar absent from the candles is left out as unresolved.
 - error rate and latency percentiles cover every prediction of the window, failed ones included.
 - PSI compares the recorded input vectors of the window with the version's training reference bins.
@@ -23,9 +23,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from alphaplus.drift import ReferenceBins, feature_psi, max_psi
-from alphaplus.errors import InvalidInput
-from alphaplus.labels import NOT_UP, UP
+from alphaplus.monitoring.drift import ReferenceBins, feature_psi, max_psi
+from alphaplus.core.errors import InvalidInput
+from alphaplus.ml.labels import NOT_UP, UP
 
 SOURCES = {False: "live", True: "shadow"}
 # Columns summarize_window reads from the events frame.
@@ -148,7 +148,7 @@ def realized_labels(bar_ts: Any, candles: pd.DataFrame, horizon: int) -> np.ndar
     exit_pos = pos + int(horizon)
     matured = found & (exit_pos < len(ts))
     entry, exit_ = close[pos[matured]], close[exit_pos[matured]]
-    # Same rule as alphaplus.labels: strictly higher is up, flat is not up.
+    # Same rule as alphaplus.ml.labels: strictly higher is up, flat is not up.
     out[matured] = np.where(exit_ > entry, float(UP), float(NOT_UP))
     return out
 
@@ -168,7 +168,7 @@ def window_metrics(
 ) -> WindowMetrics:
     """Quality of matured outcomes (``y_true`` without NaN) plus error rate and latency.
 
-    Precision, recall and F1 are of class 1 and 0.0 when undefined, as in alphaplus.metrics;
+    Precision, recall and F1 are of class 1 and 0.0 when undefined, as in alphaplus.ml.metrics;
     every quality figure is None when there is no matured outcome.
     """
     t = np.asarray(y_true, dtype=np.float64)

@@ -40,7 +40,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy.stats import binomtest
 
-from alphaplus.errors import InvalidInput
+from alphaplus.core.errors import InvalidInput
 
 Outcome = Literal["promote", "reject", "needs_review"]
 

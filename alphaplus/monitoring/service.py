@@ -10,10 +10,10 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from alphaplus.outcomes import PerformanceRecord, VersionContext, summarize_window, window_bounds
-from alphaplus.settings import Settings
+from alphaplus.monitoring.outcomes import PerformanceRecord, VersionContext, summarize_window, window_bounds
+from alphaplus.core.settings import Settings
 
-# Fewer live values than this and a feature's PSI is not measured (alphaplus.drift's default).
+# Fewer live values than this and a feature's PSI is not measured (alphaplus.monitoring.drift's default).
 PSI_MIN_SAMPLES = 100
 
 
@@ -86,7 +86,7 @@ async def resolve_outcomes(
 ) -> list[PerformanceRecord]:
     """Resolve one window of predictions into performance history rows, and return them.
 
-    Window: see ``alphaplus.outcomes.window_bounds`` (the last full ``window_minutes`` ending
+    Window: see ``alphaplus.monitoring.outcomes.window_bounds`` (the last full ``window_minutes`` ending
     ``delay_minutes`` ago, unless ``window_end`` is given).
     """
     start, end = window_bounds(window_minutes, delay_minutes=delay_minutes, window_end=window_end)

@@ -12,8 +12,8 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from alphaplus.features import FeatureSpec
-from alphaplus.labels import LABEL_NAMES
+from alphaplus.ml.features import FeatureSpec
+from alphaplus.ml.labels import LABEL_NAMES
 
 # Conservative defaults for noisy, small-signal financial data: shallow trees, strong subsampling.
 DEFAULT_HYPERPARAMS: dict[str, Any] = {

@@ -14,14 +14,15 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from alphaplus import drift, training
-from alphaplus.errors import InvalidInput
-from alphaplus.features import DEFAULT_FEATURE_SPEC, FeatureSpec, build_features
-from alphaplus.gate import Evaluation
-from alphaplus.labels import forward_returns, make_labels
-from alphaplus.lineage import json_safe
-from alphaplus.metrics import classification_metrics, correct_vector
-from alphaplus.regimes import DEFAULT_RULE, RegimeRule, classify_regimes
+from alphaplus.ml import training
+from alphaplus.monitoring import drift
+from alphaplus.core.errors import InvalidInput
+from alphaplus.ml.features import DEFAULT_FEATURE_SPEC, FeatureSpec, build_features
+from alphaplus.promotion.gate import Evaluation
+from alphaplus.ml.labels import forward_returns, make_labels
+from alphaplus.ml.lineage import json_safe
+from alphaplus.ml.metrics import classification_metrics, correct_vector
+from alphaplus.ml.regimes import DEFAULT_RULE, RegimeRule, classify_regimes
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The rollback service: assess production slots from live evidence and roll back, audited, at most once.
 
 Assessment (``assess_slots``) reads every matching production slot in one query, runs the pure policy
-(alphaplus.rollback_policy) per slot, stores every slot's state in one compare-and-set statement and
+(alphaplus.rollback.policy) per slot, stores every slot's state in one compare-and-set statement and
 executes the few rollbacks it decided. A rollback (``execute_rollback``) is one transaction under the
 slot lock: re-check production, choose and verify the target, move the pointer (audit rows and
 NOTIFY come from triggers), append the rollback_events row, store the slot history.
@@ -22,10 +22,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Mapping, Sequence
 
-from alphaplus import lifecycle
-from alphaplus.artifacts import ArtifactStore
-from alphaplus.entities import ChangeContext, Slot
-from alphaplus.errors import (
+from alphaplus.core import lifecycle
+from alphaplus.registry.artifacts import ArtifactStore
+from alphaplus.core.entities import ChangeContext, Slot
+from alphaplus.core.errors import (
     AlphaPlusError,
     ArtifactIntegrityError,
     InvalidInput,
@@ -33,8 +33,8 @@ from alphaplus.errors import (
     NoProductionVersion,
     VersionNotFound,
 )
-from alphaplus.registry import validate_slot
-from alphaplus.rollback_outcomes import (
+from alphaplus.registry.service import validate_slot
+from alphaplus.rollback.results import (
     NoSafeCandidate,
     RollbackOutcome,
     RollbackType,
@@ -42,7 +42,7 @@ from alphaplus.rollback_outcomes import (
     SlotFilter,
     UnsafeRollbackTarget,
 )
-from alphaplus.rollback_policy import (
+from alphaplus.rollback.policy import (
     Baseline,
     LiveWindow,
     RollbackAssessment,
@@ -52,8 +52,8 @@ from alphaplus.rollback_policy import (
     next_history,
     record_rollback,
 )
-from alphaplus.rollback_target import Candidate, CandidateChoice, choose_rollback_target
-from alphaplus.settings import Settings, get_settings
+from alphaplus.rollback.target import Candidate, CandidateChoice, choose_rollback_target
+from alphaplus.core.settings import Settings, get_settings
 from db import rollback as q
 from db.errors import translated
 from db.registry import RegistryRepository, lock_slot

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from alphaplus.entities import ProductionMove, Slot
-from alphaplus.errors import AlphaPlusError
-from alphaplus.rollback_policy import RollbackAssessment
-from alphaplus.rollback_target import CandidateChoice
+from alphaplus.core.entities import ProductionMove, Slot
+from alphaplus.core.errors import AlphaPlusError
+from alphaplus.rollback.policy import RollbackAssessment
+from alphaplus.rollback.target import CandidateChoice
 
 RollbackType = Literal["automatic", "manual", "on_failure"]
 OutcomeKind = Literal["executed", "no_safe_candidate", "aborted", "dry_run"]

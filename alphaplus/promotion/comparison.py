@@ -7,10 +7,10 @@ from typing import Any
 
 import pandas as pd
 
-from alphaplus.entities import ModelVersion, Slot
-from alphaplus.gate import GateDecision, GatePolicy, decide_promotion
-from alphaplus.pipeline import Dataset, TrainingConfig, evaluate, holdout_window, prepare_dataset
-from alphaplus.training import TrainedModel
+from alphaplus.core.entities import ModelVersion, Slot
+from alphaplus.promotion.gate import GateDecision, GatePolicy, decide_promotion
+from alphaplus.ml.pipeline import Dataset, TrainingConfig, evaluate, holdout_window, prepare_dataset
+from alphaplus.ml.training import TrainedModel
 
 
 @dataclass(frozen=True)

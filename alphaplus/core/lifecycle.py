@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alphaplus.errors import IllegalTransition
+from alphaplus.core.errors import IllegalTransition
 
 STAGING = "staging"
 CANARY = "canary"

@@ -13,7 +13,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Literal
 
-from alphaplus.rollback_policy import RollbackPolicy, SlotHistory, as_utc, json_float
+from alphaplus.rollback.policy import RollbackPolicy, SlotHistory, as_utc, json_float
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from alphaplus.errors import InvalidInput
+from alphaplus.core.errors import InvalidInput
 
 _FORMAT = 1
 

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import joblib
 
-from alphaplus.lineage import hash_frame
-from alphaplus.pipeline import TrainingConfig, fit_slot, prepare_dataset
-from alphaplus.registry import Registry
+from alphaplus.ml.lineage import hash_frame
+from alphaplus.ml.pipeline import TrainingConfig, fit_slot, prepare_dataset
+from alphaplus.registry.service import Registry
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,13 @@ from typing import Any
 
 import pandas as pd
 
-from alphaplus.entities import ModelVersion, ProductionMove
-from alphaplus.errors import InvalidInput
-from alphaplus.gate import GatePolicy
-from alphaplus.pipeline import TrainingConfig
-from alphaplus.promotion import GateOutcome, run_gate
-from alphaplus.registry import Registry
-from alphaplus.settings import get_settings
+from alphaplus.core.entities import ModelVersion, ProductionMove
+from alphaplus.core.errors import InvalidInput
+from alphaplus.promotion.gate import GatePolicy
+from alphaplus.ml.pipeline import TrainingConfig
+from alphaplus.promotion.comparison import GateOutcome, run_gate
+from alphaplus.registry.service import Registry
+from alphaplus.core.settings import get_settings
 
 
 async def evaluate_challenger(
@@ -131,6 +131,6 @@ async def promote_with_gate(
 
 
 def gate_policy_for(gate: dict[str, Any] | None) -> GatePolicy:
-    from alphaplus.policy_config import gate_policy
+    from alphaplus.promotion.config import gate_policy
 
     return gate_policy(get_settings(), **(gate or {}))

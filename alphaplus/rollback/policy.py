@@ -46,7 +46,7 @@ import numpy as np
 # matters when thousands of slots are assessed per run.
 from scipy.special import bdtr, bdtrc, betaincinv
 
-from alphaplus.errors import InvalidInput
+from alphaplus.core.errors import InvalidInput
 
 TriggerType = Literal["performance_degradation", "error_rate", "drift", "manual"]
 Status = Literal["healthy", "insufficient_evidence", "triggered_pending", "rollback", "cooldown"]

@@ -11,8 +11,8 @@ from typing import Any
 
 import joblib
 
-from alphaplus.entities import StoredArtifact
-from alphaplus.errors import ArtifactIntegrityError
+from alphaplus.core.entities import StoredArtifact
+from alphaplus.core.errors import ArtifactIntegrityError
 
 
 def _make_private_dir(path: Path) -> None:

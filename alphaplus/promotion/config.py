@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from alphaplus.gate import GatePolicy
-from alphaplus.settings import Settings
+from alphaplus.promotion.gate import GatePolicy
+from alphaplus.core.settings import Settings
 
 
 def gate_policy(settings: Settings, **overrides: Any) -> GatePolicy:
