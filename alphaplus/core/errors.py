@@ -18,6 +18,12 @@ class ConfigurationError(AlphaPlusError):
     code = "configuration"
 
 
+class SchemaOutOfDate(ConfigurationError):
+    """The database lacks tables or migrations this version of the code needs."""
+
+    code = "schema_out_of_date"
+
+
 class DatabaseUnavailable(AlphaPlusError):
     code = "database_unavailable"
 
