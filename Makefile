@@ -9,6 +9,9 @@ export DO_NOT_TRACK := 1
 export PREFECT_HOME ?= $(CURDIR)/.alphaplus/prefect
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 90
 export PREFECT_LOGGING_LEVEL ?= WARNING
+# The temporary server a CLI, demo, test or benchmark process starts logs tracebacks of its own
+# background services being cancelled at exit: nothing a user can act on.
+export PREFECT_LOGGING_LOGGERS_PREFECT_SERVER_LEVEL ?= CRITICAL
 
 .PHONY: install demo test test-fast bench clean db-up db-down
 
@@ -53,6 +56,7 @@ PREFECT_POOL := alphaplus  # the work pool named in prefect.yaml
 SERVER_TARGETS := server worker deploy serve run
 $(SERVER_TARGETS): export PREFECT_API_URL ?= http://127.0.0.1:$(PREFECT_PORT)/api
 $(SERVER_TARGETS): export PREFECT_LOGGING_LEVEL := INFO
+$(SERVER_TARGETS): export PREFECT_LOGGING_LOGGERS_PREFECT_SERVER_LEVEL := WARNING
 # Workers resolve the pull step's working directory from this (see prefect.yaml).
 worker serve: export ALPHAPLUS_PROJECT_DIR ?= $(CURDIR)
 

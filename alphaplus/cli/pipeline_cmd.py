@@ -20,6 +20,8 @@ def prefect_environment() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     os.environ.setdefault("PREFECT_HOME", str((get_settings().home / "prefect").resolve()))
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # The temporary server's own services log cancellation tracebacks at exit: not the user's concern.
+    os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_SERVER_LEVEL", "CRITICAL")
     # Prefect creates its home without parents: make it, or it warns and falls back.
     Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
 
