@@ -64,14 +64,13 @@ def show_results(results: list[dict], as_json: bool) -> None:
     if as_json:
         print_json(results)
         return
-    from rich.table import Table
+    from alphaplus.cli.tables import Column, show
 
-    table = Table("symbol", "regime", "version", "new", "decision", "reasons")
-    for r in results:
-        why = r.get("reasons") or [r[k] for k in ("reason", "error") if r.get(k)]
-        table.add_row(r["symbol"], r["regime"], str(r.get("version", "–")), str(r.get("created", "–")),
-                      r.get("decision", r["status"]), "; ".join(why)[:160])
-    console.print(table)
+    rows = [(r["symbol"], r["regime"], r.get("version", "–"), r.get("created", "–"), r.get("decision", r["status"]),
+             "; ".join(r.get("reasons") or [r[k] for k in ("reason", "error") if r.get(k)]))
+            for r in results]
+    show([Column("symbol"), Column("regime"), Column("version"), Column("new", 2), Column("decision"),
+          Column("why", 1, 60, wrap=True)], rows, wide=False)
 
 
 def promote(
