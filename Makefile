@@ -9,6 +9,9 @@ export DO_NOT_TRACK := 1
 export PREFECT_HOME ?= $(CURDIR)/.alphaplus/prefect
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 90
 export PREFECT_LOGGING_LEVEL ?= WARNING
+# The temporary server a CLI, demo, test or benchmark process starts logs tracebacks of its own
+# background services being cancelled at exit: nothing a user can act on.
+export PREFECT_LOGGING_LOGGERS_PREFECT_SERVER_LEVEL ?= CRITICAL
 
 .PHONY: install demo test test-fast bench clean db-up db-down
 
@@ -50,13 +53,14 @@ clean:
 # for these targets: `make demo` and `make test` use Prefect's temporary in-process API.
 PREFECT_PORT ?= 4200
 PREFECT_POOL := alphaplus  # the work pool named in prefect.yaml
-SERVER_TARGETS := server worker deploy serve
+SERVER_TARGETS := server worker deploy serve run
 $(SERVER_TARGETS): export PREFECT_API_URL ?= http://127.0.0.1:$(PREFECT_PORT)/api
 $(SERVER_TARGETS): export PREFECT_LOGGING_LEVEL := INFO
+$(SERVER_TARGETS): export PREFECT_LOGGING_LOGGERS_PREFECT_SERVER_LEVEL := WARNING
 # Workers resolve the pull step's working directory from this (see prefect.yaml).
 worker serve: export ALPHAPLUS_PROJECT_DIR ?= $(CURDIR)
 
-.PHONY: server worker deploy serve
+.PHONY: server worker deploy serve run
 
 ## Prefect server (API + UI) on 127.0.0.1, its tables in the database `prefect` next to AlphaPlus's.
 server: install
@@ -71,6 +75,14 @@ deploy: install
 	$(BIN)/prefect work-pool inspect $(PREFECT_POOL) >/dev/null 2>&1 || \
 		$(BIN)/prefect work-pool create $(PREFECT_POOL) --type process
 	$(BIN)/prefect --no-prompt deploy --all
+
+## Start a run of a deployment on that server (parameters as one JSON object), e.g.
+##   make run DEPLOYMENT=retrain/retrain-manual PARAMS='{"symbols": ["BTCUSDT"], "regime": "trending"}'
+DEPLOYMENT ?= retrain/retrain-manual
+PARAMS ?= {}
+run: install
+	$(BIN)/prefect deployment run $(DEPLOYMENT) --params '$(PARAMS)'
+
 
 ## The same deployments served from one process, without a work pool or worker.
 serve: install

@@ -15,6 +15,7 @@ from alphaplus.core.errors import (
     InvalidInput,
     PermissionDenied,
     QuarantinedError,
+    SchemaOutOfDate,
 )
 from alphaplus.core.redaction import mask_secrets
 
@@ -33,7 +34,12 @@ _BY_SQLSTATE: dict[str, type[AlphaPlusError]] = {
     "22P02": InvalidInput,  # invalid_text_representation
     "22001": InvalidInput,  # string_data_right_truncation
     "57014": DatabaseUnavailable,  # query_canceled (statement_timeout)
+    "42P01": SchemaOutOfDate,  # undefined_table
+    "42703": SchemaOutOfDate,  # undefined_column
+    "42883": SchemaOutOfDate,  # undefined_function
 }
+
+MIGRATE_HINT = "run `alphaplus db migrate` (as the database owner) to create or update the schema"
 
 
 # Classes of SQLSTATEs meaning the server is away or not yet accepting work (connection exceptions,
@@ -50,6 +56,8 @@ def translate(e: asyncpg.PostgresError) -> AlphaPlusError:
         return DatabaseUnavailable(f"database unavailable ({sqlstate}): {message}")
     if cls is PermissionDenied:
         message = _permission_message(message, sqlstate)
+    if cls is SchemaOutOfDate:
+        message = f"the database schema is missing or older than this code ({message}): {MIGRATE_HINT}"
     if cls is None:
         return AlphaPlusError(f"database error {sqlstate}: {message}", code=f"sqlstate_{sqlstate}")
     return cls(message)

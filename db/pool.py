@@ -9,7 +9,7 @@ from pathlib import Path
 
 import asyncpg
 
-from alphaplus.core.errors import ConfigurationError, DatabaseUnavailable
+from alphaplus.core.errors import ConfigurationError, DatabaseUnavailable, SchemaOutOfDate
 from alphaplus.core.redaction import mask_secrets, register_url_secrets
 from alphaplus.core.settings import Settings, get_settings
 
@@ -145,9 +145,29 @@ async def get_pool(dsn: str | None = None, settings: Settings | None = None) -> 
             )
         except _CONNECT_ERRORS as e:
             raise _unavailable(dsn, e) from None
+        try:
+            await _check_schema(pool)
+        except BaseException:
+            await pool.close()
+            raise
         by_dsn[dsn] = pool
     return pool
 
+
+async def _check_schema(pool: asyncpg.Pool) -> None:
+    """Refuse, with what to do, a database that lacks migrations this code has (one query)."""
+    from db.errors import MIGRATE_HINT, translated
+    from db.migrate import applied_migrations, load_migrations
+
+    with translated():
+        async with pool.acquire() as conn:
+            applied = await applied_migrations(conn)
+    missing = [m.name for m in load_migrations() if m.name not in applied]
+    if not applied:
+        raise SchemaOutOfDate(f"the database has no AlphaPlus schema: {MIGRATE_HINT}")
+    if missing:
+        raise SchemaOutOfDate(f"the database is behind this code by {len(missing)} migration(s), from "
+                              f"{missing[0]}: {MIGRATE_HINT}")
 
 async def close_pools() -> None:
     """Close the pools of the running event loop (call before the loop ends)."""

@@ -186,13 +186,18 @@ ORDER BY event_time DESC, id DESC
 LIMIT $5
 """
 
-# Pointer moves a flow run made that still stand: the failure hook rolls these back.
+# Pointer moves a flow run made that still stand: the failure hook rolls these back. A slot whose
+# training job in that run succeeded finished its work correctly, so its move is kept.
 _MOVES_BY_FLOW_RUN = """
 SELECT a.model_name, a.regime, a.symbol, a.from_version, a.to_version, a.ts
 FROM lifecycle_audit a
 JOIN production_slots p
   ON p.model_name = a.model_name AND p.regime = a.regime AND p.symbol = a.symbol AND p.version = a.to_version
 WHERE a.event = 'production_moved' AND a.flow_run_id = $1 AND a.to_version IS NOT NULL
+  AND NOT EXISTS (
+      SELECT 1 FROM ml_training_jobs j
+      WHERE j.flow_run_id = a.flow_run_id AND j.status = 'succeeded'
+        AND j.model_name = a.model_name AND j.regime = a.regime AND j.symbol = a.symbol)
 ORDER BY a.ts
 """
 

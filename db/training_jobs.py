@@ -1,12 +1,15 @@
-"""ml_training_jobs: one row per slot retraining, running -> succeeded or failed."""
+"""ml_training_jobs: one row per slot retraining, running -> succeeded, failed or skipped."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
 from db.errors import translated
+
+# skipped: the slot had too little usable data to train; not an error of the run.
+JobOutcome = Literal["succeeded", "failed", "skipped"]
 
 _START = """
 INSERT INTO ml_training_jobs (job_name, model_name, regime, symbol, timeframe, status, flow_run_id, metadata)
@@ -49,16 +52,16 @@ async def finish_job(
     pool: asyncpg.Pool,
     job_id: int,
     *,
-    succeeded: bool,
+    status: JobOutcome,
     version: int | None = None,
     error: str | None = None,
     validation_result: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> None:
-    """Close a running job as succeeded or failed (a job is closed once)."""
+    """Close a running job as succeeded, failed or skipped (a job is closed once)."""
     with translated():
         await pool.execute(
-            _FINISH, job_id, "succeeded" if succeeded else "failed", version, error, validation_result, metadata or {}
+            _FINISH, job_id, status, version, error, validation_result, metadata or {}
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -18,6 +18,11 @@ class GateSettings(BaseModel):
     min_improvement: float | None = Field(None, ge=-1, le=10, description="Relative F1 gain needed over the champion.")
     min_samples: int | None = Field(None, ge=1, description="Evaluation bars needed before deciding.")
     alpha: float | None = Field(None, gt=0, lt=1, description="Significance level of McNemar's test.")
-    on_insignificant: Literal["promote", "reject", "needs_review"] | None = Field(
-        None, description="What a gain the test cannot tell from noise leads to."
+    on_insignificant: Literal["configured", "promote", "reject", "needs_review"] = Field(
+        "configured", description="What a gain the test cannot tell from noise leads to "
+        "(configured: keep the configured default)."
     )
+
+    def overrides(self) -> dict[str, Any]:
+        """The fields this run sets, as keyword overrides of the configured gate policy."""
+        return {k: v for k, v in self.model_dump().items() if v is not None and v != "configured"}

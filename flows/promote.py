@@ -23,13 +23,23 @@ from tasks.promotion import publish_decision
 async def promote_version(
     model_name: Annotated[str, Field(min_length=1, max_length=200)],
     version: Annotated[int, Field(ge=1)],
-    reason: Annotated[str, Field(max_length=2000, description="Why (recorded in the audit log).")] = "",
-    force: Annotated[bool, Field(description="Skip the gate; recorded as forced.")] = False,
-    canary: Annotated[bool, Field(description="On a passed gate, start a canary instead.")] = False,
-    gate: Annotated[GateSettings, Field(description="Promotion gate overrides.")] = GateSettings(),
-    on_behalf_of: Annotated[str | None, Field(max_length=200, description="Person the run acts for.")] = None,
+    reason: Annotated[str, Field(max_length=2000)] = "",
+    force: bool = False,
+    canary: bool = False,
+    gate: GateSettings = GateSettings(),
+    on_behalf_of: Annotated[str | None, Field(max_length=200)] = None,
 ) -> dict[str, Any]:
-    """Gate and promote (or force) a version; returns the decision."""
+    """Gate and promote (or force) a version; returns the decision.
+
+    Args:
+        model_name: Model of the version to promote.
+        version: Version number to promote (see `alphaplus versions list`).
+        reason: Why, recorded in the audit log.
+        force: Skip the gate; the promotion is recorded as forced.
+        canary: On a passed gate, start a canary instead of promoting to production.
+        gate: Overrides of the promotion gate for this run; empty fields keep the configured settings.
+        on_behalf_of: Person the run acts for, recorded in the audit log beside the database login.
+    """
     run_id = str(flow_run.id) if flow_run.id else None
     registry = await Registry.open()
     if force:
@@ -37,7 +47,7 @@ async def promote_version(
             registry, model_name, version, reason=reason, on_behalf_of=on_behalf_of, flow_run_id=run_id
         )
     outcome, lineage = await promotion_service.promote_with_gate(
-        registry, model_name, version, canary=canary, gate=gate.model_dump(),
+        registry, model_name, version, canary=canary, gate=gate.overrides(),
         on_behalf_of=on_behalf_of, flow_run_id=run_id,
     )
     publish_decision(outcome, lineage)

@@ -14,7 +14,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import Field
 
 from alphaplus.core.entities import Slot
-from alphaplus.core.errors import RunFailed
+from alphaplus.core.errors import InsufficientData, RunFailed
 from alphaplus.ml.features import DEFAULT_FEATURE_SPEC
 from alphaplus.ml.pipeline import TrainingConfig
 from alphaplus.promotion.config import gate_policy
@@ -24,7 +24,9 @@ from flows.hooks import trigger_rollback_on_failure
 from flows.parameters import GateSettings, RegimeChoice
 from tasks.data import fetch_candles, validate_candles
 from tasks.promotion import apply_decision, evaluate_challenger, publish_decision, record_comparison
-from tasks.training import finish_training_job, register_staging, start_training_job, train_slot
+from tasks.training import (
+    finish_training_job, publish_run_summary, register_staging, start_training_job, train_slot,
+)
 
 
 def _result(slot: Slot, **fields: Any) -> dict[str, Any]:
@@ -35,30 +37,44 @@ def _result(slot: Slot, **fields: Any) -> dict[str, Any]:
     name="retrain",
     description="Retrain slots from database candles, gate them and promote the winners.",
     task_runner=ThreadPoolTaskRunner(max_workers=get_settings().train_max_workers),
-    # A run that fails after moving production has its moves undone (the prefect.yaml automation
-    # does the same for deployed runs; undoing is idempotent, so both may fire).
+    # A run that fails after moving production has its moves undone: by this hook for runs from the
+    # CLI or Python, by the prefect.yaml automation for deployed runs (the hook then stands aside).
     on_failure=[trigger_rollback_on_failure],
 )
 async def retrain(
-    symbols: Annotated[list[str], Field(min_length=1, description="Symbols to retrain.")] = ["BTCUSDT"],  # noqa: B006
-    regime: Annotated[RegimeChoice, Field(description="One regime, or all of them.")] = "all",
+    symbols: Annotated[list[str], Field(min_length=1)] = ["BTCUSDT"],  # noqa: B006
+    regime: RegimeChoice = "all",
     model_name: Annotated[str, Field(min_length=1, max_length=200)] = "alphaplus_pattern_classifier",
-    timeframe: Annotated[str, Field(pattern=r"^[0-9]{1,4}[mhdw]$", description="Candle timeframe.")] = "1h",
-    start: Annotated[datetime | None, Field(description="First candle used (default: all).")] = None,
-    end: Annotated[datetime | None, Field(description="Use candles before this instant.")] = None,
-    horizon: Annotated[int, Field(ge=1, le=1000, description="Label horizon in bars.")] = 12,
-    hyperparameters: Annotated[dict[str, Any] | None, Field(description="LightGBM overrides.")] = None,
-    gate: Annotated[GateSettings, Field(description="Promotion gate overrides.")] = GateSettings(),
-    promote: Annotated[bool, Field(description="Run the promotion gate after registration.")] = True,
-    canary: Annotated[bool, Field(description="On a passed gate, start a canary instead.")] = False,
+    timeframe: Annotated[str, Field(pattern=r"^[0-9]{1,4}[mhdw]$")] = "1h",
+    start: datetime | None = None,
+    end: datetime | None = None,
+    horizon: Annotated[int, Field(ge=1, le=1000)] = 12,
+    hyperparameters: dict[str, Any] | None = None,
+    gate: GateSettings = GateSettings(),
+    promote: bool = True,
+    canary: bool = False,
 ) -> list[dict[str, Any]]:
-    """Retrain every (symbol x regime) slot; one slot's failure does not lose the others' results."""
+    """Retrain every (symbol x regime) slot; one slot's failure does not lose the others' results.
+
+    Args:
+        symbols: Symbols to retrain, e.g. ["BTCUSDT", "ETHUSDT"]; their candles must be in the database.
+        regime: One market regime to retrain, or all of them (one slot per regime and symbol).
+        model_name: Model the new versions are registered under.
+        timeframe: Candle timeframe to train on, e.g. 1h, 15m, 1d.
+        start: First candle used (UTC); empty: from the first stored candle.
+        end: Use only candles before this instant (UTC); empty: up to the newest.
+        horizon: Label horizon in bars: each row's label is the direction of the close this many bars later.
+        hyperparameters: LightGBM parameters that override the defaults, e.g. {"num_leaves": 15}.
+        gate: Overrides of the promotion gate for this run; empty fields keep the configured settings.
+        promote: Run the promotion gate after registration (off: register as staging only).
+        canary: On a passed gate, start a canary instead of promoting to production.
+    """
     log = get_run_logger()
     run_id = str(flow_run.id) if flow_run.id else None
     settings = get_settings()
     config = TrainingConfig(horizon=horizon, feature_spec=DEFAULT_FEATURE_SPEC)
     params = dict(hyperparameters or {})
-    policy = gate_policy(settings, **gate.model_dump())
+    policy = gate_policy(settings, **gate.overrides())
     regimes = REGIMES if regime == "all" else (regime,)
     results: list[dict[str, Any]] = []
     pending = []  # (slot, job_id, candles, future)
@@ -78,7 +94,7 @@ async def retrain(
                 description=f"quality gate failed for {symbol}",
             )
             for s in slots:
-                await finish_training_job(jobs[s], False, error=summary[:4000], validation_result=report.to_dict())
+                await finish_training_job(jobs[s], "failed", error=summary[:4000], validation_result=report.to_dict())
                 results.append(_result(s, status="failed", error=f"data quality: {', '.join(report.failed_names)}"))
             continue
         for s in slots:
@@ -87,7 +103,14 @@ async def retrain(
     await asyncio.to_thread(wait, [p[3] for p in pending])
     for slot, job_id, candles, future in pending:
         try:
-            fit = future.result()
+            try:
+                fit = future.result()
+            except InsufficientData as e:
+                # Not an error of the run: the slot cannot be trained on the data there is.
+                log.warning("slot %s skipped: %s", slot, e)
+                await finish_training_job(job_id, "skipped", error=str(e))
+                results.append(_result(slot, status="skipped", reason=str(e)))
+                continue
             registration = await register_staging(slot, fit, candles, config, params, timeframe, run_id)
             version = registration.version
             entry = _result(slot, status="registered", version=version.version, created=registration.created)
@@ -98,20 +121,22 @@ async def retrain(
                 publish_decision(outcome)
                 entry.update(decision=outcome.decision.outcome, reasons=list(outcome.decision.reasons),
                              champion=outcome.champion_version)
-            await finish_training_job(job_id, True, version=version.version,
+            await finish_training_job(job_id, "succeeded", version=version.version,
                                       metadata={"decision": entry.get("decision")})
             results.append(entry)
         except Exception as e:  # noqa: BLE001 - recorded per slot, re-raised below as one failure
             log.error("slot %s failed: %s", slot, e)
-            await finish_training_job(job_id, False, error=str(e)[:4000])
+            await finish_training_job(job_id, "failed", error=str(e)[:4000])
             results.append(_result(slot, status="failed", error=str(e)))
 
-    failed = [r for r in results if r["status"] == "failed"]
     for r in results:
         log.info("%s", r)
+    await publish_run_summary(results)
+    failed = [r for r in results if r["status"] == "failed"]
     if failed:
         raise RunFailed(
             f"{len(failed)} of {len(results)} slots failed: "
-            + "; ".join(f"{r['symbol']}/{r['regime']}: {r['error']}" for r in failed)
+            + "; ".join(f"{r['symbol']}/{r['regime']}: {r['error']}" for r in failed),
+            results=results,
         )
     return results

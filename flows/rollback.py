@@ -18,25 +18,31 @@ async def rollback(
     model_name: Annotated[str | None, Field(min_length=1, max_length=200)] = None,
     regime: Annotated[str | None, Field(min_length=1, max_length=64)] = None,
     symbol: Annotated[str | None, Field(min_length=1, max_length=64)] = None,
-    to_version: Annotated[int | None, Field(ge=1, description="Version to restore; empty: the safest.")] = None,
-    reason: Annotated[
-        str, Field(min_length=1, max_length=2000, description="Recorded in the audit.")
-    ] = "manual rollback",
+    to_version: Annotated[int | None, Field(ge=1)] = None,
+    reason: Annotated[str, Field(min_length=1, max_length=2000)] = "manual rollback",
     rollback_type: Literal["manual", "on_failure"] = "manual",
-    dry_run: Annotated[bool, Field(description="Show the plan, change nothing.")] = False,
-    expected_version: Annotated[
-        int | None, Field(ge=1, description="Roll back only if this version still serves the slot.")
-    ] = None,
-    on_behalf_of: Annotated[str | None, Field(max_length=200, description="Person the run acts for.")] = None,
-    failed_flow_run_id: Annotated[str | None, Field(
-        max_length=64, description="Undo the production moves of this (failed) flow run instead of one slot.",
-    )] = None,
+    dry_run: bool = False,
+    expected_version: Annotated[int | None, Field(ge=1)] = None,
+    on_behalf_of: Annotated[str | None, Field(max_length=200)] = None,
+    failed_flow_run_id: Annotated[str | None, Field(max_length=64)] = None,
 ) -> dict[str, Any] | list[dict[str, Any]]:
     """Roll the slot back; fails when no version is safe to restore (that attempt is still recorded).
 
     With ``failed_flow_run_id``, every production move that run made and that still stands is undone
     (each only if the run's version still serves: a later change is left alone); a run that moved
     nothing leaves production as it is.
+
+    Args:
+        model_name: Model of the slot to roll back (with regime and symbol).
+        regime: Regime of the slot, e.g. trending.
+        symbol: Symbol of the slot, e.g. BTCUSDT.
+        to_version: Version to restore; empty: the safest previous version.
+        reason: Why, recorded in the audit log and the rollback event.
+        rollback_type: manual for a person's decision; on_failure when undoing a failed run.
+        dry_run: Show the plan, change nothing.
+        expected_version: Roll back only if this version still serves the slot.
+        on_behalf_of: Person the run acts for, recorded beside the database login.
+        failed_flow_run_id: Undo the production moves of this failed flow run instead of one slot.
     """
     run_id = str(flow_run.id) if flow_run.id else None
     log = get_run_logger()

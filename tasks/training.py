@@ -11,6 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from alphaplus.core.entities import ModelVersion, Registration, Slot
 from alphaplus.ml.pipeline import FitResult, TrainingConfig, fit_record, fit_slot, prepare_dataset
 from db.pool import get_pool
+from db.training_jobs import JobOutcome
 from tasks.retry import transient_only
 
 
@@ -26,16 +27,16 @@ async def start_training_job(slot: Slot, timeframe: str, flow_run_id: str | None
 @task(retries=2, retry_delay_seconds=1, retry_condition_fn=transient_only, cache_policy=NO_CACHE)
 async def finish_training_job(
     job_id: int,
-    succeeded: bool,
+    status: JobOutcome,
     version: int | None = None,
     error: str | None = None,
     validation_result: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> None:
-    """Close the training job as succeeded or failed."""
+    """Close the training job as succeeded, failed or skipped (too little data to train)."""
     from db.training_jobs import finish_job
 
-    await finish_job(await get_pool(), job_id, succeeded=succeeded, version=version, error=error,
+    await finish_job(await get_pool(), job_id, status=status, version=version, error=error,
                      validation_result=validation_result, metadata=metadata)
 
 
@@ -71,4 +72,21 @@ async def register_staging(
         training_metrics={"train": fit.training_metrics, "holdout": fit.holdout_metrics},
         validation_metrics=fit.validation_metrics,
         version_metadata=version_metadata,
+    )
+
+
+@task(cache_policy=NO_CACHE)
+async def publish_run_summary(results: list[dict[str, Any]]) -> None:
+    """A markdown table on the flow run: every slot's status, version, decision and why."""
+    from prefect.artifacts import create_markdown_artifact
+
+    lines = ["| symbol | regime | status | version | decision | why |", "| --- | --- | --- | --- | --- | --- |"]
+    for r in results:
+        why = "; ".join(r.get("reasons") or [r[k] for k in ("reason", "error") if r.get(k)])
+        cells = [r["symbol"], r["regime"], r["status"], str(r.get("version", "")), r.get("decision", ""), why]
+        lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    counts = {s: sum(r["status"] == s for r in results) for s in ("registered", "skipped", "failed")}
+    await create_markdown_artifact(
+        key="retrain-summary", markdown="# Retrain run\n\n" + "\n".join(lines),
+        description=", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no slots",
     )

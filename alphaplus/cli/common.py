@@ -40,5 +40,8 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=_json_value) + "\n")
 
 
+WIDE_HELP = "Show every column (the default fits the terminal's width)."
+
+
 def json_option_help() -> str:
     return "Print JSON instead of a table."

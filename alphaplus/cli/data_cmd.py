@@ -92,7 +92,8 @@ def synth(
     symbol: str = typer.Option(..., "--symbol", "-s", help="Symbol to store the candles under."),
     bars: int = typer.Option(..., "--bars", "-n", help="Number of bars to generate."),
     timeframe: str = typer.Option("1h", "--timeframe", "-t", help="Bar length, e.g. 1m, 15m, 1h, 1d."),
-    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same candles."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed: the same seed gives the same candles "
+                                       "(default: derived from the symbol, so symbols differ)."),
     dynamics: str = typer.Option("default", "--dynamics",
                                  help="Market behaviour: default, or shifted (a changed market)."),
     start: str = typer.Option("2024-01-01", "--start", help="Time of the first bar (ISO 8601; naive means UTC)."),
@@ -104,7 +105,7 @@ def synth(
     import pandas as pd
 
     from alphaplus.core.errors import InvalidInput
-    from alphaplus.market.synth import synth_candles
+    from alphaplus.market.synth import symbol_seed, synth_candles
 
     timeframe, symbol = _timeframe(timeframe), _symbol(symbol)
     if bars < 1:
@@ -119,6 +120,7 @@ def synth(
         first = pd.Timestamp(start)
     except (ValueError, TypeError):
         raise InvalidInput(f"--start {start!r} is not a date or time; use ISO 8601 such as 2024-01-01T00:00") from None
+    seed = symbol_seed(symbol) if seed is None else seed
     frame = synth_candles(bars, seed=seed, start=first, timeframe=timeframe, dynamics=dynamics)
     if out is not None:
         if out.suffix.lower() == ".csv":

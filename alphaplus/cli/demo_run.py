@@ -46,18 +46,18 @@ async def import_history(console: Console, model_name: str) -> DemoState:
 
 async def retrain_round(console: Console, state: DemoState, *, end: datetime | None, label: str) -> None:
     """One run of the retrain flow over every slot of both symbols."""
-    from alphaplus.cli.pipeline_cmd import print_results
+    from alphaplus.cli.pipeline_cmd import show_results
+    from alphaplus.core.errors import RunFailed
     from flows.retrain import retrain
 
     console.rule(f"retraining: {label}")
     started = time.perf_counter()
     try:
         results = await retrain(symbols=list(SYMBOLS), regime="all", model_name=state.model_name, end=end)
-    except Exception as e:  # a slot that cannot train (too few bars) fails the run; the rest stands
+    except RunFailed as e:  # the other slots' results stand
         console.print(f"  [yellow]{e}[/yellow]")
-        results = []
-    if results:
-        print_results(results)
+        results = e.results
+    show_results(results, as_json=False)
     console.print(f"  ({time.perf_counter() - started:.1f} s)")
 
 

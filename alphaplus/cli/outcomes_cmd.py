@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from alphaplus.cli.common import console, print_json, run
+from alphaplus.cli.common import WIDE_HELP, console, print_json, run
 
 app = typer.Typer(help="Outcomes: turn matured predictions into live metrics and drift.", no_args_is_help=True)
 
@@ -19,9 +19,10 @@ def resolve(
         0, min=0, help="Resolve the window ending this long ago (at least horizon x bar length for live data)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    wide: bool = typer.Option(False, "--wide", help=WIDE_HELP),
 ) -> None:
     """Resolve one window of predictions into model_performance_history rows (per version and source)."""
-    from rich.table import Table
+    from alphaplus.cli.tables import Column, show
 
     from alphaplus.monitoring.service import record_summary, resolve_outcomes
 
@@ -31,12 +32,17 @@ def resolve(
     if as_json:
         print_json(rows)
         return
-    table = Table("model", "version", "slot", "source", "samples", "accuracy", "f1", "error rate", "max PSI")
-    for r in rows:
-        fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
-        table.add_row(r["model_name"], str(r["version"]), f"{r['symbol']}/{r['regime']}", r["source"],
-                      str(r["n_samples"]), fmt(r["accuracy"]), fmt(r["f1"]), fmt(r["error_rate"]), fmt(r["max_psi"]))
-    console.print(table if rows else "no predictions in that window")
+    if not rows:
+        console.print("no predictions in that window")
+        return
+    fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
+    show([Column("model", 1, 20), Column("version"), Column("slot", max_width=24), Column("source", 2),
+          Column("samples", justify="right"), Column("live accuracy", justify="right"),
+          Column("live f1", 3, justify="right"), Column("error rate", 2, justify="right"),
+          Column("max PSI", 1, justify="right")],
+         [(r["model_name"], r["version"], f"{r['symbol']}/{r['regime']}", r["source"], r["n_samples"],
+           fmt(r["accuracy"]), fmt(r["f1"]), fmt(r["error_rate"]), fmt(r["max_psi"])) for r in rows],
+         wide=wide, title="resolved outcomes")
 
 
 def register(root: typer.Typer) -> None:

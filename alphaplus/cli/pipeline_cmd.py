@@ -20,6 +20,8 @@ def prefect_environment() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     os.environ.setdefault("PREFECT_HOME", str((get_settings().home / "prefect").resolve()))
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # The temporary server's own services log cancellation tracebacks at exit: not the user's concern.
+    os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_SERVER_LEVEL", "CRITICAL")
     # Prefect creates its home without parents: make it, or it warns and falls back.
     Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
 
@@ -35,7 +37,7 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Retrain slots with the retrain flow (quality gate, LightGBM, lineage, staging, promotion gate)."""
-    from alphaplus.core.errors import InvalidInput
+    from alphaplus.core.errors import InvalidInput, RunFailed
     from alphaplus.ml.regimes import REGIMES
     from alphaplus.core.settings import get_settings
 
@@ -44,26 +46,31 @@ def train(
     prefect_environment()
     from flows.retrain import retrain
 
-    with console.status("retraining…"):
-        results = run(lambda: retrain(
-            symbols=symbol, regime=regime, model_name=model or get_settings().default_model_name,
-            timeframe=timeframe, horizon=horizon, promote=promote, canary=canary,
-        ))
+    try:
+        with console.status("retraining…"):
+            results = run(lambda: retrain(
+                symbols=symbol, regime=regime, model_name=model or get_settings().default_model_name,
+                timeframe=timeframe, horizon=horizon, promote=promote, canary=canary,
+            ))
+    except RunFailed as e:
+        # Every slot's result is shown, the failed ones included, before the one-line error.
+        show_results(e.results, as_json)
+        raise
+    show_results(results, as_json)
+
+
+def show_results(results: list[dict], as_json: bool) -> None:
+    """One row per retrained slot (JSON with ``--json``); a skipped or failed slot says why."""
     if as_json:
         print_json(results)
         return
-    print_results(results)
+    from alphaplus.cli.tables import Column, show
 
-
-def print_results(results: list[dict]) -> None:
-    """One row per retrained slot."""
-    from rich.table import Table
-
-    table = Table("symbol", "regime", "version", "new", "decision", "reasons")
-    for r in results:
-        table.add_row(r["symbol"], r["regime"], str(r.get("version", "–")), str(r.get("created", "–")),
-                      r.get("decision", r["status"]), "; ".join(r.get("reasons", []))[:160])
-    console.print(table)
+    rows = [(r["symbol"], r["regime"], r.get("version", "–"), r.get("created", "–"), r.get("decision", r["status"]),
+             "; ".join(r.get("reasons") or [r[k] for k in ("reason", "error") if r.get(k)]))
+            for r in results]
+    show([Column("symbol"), Column("regime"), Column("version"), Column("new", 2), Column("decision"),
+          Column("why", 1, 60, wrap=True)], rows, wide=False)
 
 
 def promote(

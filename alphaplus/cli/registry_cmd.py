@@ -11,7 +11,8 @@ from typing import Optional
 
 import typer
 
-from alphaplus.cli.common import console, print_json, run
+from alphaplus.cli.common import WIDE_HELP, console, print_json, run
+from alphaplus.cli.tables import Column, inert, show
 
 models_app = typer.Typer(help="Registered models: version counts and production slots.", no_args_is_help=True)
 versions_app = typer.Typer(help="Model versions: list, inspect, trace lineage, reproduce.", no_args_is_help=True)
@@ -73,10 +74,11 @@ def _metrics(metrics) -> str:
 
 
 @models_app.command("list")
-def list_models(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+def list_models(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    wide: bool = typer.Option(False, "--wide", help=WIDE_HELP),
+) -> None:
     """List models with their version counts (per status) and production slots."""
-    from rich.table import Table
-
     from db.pool import get_pool
     from db.catalog import list_models as query
 
@@ -90,12 +92,12 @@ def list_models(as_json: bool = typer.Option(False, "--json", help="Print JSON i
     if not models:
         console.print("no models registered yet; see `alphaplus train`")
         return
-    table = Table("model", "versions", "by status", "production slots", title="models")
-    for m in models:
-        statuses = ", ".join(f"{s} {n}" for s, n in sorted(m["by_status"].items()))
-        slots = "\n".join(f"{p['regime']}/{p['symbol']}: v{p['version']}" for p in m["production"]) or "–"
-        table.add_row(m["model_name"], str(m["versions"]), statuses or "–", slots)
-    console.print(table)
+    rows = [(m["model_name"], m["versions"],
+             ", ".join(f"{s} {n}" for s, n in sorted(m["by_status"].items())) or "–",
+             ", ".join(f"{p['regime']}/{p['symbol']}: v{p['version']}" for p in m["production"]) or "–")
+            for m in models]
+    show([Column("model", max_width=28), Column("versions", justify="right"), Column("by status", 2, 40),
+          Column("production slots", 1, 60)], rows, wide=wide, title="models")
 
 
 @versions_app.command("list")
@@ -106,10 +108,9 @@ def list_versions(
     status: Optional[str] = typer.Option(None, "--status", help="Only this status (staging, production, ...)."),
     limit: int = typer.Option(1000, "--limit", help="At most this many versions."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    wide: bool = typer.Option(False, "--wide", help=WIDE_HELP),
 ) -> None:
     """List versions, newest first per model, with status, slot and validation metrics."""
-    from rich.table import Table
-
     from alphaplus.core import lifecycle
     from alphaplus.core.errors import InvalidInput
 
@@ -134,12 +135,10 @@ def list_versions(
     if not versions:
         console.print("no versions match")
         return
-    table = Table("model", "version", "regime", "symbol", "status", "created", "validation metrics",
-                  title="versions")
-    for v in versions:
-        table.add_row(v.model_name, str(v.version), v.regime, v.symbol, v.status, _when(v.created_at),
-                      _metrics(v.validation_metrics))
-    console.print(table)
+    columns = [Column("model", max_width=20), Column("version", justify="right"), Column("regime"),
+               Column("symbol"), Column("status"), Column("created", 1), Column("validation metrics", 2, 48)]
+    show(columns, [(v.model_name, v.version, v.regime, v.symbol, v.status, _when(v.created_at),
+                    _metrics(v.validation_metrics)) for v in versions], wide=wide, title="versions")
 
 
 @versions_app.command("show")
@@ -184,10 +183,9 @@ def lineage(
     model: str = typer.Argument(..., help="Model name."),
     version: str = typer.Argument(..., help="Version number."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    wide: bool = typer.Option(False, "--wide", help=WIDE_HELP),
 ) -> None:
     """Show where a version came from: hashes, data window, environment, and its parents up to the root."""
-    from rich.table import Table
-
     from alphaplus.cli.lookup import parse_version, require_version
     from db.pool import get_pool
     from db.catalog import lineage_chain
@@ -217,15 +215,13 @@ def lineage(
     console.print(f"trained by {head['created_by']}{run_note}")
     env = ", ".join(f"{k} {v}" for k, v in sorted(dict(head["training_environment"]).items())) or "not recorded"
     console.print(f"environment: {env}")
-    table = Table("depth", "version", "status", "parent", "training data", "created", "quarantined",
-                  title="ancestry (this version first)")
-    for link in chain:
-        own = link["model_name"] == model
-        table.add_row(str(link["depth"]), str(link["version"]) if own else f"{link['model_name']} v{link['version']}",
-                      link["status"],
-                      _parent(model, link["parent_model_name"], link["parent_model_version"]),
-                      link["training_data_hash"], _when(link["created_at"]), link["quarantine_reason"] or "")
-    console.print(table)
+    rows = [(link["depth"], link["version"] if link["model_name"] == model else f"{link['model_name']} v{link['version']}",
+             link["status"], _parent(model, link["parent_model_name"], link["parent_model_version"]),
+             link["training_data_hash"], _when(link["created_at"]), link["quarantine_reason"] or "")
+            for link in chain]
+    show([Column("depth", 3), Column("version"), Column("status"), Column("parent"),
+          Column("training data", 1, 24), Column("created", 4), Column("quarantined", 2, 40)],
+         rows, wide=wide, title="ancestry (this version first)")
 
 
 def history(
@@ -233,10 +229,9 @@ def history(
     regime: str = typer.Option(..., "--regime", "-r", help="Regime of the slot."),
     symbol: str = typer.Option(..., "--symbol", "-s", help="Symbol of the slot."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    wide: bool = typer.Option(False, "--wide", help=WIDE_HELP),
 ) -> None:
     """Show a slot's timeline: which version served when, who moved it and why, and status changes."""
-    from rich.table import Table
-
     from alphaplus.cli.lookup import require_slot
     from alphaplus.core.entities import Slot
     from alphaplus.monitoring.report import move_kind
@@ -254,30 +249,32 @@ def history(
                     "events": [{**asdict(e), "kind": move_kind(e.to_version, e.metadata)
                                 if e.event == "production_moved" else e.event} for e in events]})
         return
-    served = Table("version", "from", "to", "moved by", "reason", title=f"who served {slot}")
-    for p in periods:
-        served.add_row("none" if p.version is None else f"v{p.version}", _when(p.start),
-                       "now" if p.end is None else _when(p.end), p.actor, p.reason)
-    console.print(served if periods else f"no version of {slot} has served production yet")
-    log = Table("time", "event", "version", "change", "actor", "reason", title="lifecycle events")
+    if periods:
+        show([Column("version"), Column("from"), Column("to"), Column("moved by", 2, 20), Column("reason", 1, 60)],
+             [("none" if p.version is None else f"v{p.version}", _when(p.start),
+               "now" if p.end is None else _when(p.end), p.actor, p.reason) for p in periods],
+             wide=wide, title=f"who served {inert(slot)}")
+    else:
+        console.print(f"no version of {inert(slot)} has served production yet")
+    rows = []
     for e in events:
         if e.event == "production_moved":
             what, change = move_kind(e.to_version, e.metadata), f"v{e.from_version or '–'} → v{e.to_version or '–'}"
         else:
             what, change = e.event, f"{e.from_status or '–'} → {e.to_status or '–'}" if e.to_status else ""
         actor = e.actor + (f" for {e.on_behalf_of}" if e.on_behalf_of else "")
-        log.add_row(_when(e.ts), what, "" if e.version is None else str(e.version), change, actor, e.reason)
-    console.print(log)
+        rows.append((_when(e.ts), what, "" if e.version is None else e.version, change, actor, e.reason))
+    show([Column("time"), Column("event", max_width=18), Column("version", 2), Column("change"),
+          Column("actor", 3, 20), Column("reason", 1, 60)], rows, wide=wide, title="lifecycle events")
 
 
 def usage(
     model: str = typer.Argument(..., help="Model name."),
     version: Optional[str] = typer.Option(None, "--version", "-v", help="Only this version."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    wide: bool = typer.Option(False, "--wide", help=WIDE_HELP),
 ) -> None:
     """Show usage per version: inferences, errors, error rate, mean latency, last use."""
-    from rich.table import Table
-
     from alphaplus.cli.lookup import parse_version, require_version
     from db.catalog import require_model
 
@@ -297,13 +294,12 @@ def usage(
     if as_json:
         print_json(rows)
         return
-    table = Table("version", "slot", "status", "inferences", "errors", "error rate", "mean ms", "last used",
-                  title=f"usage of {model}")
-    for r in rows:
-        table.add_row(str(r["version"]), f"{r['regime']}/{r['symbol']}", r["status"], str(r["total_inferences"]),
-                      str(r["error_count"]), f"{r['error_rate']:.2%}", f"{r['avg_inference_time_ms']:.3f}",
-                      _when(r["last_used_timestamp"]))
-    console.print(table)
+    show([Column("version"), Column("slot", max_width=24), Column("status", 1), Column("inferences", justify="right"),
+          Column("errors", 2, justify="right"), Column("error rate", justify="right"),
+          Column("mean ms", 1, justify="right"), Column("last used", 3)],
+         [(r["version"], f"{r['regime']}/{r['symbol']}", r["status"], r["total_inferences"], r["error_count"],
+           f"{r['error_rate']:.2%}", f"{r['avg_inference_time_ms']:.3f}", _when(r["last_used_timestamp"]))
+          for r in rows], wide=wide, title=f"usage of {inert(model)}")
 
 
 @quarantine_app.command("data")

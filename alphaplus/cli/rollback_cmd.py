@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from alphaplus.cli.common import console, print_json, run
+from alphaplus.cli.common import WIDE_HELP, console, print_json, run
 
 rollbacks_app = typer.Typer(help="Rollback history: what was rolled back, when, why and by whom.",
                             no_args_is_help=True)
@@ -34,9 +34,10 @@ def assess(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Only this model's slots."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Decide and report; store and change nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    wide: bool = typer.Option(False, "--wide", help=WIDE_HELP),
 ) -> None:
     """Assess production slots from live evidence and roll back those that degraded."""
-    from rich.table import Table
+    from alphaplus.cli.tables import Column, show
 
     from alphaplus.rollback.service import SlotFilter
 
@@ -48,14 +49,15 @@ def assess(
     if as_json:
         print_json([r.to_dict() for r in results])
         return
-    table = Table("model", "regime", "symbol", "version", "status", "outcome", "target", "summary",
-                  title=f"rollback assessment{' (dry run)' if dry_run else ''}")
-    for r in results:
-        row = r.to_row()
-        table.add_row(row["model_name"], row["regime"], row["symbol"], str(row["version"]), row["status"],
-                      row["outcome"], "" if row["target_version"] is None else str(row["target_version"]),
-                      row["summary"])
-    console.print(table if results else "no production slots to assess")
+    if not results:
+        console.print("no production slots to assess")
+        return
+    rows = [r.to_row() for r in results]
+    show([Column("model", 2, 20), Column("regime"), Column("symbol"), Column("version"), Column("status", 1),
+          Column("outcome", max_width=18), Column("target", 3), Column("summary", 2, 60)],
+         [(r["model_name"], r["regime"], r["symbol"], r["version"], r["status"], r["outcome"],
+           "" if r["target_version"] is None else r["target_version"], r["summary"]) for r in rows],
+         wide=wide, title=f"rollback assessment{' (dry run)' if dry_run else ''}")
 
 
 def rollback(
@@ -97,11 +99,12 @@ def list_rollbacks(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Only this model."),
     limit: int = typer.Option(50, min=1, max=10_000, help="Most recent N events."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    wide: bool = typer.Option(False, "--wide", help=WIDE_HELP),
 ) -> None:
     """List rollback events, newest first, with their reasons."""
     from dataclasses import asdict
 
-    from rich.table import Table
+    from alphaplus.cli.tables import Column, show
 
     async def go():
         return await (await _service()).list_events(model_name=model, limit=limit)
@@ -110,13 +113,16 @@ def list_rollbacks(
     if as_json:
         print_json([asdict(e) for e in events])
         return
-    table = Table("time", "model", "regime", "symbol", "from", "to", "type", "outcome", "actor", "reason",
-                  title="rollbacks")
-    for e in events:
-        table.add_row(f"{e.event_time:%Y-%m-%d %H:%M:%S}", e.model_name, e.regime, e.symbol,
-                      str(e.from_version or ""), str(e.to_version or ""), e.rollback_type, e.outcome,
-                      e.actor + (f" for {e.on_behalf_of}" if e.on_behalf_of else ""), e.rollback_reason)
-    console.print(table if events else "no rollbacks recorded")
+    if not events:
+        console.print("no rollbacks recorded")
+        return
+    columns = [Column("time", 1), Column("model", 2, 20), Column("regime"), Column("symbol"), Column("from"),
+               Column("to"), Column("type", 3), Column("outcome", max_width=18), Column("actor", 4, 20),
+               Column("reason", 2, 60)]
+    show(columns, [(f"{e.event_time:%Y-%m-%d %H:%M:%S}", e.model_name, e.regime, e.symbol, e.from_version or "",
+                    e.to_version or "", e.rollback_type, e.outcome,
+                    e.actor + (f" for {e.on_behalf_of}" if e.on_behalf_of else ""), e.rollback_reason)
+                   for e in events], wide=wide, title="rollbacks")
 
 
 def register(app: typer.Typer) -> None:

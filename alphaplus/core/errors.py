@@ -18,6 +18,12 @@ class ConfigurationError(AlphaPlusError):
     code = "configuration"
 
 
+class SchemaOutOfDate(ConfigurationError):
+    """The database lacks tables or migrations this version of the code needs."""
+
+    code = "schema_out_of_date"
+
+
 class DatabaseUnavailable(AlphaPlusError):
     code = "database_unavailable"
 
@@ -82,7 +88,17 @@ class DataQualityError(AlphaPlusError):
     code = "data_quality"
 
 
+class InsufficientData(InvalidInput):
+    """A slot has too few usable bars to train: the slot is skipped, the run goes on."""
+
+    code = "insufficient_data"
+
+
 class RunFailed(AlphaPlusError):
-    """A flow finished with failed slots; the others' results were kept."""
+    """A flow finished with failed slots; the others' results were kept (``results``: every slot's)."""
 
     code = "run_failed"
+
+    def __init__(self, message: str, results: list | None = None) -> None:
+        super().__init__(message)
+        self.results = list(results or [])

@@ -18,6 +18,7 @@ memory of the old frame: its contrarian look-back sees only its own bars.)
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -85,6 +86,11 @@ SHIFTED_DYNAMICS = replace(
 )
 
 _DYNAMICS_BY_NAME = {"default": DEFAULT_DYNAMICS, "shifted": SHIFTED_DYNAMICS}
+
+
+def symbol_seed(symbol: str) -> int:
+    """A default seed that differs between symbols and is the same on every machine and run."""
+    return zlib.crc32(symbol.encode("utf-8"))
 
 
 def synth_candles(

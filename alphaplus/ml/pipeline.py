@@ -16,7 +16,7 @@ import pandas as pd
 
 from alphaplus.ml import training
 from alphaplus.monitoring import drift
-from alphaplus.core.errors import InvalidInput
+from alphaplus.core.errors import InsufficientData, InvalidInput
 from alphaplus.ml.features import DEFAULT_FEATURE_SPEC, FeatureSpec, build_features
 from alphaplus.promotion.gate import Evaluation
 from alphaplus.ml.labels import forward_returns, make_labels
@@ -117,7 +117,7 @@ def prepare_dataset(candles: pd.DataFrame, regime: str, config: TrainingConfig) 
 def fit_slot(dataset: Dataset, config: TrainingConfig, hyperparameters: Mapping[str, Any]) -> FitResult:
     """Split in time with a purge gap, train deterministically, score validation and holdout."""
     if len(dataset) < config.min_rows:
-        raise InvalidInput(
+        raise InsufficientData(
             f"regime '{dataset.regime}' has {len(dataset)} usable bars; at least {config.min_rows} are needed "
             "to train (import more candles or widen the date range)"
         )

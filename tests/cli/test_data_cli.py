@@ -69,6 +69,17 @@ def test_synth_writes_the_same_candles_for_the_same_seed(cli_env, symbol, capsys
     assert row["bars"] == 120 and row["first"].startswith("2023-06-01")
 
 
+def test_synth_without_a_seed_gives_each_symbol_its_own_candles_and_each_run_the_same(cli_env, tmp_path, capsys):
+    def closes(symbol: str, name: str) -> pd.Series:
+        out = tmp_path / name
+        assert main(["data", "synth", "--symbol", symbol, "--bars", "300", "--out", str(out), "--json"]) == 0
+        return pd.read_csv(out)["close"]
+
+    btc, eth, btc_again = closes("BTCUSDT", "btc.csv"), closes("ETHUSDT", "eth.csv"), closes("BTCUSDT", "again.csv")
+    assert (btc != eth).mean() > 0.99
+    assert btc.equals(btc_again)
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_synth_to_a_file_writes_candles_that_import_reads_back(cli_env, symbol, tmp_path, capsys, suffix):
     out = tmp_path / f"s{suffix}"

@@ -36,7 +36,7 @@ def prefect_env(home: Path, api_url: str | None, **extra: str) -> dict[str, str]
     """The environment of a Prefect child: private home, no telemetry, this API (when given)."""
     env = {k: v for k, v in os.environ.items() if k not in _DROPPED}
     env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
-               PREFECT_LOGGING_LEVEL="INFO")
+               PREFECT_LOGGING_LEVEL="INFO", PREFECT_LOGGING_LOGGERS_PREFECT_SERVER_LEVEL="INFO")
     if api_url:
         env["PREFECT_API_URL"] = api_url
     env.update(extra)

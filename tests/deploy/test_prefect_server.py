@@ -175,6 +175,14 @@ async def test_every_deployment_of_prefect_yaml_is_created_with_its_schedule_and
     # The typed signature is the UI's form: a list of symbols and a regime choice.
     props = manual.parameter_openapi_schema["properties"]
     assert props["symbols"]["type"] == "array" and "regime" in props
+    # Every field of every custom-run form has help text; choices are choices, not free text.
+    for deployment in (manual, assess, rollback):
+        schema = deployment.parameter_openapi_schema
+        fields = {**schema["properties"], **{f"{name}.{k}": v for name, d in schema.get("definitions", {}).items()
+                                            for k, v in d["properties"].items()}}
+        assert all(f.get("description") for f in fields.values()), [k for k, f in fields.items()
+                                                                       if not f.get("description")]
+    assert "enum" in manual.parameter_openapi_schema["definitions"]["GateSettings"]["properties"]["on_insignificant"]
     assert [s.schedule.interval.total_seconds() for s in assess.schedules] == [900]
     assert all(d.work_pool_name == POOL for d in (scheduled, manual, assess, rollback))
     assert len(automations) == 1 and automations[0].actions[0].deployment_id == rollback.id

@@ -162,3 +162,19 @@ async def test_one_slots_failure_does_not_lose_the_other_slots_results(flow_env,
     ]
     jobs = await list_jobs(await get_pool(flow_env.database_url, flow_env), model_name=model_name)
     assert sorted(j["status"] for j in jobs) == ["failed"] * 3 + ["succeeded"] * 3
+
+
+async def test_a_slot_with_too_few_bars_is_skipped_with_its_reason_and_the_run_succeeds(flow_env, model_name):
+    from db.pool import get_pool
+    from db.training_jobs import list_jobs
+    from flows.retrain import retrain
+
+    # 1,500 bars: trending and ranging have enough usable bars, volatile has 216 of the 300 needed.
+    await import_candles(flow_env, "SYNS", synth_candles(1500, seed=7))
+    results = await retrain(symbols=["SYNS"], regime="all", model_name=model_name, promote=False)
+    by_regime = {r["regime"]: r for r in results}
+    assert by_regime["volatile"]["status"] == "skipped"
+    assert "216 usable bars; at least 300 are needed" in by_regime["volatile"]["reason"]
+    assert by_regime["trending"]["status"] == by_regime["ranging"]["status"] == "registered"
+    jobs = await list_jobs(await get_pool(flow_env.database_url, flow_env), model_name=model_name)
+    assert sorted(j["status"] for j in jobs) == ["skipped", "succeeded", "succeeded"]

@@ -86,3 +86,27 @@ async def test_the_rollback_flow_undoes_the_production_moves_of_a_failed_run_and
     # Run again (as the automation and the failure hook both may): nothing of that run still stands.
     assert await rollback(failed_flow_run_id="run-that-failed", rollback_type="on_failure") == []
     assert await rollback(failed_flow_run_id="a-run-that-moved-nothing") == []
+
+
+async def test_the_failure_hook_leaves_a_deployed_retrain_run_to_the_automation_and_undoes_nothing(
+    flow_env, model_name
+):
+    from types import SimpleNamespace
+    from uuid import uuid4
+
+    from alphaplus.registry.service import Registry
+    from flows.hooks import trigger_rollback_on_failure
+
+    registry = await Registry.open(flow_env)
+    _, v2 = await two_served_versions(registry, model_name)
+    v3 = (await registry.register_model_version(make_lineage(model_name), model={"w": "v3" + model_name})).version
+    run_id = uuid4()
+    await registry.promote(model_name, v3.version, reason="retrained", flow_run_id=str(run_id))
+
+    deployed_run = SimpleNamespace(id=run_id, name="deployed-run", deployment_id=uuid4())
+    await trigger_rollback_on_failure(SimpleNamespace(name="retrain"), deployed_run, SimpleNamespace(message="x"))
+    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == v3.version
+
+    cli_run = SimpleNamespace(id=run_id, name="cli-run", deployment_id=None)
+    await trigger_rollback_on_failure(SimpleNamespace(name="retrain"), cli_run, SimpleNamespace(message="x"))
+    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == v2.version
