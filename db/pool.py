@@ -126,26 +126,31 @@ async def connect(dsn: str | None = None, settings: Settings | None = None) -> a
     return conn
 
 
-async def get_pool(dsn: str | None = None, settings: Settings | None = None) -> asyncpg.Pool:
-    """The pool of the running event loop for ``dsn``, created on first use."""
+async def get_pool(dsn: str | None = None, settings: Settings | None = None, *, read_only: bool = False) -> asyncpg.Pool:
+    """The pool of the running event loop for ``dsn``, created on first use. ``read_only``: a
+    separate pool whose sessions start every transaction read-only (the dashboard's)."""
     settings = settings or get_settings()
     dsn = dsn or resolve_dsn(settings)
     loop = asyncio.get_running_loop()
     by_dsn = _pools.setdefault(loop, {})
-    pool = by_dsn.get(dsn)
+    key = f"{dsn}\x00read-only" if read_only else dsn
+    pool = by_dsn.get(key)
     if pool is None:
         register_url_secrets(dsn)
+        session = server_settings(settings)
+        if read_only:
+            session["default_transaction_read_only"] = "on"
         try:
             pool = await asyncpg.create_pool(
                 dsn,
                 min_size=settings.pool_min_size,
                 max_size=settings.pool_max_size,
                 init=init_connection,
-                server_settings=server_settings(settings),
+                server_settings=session,
             )
         except _CONNECT_ERRORS as e:
             raise _unavailable(dsn, e) from None
-        by_dsn[dsn] = pool
+        by_dsn[key] = pool
     return pool
 
 
