@@ -15,6 +15,8 @@ from typing import Callable, Iterable, Mapping, Sequence
 from markupsafe import Markup, escape
 
 PALETTE_SIZE = 8
+# Windows up to which every point of the performance chart gets a dot with its own tooltip.
+MAX_DOTS = 150
 PANELS: tuple[tuple[str, str], ...] = (
     ("accuracy", "accuracy"),
     ("skill", "skill (accuracy above the window's majority class)"),
@@ -29,7 +31,7 @@ def version_class(version: int | None) -> str:
 
 
 def _n(x: float) -> str:
-    return f"{x:.1f}".rstrip("0").rstrip(".")
+    return f"{x:.1f}"
 
 
 def _svg(width: float, height: float, css: str, label: str, body: Iterable[str]) -> Markup:
@@ -155,15 +157,22 @@ def performance_chart(points: Sequence[ChartPoint], markers: Sequence[ChartMarke
     left, right, gap, top = 64, 16, 34, 6
     times = [p.ts for p in points]
     first, last = min(times), max(times)
-    in_range = [m for m in markers if first <= m.ts <= last]
+    # Moves after the newest window count too (a rollback that just happened is the news).
+    in_range = [m for m in markers if m.ts >= first]
     x = _time_scale(times + [m.ts for m in in_range], left, width - right)
-    versions = sorted({p.version for p in points})
+    # Each version's windows with their x, computed once for every panel.
+    by_version: dict[int, list[tuple[float, ChartPoint]]] = {}
+    for p in points:
+        by_version.setdefault(p.version, []).append((x(p.ts), p))
+    versions = sorted(by_version)
+    # Hover dots with a tooltip per window while they stay readable (and the page small).
+    dots = len(points) <= MAX_DOTS
     height = top + len(PANELS) * (panel_height + gap) + 8
     body: list[str] = []
     for i, (key, label) in enumerate(PANELS):
         y0 = top + i * (panel_height + gap) + 18
         body.append(f'<text class="panel-title" x="{left}" y="{_n(y0 - 6)}">{escape(label)}</text>')
-        values = [p.values.get(key) for p in points if p.values.get(key) is not None]
+        values = [p.values[key] for p in points if p.values.get(key) is not None]
         body.append(f'<rect class="panel" x="{left}" y="{_n(y0)}" width="{width - left - right}" '
                     f'height="{panel_height}"/>')
         if not values:
@@ -184,22 +193,24 @@ def performance_chart(points: Sequence[ChartPoint], markers: Sequence[ChartMarke
             t = thresholds[key]
             body.append(f'<line class="threshold" x1="{left}" x2="{width - right}" y1="{_n(y(t))}" '
                         f'y2="{_n(y(t))}">{_title(f"rollback threshold {t:g}")}</line>')
+        short = label.split(" (")[0]
         for version in versions:
-            own = [p for p in points if p.version == version]
-            for run in _runs([(x(p.ts), None if p.values.get(key) is None else y(p.values[key])) for p in own]):
-                body.append(_polyline(f"series {version_class(version)}", run))
-            if len(own) <= 80:
-                for p in own:
-                    value = p.values.get(key)
-                    if value is None:
-                        continue
-                    tip = f"v{version} · {p.ts:%Y-%m-%d %H:%M} UTC · {label.split(' (')[0]} " \
-                          f"{_fmt_value(key, value)} (n={p.n_samples})"
-                    body.append(f'<circle class="point {version_class(version)}" cx="{_n(x(p.ts))}" '
-                                f'cy="{_n(y(value))}" r="2.5">{_title(tip)}</circle>')
+            own = by_version[version]
+            css = version_class(version)
+            for run in _runs([(px, None if p.values.get(key) is None else y(p.values[key])) for px, p in own]):
+                body.append(_polyline(f"series {css}", run))
+            if not dots:
+                continue
+            for px, p in own:
+                value = p.values.get(key)
+                if value is not None:
+                    tip = f"v{version} · {p.ts:%Y-%m-%d %H:%M} UTC · {short} {_fmt_value(key, value)} (n={p.n_samples})"
+                    body.append(f'<circle class="point {css}" cx="{_n(px)}" cy="{_n(y(value))}" r="2.5">'
+                                f"{_title(tip)}</circle>")
         for m in in_range:
             body.append(f'<line class="marker {escape(m.kind)}" x1="{_n(x(m.ts))}" x2="{_n(x(m.ts))}" '
                         f'y1="{_n(y0)}" y2="{_n(y0 + panel_height)}">{_title(m.text)}</line>')
+    last = max([last, *(m.ts for m in in_range)])
     for t, anchor in ((first, "start"), (last, "end")):
         body.append(f'<text class="axis" x="{_n(x(t))}" y="{height - 2}" text-anchor="{anchor}">'
                     f"{t:%Y-%m-%d %H:%M} UTC</text>")
