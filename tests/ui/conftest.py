@@ -164,3 +164,79 @@ def client(reader_settings, seeded):
     app = create_app(reader_settings, prefect_ui_url="http://127.0.0.1:4200")
     with TestClient(app) as c:
         yield c
+
+
+@dataclass(frozen=True)
+class TrainedSlot:
+    """A slot served by real LightGBM versions: live history of both, shadow scores, a rollback."""
+
+    model: str
+    regime: str
+    symbol: str
+    v1: int
+    v2: int
+    live_windows: int
+
+
+LIVE_BARS_PER_WINDOW = 40
+WINDOW_BARS = 600  # candles handed to each prediction
+
+
+async def _trade(settings, model: str, symbol: str, candles, ends: list[int], *, windows: int) -> None:
+    """Predict the bars ending at ``ends`` with the real engine (shadow scoring on), in ``windows``
+    stretches; each stretch's matured outcomes are resolved into one window of performance history."""
+    from alphaplus.inference.engine import InferenceEngine
+    from alphaplus.monitoring import service as outcomes
+
+    size = -(-len(ends) // windows)
+    for i in range(windows):
+        batch = ends[i * size:(i + 1) * size]
+        engine = await InferenceEngine.open(settings, model_name=model, shadow=True)
+        window_start = datetime.now(UTC)
+        try:
+            for end in batch:
+                await engine.predict(symbol, candles.iloc[end - WINDOW_BARS:end])
+        finally:
+            await engine.close()  # finishes shadow scoring and writes every event
+        window = await outcomes.load_window(window_start=window_start, window_end=datetime.now(UTC),
+                                            model_name=model, settings=settings)
+        # Small windows: measure PSI from 20 live rows on (the production default waits for 100).
+        await outcomes.store(outcomes.summarize(window, psi_min_samples=20), settings=settings)
+
+
+@pytest.fixture(scope="session")
+async def trained_slot(settings) -> TrainedSlot:
+    """Real flows end to end: candles in the database, two trained versions registered with lineage,
+    v1 forced in, live trading through the inference engine with outcome resolution, v2 promoted
+    (v1 scored in shadow), v2 rolled back to v1 by the rollback service, then v1 trades on."""
+    from alphaplus.market.synth import synth_candles
+    from alphaplus.ml.regimes import classify_regimes
+    from alphaplus.promotion.service import force_promote
+    from alphaplus.registry.service import Registry as RegistryService
+    from alphaplus.rollback.service import RollbackService
+    from db.candles import upsert_candles
+    from tests.db.trained_versions import HORIZON, register_trained
+
+    registry = await RegistryService.open(settings)
+    model, symbol = f"ui_trained_{uuid.uuid4().hex[:8]}", f"UI{uuid.uuid4().hex[:6].upper()}"
+    candles = synth_candles(1600, seed=11)
+    await upsert_candles(registry.repo.pool, symbol=symbol, timeframe="1h", frame=candles)
+    regimes = classify_regimes(candles)
+    usable = range(WINDOW_BARS + 100, len(candles) - HORIZON - 1)
+    regime = regimes.iloc[list(usable)].value_counts().idxmax()
+    ends = [i + 1 for i in usable if regimes.iloc[i] == regime][:5 * LIVE_BARS_PER_WINDOW]
+
+    v1 = (await register_trained(registry, model, regime, symbol, seed=201)).version
+    v2 = (await register_trained(registry, model, regime, symbol, seed=202)).version
+    await force_promote(registry, model, v1, reason="first model of the slot", on_behalf_of="ops",
+                        flow_run_id=None)
+    step = LIVE_BARS_PER_WINDOW
+    await _trade(settings, model, symbol, candles, ends[:2 * step], windows=2)
+    await registry.promote(model, v2, reason="higher holdout accuracy")
+    await _trade(settings, model, symbol, candles, ends[2 * step:4 * step], windows=2)
+    service = await RollbackService.open(settings)
+    outcome = await service.request_rollback(model, regime, symbol, to_version=v1,
+                                             reason="live accuracy below v1's")
+    assert outcome.outcome == "executed"
+    await _trade(settings, model, symbol, candles, ends[4 * step:], windows=1)
+    return TrainedSlot(model, regime, symbol, v1, v2, live_windows=5)

@@ -158,3 +158,15 @@ def test_the_theme_switch_turns_dark_and_light_and_is_remembered(driver, base_ur
     css(driver, "#theme-toggle")[0].click()
     assert driver.execute_script(background) == light
     assert not browser.console_errors(driver)
+
+
+def test_a_slot_of_real_trained_models_renders_its_history_and_rollback(driver, base_url, trained_slot):
+    t = trained_slot
+    visit(driver, base_url, slot_path(t.model, t.regime, t.symbol), "trained-slot")
+    assert len(css(driver, "#performance svg.chart circle.point")) >= 3 * t.live_windows
+    assert len(css(driver, "#performance svg.chart line.marker.rollback")) == 4
+    assert len(css(driver, "#timeline svg.timeline rect.span")) == 3
+    assert len(css(driver, "#shadow table.list tbody tr")) == 1
+    visit(driver, base_url, version_path(t.model, t.v1), "trained-version")
+    assert css(driver, "#verified")[0].text.startswith("yes")
+    assert "live" in [th.text for th in css(driver, "#metrics thead th")]
