@@ -10,7 +10,7 @@ export PREFECT_HOME ?= $(CURDIR)/.alphaplus/prefect
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 90
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: install demo test test-fast bench clean db-up db-down
+.PHONY: install demo test test-fast bench clean db-up db-down ui
 
 $(BIN)/alphaplus: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test-fast: install
 
 bench: install
 	$(BIN)/python -m benchmarks
+
+## The read-only registry dashboard on http://127.0.0.1:8765 (UI_PORT=... for another port).
+UI_PORT ?= 8765
+ui: install
+	$(BIN)/alphaplus ui --port $(UI_PORT)
 
 db-up: install
 	$(BIN)/alphaplus db up

@@ -129,6 +129,11 @@ SELECT model_name, regime, symbol, version, NULLIF(version - 1, 0), 2000, '{"acc
        '{"accuracy": 0.55}'::jsonb, '{"accuracy": 0.01}'::jsonb, 'mcnemar_exact', 0.03,
        CASE WHEN version % 3 = 0 THEN 'reject' ELSE 'promote' END, '["accuracy improved"]'::jsonb
 FROM model_versions WHERE status <> 'canary';
+INSERT INTO quarantine (kind, model_name, version, reason)
+SELECT 'version', model_name, version, 'bad vendor feed' FROM model_versions
+WHERE status = 'archived' AND version % 97 = 0;
+INSERT INTO quarantine (kind, training_data_hash, reason)
+SELECT 'training_data', training_data_hash, 'bad vendor feed' FROM model_lineage WHERE lineage_key = 'sha256:5' LIMIT 3;
 INSERT INTO slot_assessments (model_name, regime, symbol, production_version, production_since, last_assessed_at,
                               last_status, last_assessment)
 SELECT model_name, regime, symbol, version, since, now() - interval '10 minutes',
@@ -193,8 +198,8 @@ async def _pages(dsn: str) -> list[tuple[str, str]]:
     slot = slot_path(p["model_name"], p["regime"], p["symbol"])
     cursor = lambda r: f"{r['ts'].isoformat()}_{r['id']}"  # noqa: E731
     return [
-        ("overview, first page (20 models, 200 slots)", "/"),
-        ("overview, page 5", "/?page=5"),
+        ("overview, first page (100 slots)", "/"),
+        ("overview, page 10 (slots 901-1,000)", "/?page=10"),
         ("overview, filtered to one model", with_query("/", {"model": p["model_name"]})),
         ("slot: timeline, chart of 500 windows, gate, rollbacks, shadow, versions", slot),
         ("slot, chart of 2,000 windows", with_query(slot, {"windows": 2000})),

@@ -16,6 +16,10 @@ import asyncpg
 
 from db.errors import translated
 
+# Session settings of the dashboard's connections: every transaction read-only, whatever the login
+# may do; no JIT compilation, which costs more (~0.25 s) than the page's short queries take.
+SESSION = {"default_transaction_read_only": "on", "jit": "off"}
+
 # Columns the specification's column contract names differently; every query reads them through
 # these names only, so switching schemas is an edit of these lines.
 ARTIFACT_PATH = "model_path"
@@ -45,31 +49,49 @@ _POOLED = """
 
 # --- overview ----------------------------------------------------------------------------------
 
-_MODEL_COUNT = """
-SELECT count(*) FROM ml_models WHERE ($1::text IS NULL OR strpos(lower(model_name), lower($1)) > 0)
-"""
-# A page of models, then every slot they have versions for, each with its production pointer,
-# quarantine, canaries, rollbacks of the last 24 hours, latest assessment and latest live windows.
-_OVERVIEW = f"""
-WITH page AS (
-    SELECT model_name FROM ml_models
+_SLOTS = """
+    SELECT DISTINCT model_name, regime, symbol FROM model_versions
     WHERE ($1::text IS NULL OR strpos(lower(model_name), lower($1)) > 0)
-    ORDER BY model_name LIMIT $2 OFFSET $3
-), slots AS (
-    SELECT v.model_name, v.regime, v.symbol, count(*)::int AS versions
-    FROM page JOIN model_versions v ON v.model_name = page.model_name
-    GROUP BY v.model_name, v.regime, v.symbol
+"""
+_SLOT_COUNT = f"SELECT count(*) FROM ({_SLOTS}) s"
+# A page of slots (every (model, regime, symbol) with a version), each with its production pointer,
+# quarantine, canaries, rollbacks of the last 24 hours, latest assessment and latest live windows.
+# Quarantine is inherited from ancestors: the page's production versions' ancestries are walked
+# together (and only when anything is quarantined); the reason is worded by the schema's function.
+_OVERVIEW = f"""
+WITH RECURSIVE slots AS ({_SLOTS} ORDER BY model_name, regime, symbol LIMIT $2 OFFSET $3),
+pointed AS (
+    SELECT p.* FROM slots s
+    JOIN production_slots p ON p.model_name = s.model_name AND p.regime = s.regime AND p.symbol = s.symbol
+), ancestry AS (
+    SELECT p.model_name, p.version AS head, p.version, 0 AS depth FROM pointed p
+    WHERE EXISTS (SELECT 1 FROM quarantine)
+  UNION ALL
+    SELECT a.model_name, a.head, l.{PARENT_VERSION}, a.depth + 1
+    FROM ancestry a
+    JOIN model_versions v ON v.model_name = a.model_name AND v.version = a.version
+    JOIN model_lineage l ON l.lineage_id = v.lineage_id
+    WHERE l.{PARENT_VERSION} IS NOT NULL AND a.depth < 10000
+), quarantined AS (
+    SELECT DISTINCT a.model_name, a.head FROM ancestry a
+    JOIN model_versions v ON v.model_name = a.model_name AND v.version = a.version
+    JOIN model_lineage l ON l.lineage_id = v.lineage_id
+    WHERE EXISTS (SELECT 1 FROM quarantine q
+                  WHERE q.kind = 'version' AND q.model_name = a.model_name AND q.version = a.version)
+       OR EXISTS (SELECT 1 FROM quarantine q
+                  WHERE q.kind = 'training_data' AND q.training_data_hash = l.training_data_hash)
 )
-SELECT s.model_name, s.regime, s.symbol, s.versions,
+SELECT s.model_name, s.regime, s.symbol,
        p.version AS production_version, p.since AS production_since, p.moved_by,
-       CASE WHEN p.version IS NOT NULL THEN alphaplus_quarantine_reason(p.model_name, p.version) END
+       CASE WHEN qv.head IS NOT NULL THEN alphaplus_quarantine_reason(p.model_name, p.version) END
            AS quarantine_reason,
        c.canaries, r.rollbacks_24h, r.last_rollback_at,
        a.last_status, a.last_assessed_at, a.last_assessment -> 'triggers' AS triggers,
        w.ts AS window_ts, w.versions AS window_versions, w.n_samples AS window_n, w.accuracy, w.skill,
        w.error_rate, w.max_psi
 FROM slots s
-LEFT JOIN production_slots p ON p.model_name = s.model_name AND p.regime = s.regime AND p.symbol = s.symbol
+LEFT JOIN pointed p ON p.model_name = s.model_name AND p.regime = s.regime AND p.symbol = s.symbol
+LEFT JOIN quarantined qv ON qv.model_name = p.model_name AND qv.head = p.version
 LEFT JOIN slot_assessments a ON a.model_name = s.model_name AND a.regime = s.regime AND a.symbol = s.symbol
 LEFT JOIN LATERAL (
     SELECT array_agg(v.version ORDER BY v.version) AS canaries FROM model_versions v
@@ -289,10 +311,10 @@ def _record(row: asyncpg.Record | None, sections: Iterable[str]) -> dict[str, An
 async def overview(
     pool: asyncpg.Pool, *, model_filter: str | None, limit: int, offset: int, windows: int
 ) -> tuple[int, list[dict[str, Any]]]:
-    """(models matching the filter, the slots of one page of them with what the grid shows)."""
+    """(slots whose model matches the filter, one page of them with what the grid shows)."""
     with translated():
         async with pool.acquire() as conn:
-            total = await conn.fetchval(_MODEL_COUNT, model_filter)
+            total = await conn.fetchval(_SLOT_COUNT, model_filter)
             rows = await conn.fetch(_OVERVIEW, model_filter, limit, offset, windows)
     return total, [dict(r) for r in rows]
 

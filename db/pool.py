@@ -6,6 +6,7 @@ import asyncio
 import json
 import weakref
 from pathlib import Path
+from typing import Mapping
 
 import asyncpg
 
@@ -126,27 +127,26 @@ async def connect(dsn: str | None = None, settings: Settings | None = None) -> a
     return conn
 
 
-async def get_pool(dsn: str | None = None, settings: Settings | None = None, *, read_only: bool = False) -> asyncpg.Pool:
-    """The pool of the running event loop for ``dsn``, created on first use. ``read_only``: a
-    separate pool whose sessions start every transaction read-only (the dashboard's)."""
+async def get_pool(
+    dsn: str | None = None, settings: Settings | None = None, *, session: Mapping[str, str] | None = None
+) -> asyncpg.Pool:
+    """The pool of the running event loop for ``dsn``, created on first use. ``session``: more
+    session settings (e.g. the dashboard's read-only transactions); such a pool is a separate one."""
     settings = settings or get_settings()
     dsn = dsn or resolve_dsn(settings)
     loop = asyncio.get_running_loop()
     by_dsn = _pools.setdefault(loop, {})
-    key = f"{dsn}\x00read-only" if read_only else dsn
+    key = dsn + "".join(f"\x00{k}={v}" for k, v in sorted((session or {}).items()))
     pool = by_dsn.get(key)
     if pool is None:
         register_url_secrets(dsn)
-        session = server_settings(settings)
-        if read_only:
-            session["default_transaction_read_only"] = "on"
         try:
             pool = await asyncpg.create_pool(
                 dsn,
                 min_size=settings.pool_min_size,
                 max_size=settings.pool_max_size,
                 init=init_connection,
-                server_settings=session,
+                server_settings={**server_settings(settings), **(session or {})},
             )
         except _CONNECT_ERRORS as e:
             raise _unavailable(dsn, e) from None

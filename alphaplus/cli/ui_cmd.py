@@ -61,10 +61,10 @@ def ui(
     dsn = settings.ui_database_url or resolve_dsn(settings)
 
     async def check():
-        from db.dashboard import login_facts
+        from db.dashboard import SESSION, login_facts
         from db.pool import get_pool
 
-        return await login_facts(await get_pool(dsn, settings, read_only=True))
+        return await login_facts(await get_pool(dsn, settings, session=SESSION))
 
     facts = run(check)
     shown_host = f"[{host}]" if ":" in host else host

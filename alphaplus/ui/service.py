@@ -14,7 +14,7 @@ from alphaplus.core.settings import Settings
 from alphaplus.ui import links, views
 
 SPARK_WINDOWS = 24
-MODELS_PER_PAGE = 20
+SLOTS_PER_PAGE = 100
 CHART_WINDOWS = 500
 MAX_CHART_WINDOWS = 5_000
 SHADOW_WINDOWS = 2_000
@@ -46,18 +46,19 @@ class Dashboard:
         self._verified: OrderedDict[tuple[str, str], None] = OrderedDict()
 
     async def pool(self):
+        from db.dashboard import SESSION
         from db.pool import get_pool
 
-        return await get_pool(self.database_url, self.settings, read_only=True)
+        return await get_pool(self.database_url, self.settings, session=SESSION)
 
     async def overview(self, *, model_filter: str | None, page: int) -> dict[str, Any]:
         from db import dashboard
 
-        total, rows = await dashboard.overview(await self.pool(), model_filter=model_filter, limit=MODELS_PER_PAGE,
-                                               offset=(page - 1) * MODELS_PER_PAGE, windows=SPARK_WINDOWS)
+        total, rows = await dashboard.overview(await self.pool(), model_filter=model_filter, limit=SLOTS_PER_PAGE,
+                                               offset=(page - 1) * SLOTS_PER_PAGE, windows=SPARK_WINDOWS)
         now = utcnow()
-        pages = max(1, -(-total // MODELS_PER_PAGE))
-        return {"grids": views.model_grids(rows, now), "models": total, "page": page, "pages": pages, "now": now}
+        pages = max(1, -(-total // SLOTS_PER_PAGE))
+        return {"grids": views.model_grids(rows, now), "slots": total, "page": page, "pages": pages, "now": now}
 
     async def slot(self, model_name: str, regime: str, symbol: str, *, versions_page: int, comparisons_page: int,
                    windows: int) -> dict[str, Any]:

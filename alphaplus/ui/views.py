@@ -36,7 +36,6 @@ class SlotCell:
     model_name: str
     regime: str
     symbol: str
-    versions: int
     production_version: int | None
     production_since: datetime | None
     age: str
@@ -193,7 +192,7 @@ def _last(values: Sequence[Any] | None) -> Any:
 
 def slot_cell(row: Mapping[str, Any], now: datetime) -> SlotCell:
     return SlotCell(
-        model_name=row["model_name"], regime=row["regime"], symbol=row["symbol"], versions=row["versions"],
+        model_name=row["model_name"], regime=row["regime"], symbol=row["symbol"],
         production_version=row["production_version"], production_since=row["production_since"],
         age=age(row["production_since"], now), status=row["last_status"], assessed_at=row["last_assessed_at"],
         accuracy=_last(row["accuracy"]), skill=_last(row["skill"]), window_n=_last(row["window_n"]),
