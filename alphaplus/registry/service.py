@@ -73,7 +73,7 @@ class Registry:
         artifact: StoredArtifact | None = None,
         training_metrics: dict[str, Any] | None = None,
         validation_metrics: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
+        version_metadata: dict[str, Any] | None = None,
         ctx: ChangeContext | None = None,
     ) -> Registration:
         """Store the model (or take a stored artifact) and register it as staging; idempotent by lineage."""
@@ -91,7 +91,7 @@ class Registry:
             artifact=artifact,
             training_metrics=training_metrics or {},
             validation_metrics=validation_metrics or {},
-            metadata=metadata,
+            version_metadata=version_metadata,
             ctx=ctx or ChangeContext(reason="registered", flow_run_id=lineage.flow_run_id),
         )
 

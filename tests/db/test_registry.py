@@ -140,7 +140,7 @@ async def test_a_tampered_or_truncated_artifact_is_refused_on_load(registry, reg
 async def test_a_quarantined_lineage_blocks_promotion_of_its_descendants(registry, register, model_name):
     parent = await register(model_name, data_hash="xxh3_128:poisoned")
     await registry.promote(model_name, parent.version, reason="first")
-    child = await register(model_name, parent_version=parent.version)
+    child = await register(model_name, parent_model_version=parent.version)
     sibling = await register(model_name, data_hash="xxh3_128:poisoned")
     unrelated = await register(model_name)
     await registry.quarantine_training_data("xxh3_128:poisoned", reason="exchange sent bad prints")
