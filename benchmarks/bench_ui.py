@@ -37,19 +37,19 @@ SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT")
 _SEED_VERSIONS = """
 INSERT INTO ml_models (model_name, latest_version)
 SELECT 'bench_model_' || lpad(m::text, 3, '0'), $2 * $3 FROM generate_series(1, $1) m;
-INSERT INTO model_lineage (model_name, regime, symbol, parent_version, training_data_hash, feature_set_hash,
-                           hyperparameters_hash, lineage_key, timeframe, n_samples, n_features,
-                           training_data_start, training_data_end)
-SELECT 'bench_model_' || lpad(m::text, 3, '0'), (ARRAY['trending', 'ranging'])[s % 2 + 1],
+INSERT INTO model_lineage (model_name, model_version, regime, symbol, parent_model_name, parent_model_version,
+                           training_data_hash, feature_set_hash, hyperparameters_hash, lineage_key, timeframe,
+                           n_samples, n_features, training_data_start, training_data_end)
+SELECT 'bench_model_' || lpad(m::text, 3, '0'), s * $3 + k, (ARRAY['trending', 'ranging'])[s % 2 + 1],
        (ARRAY['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'XRPUSDT', 'ADAUSDT'])[s / 2 + 1],
-       CASE WHEN k > 1 THEN s * $3 + k - 1 END,
+       CASE WHEN k > 1 THEN 'bench_model_' || lpad(m::text, 3, '0') END, CASE WHEN k > 1 THEN s * $3 + k - 1 END,
        'xxh3_128:' || md5(m || '-' || s || '-' || (k + 1) / 2), 'sha256:f', 'sha256:h', 'sha256:' || s * $3 + k,
        '1h', 20000, 24, now() - interval '400 days', now() - (11 - k) * interval '30 days'
 FROM generate_series(1, $1) m, generate_series(0, $2 - 1) s, generate_series(1, $3) k;
-INSERT INTO model_versions (model_name, version, regime, symbol, lineage_id, model_path, model_size_bytes,
-                            model_hash, training_metrics, validation_metrics, metadata, total_inferences,
-                            error_count, avg_inference_time_ms)
-SELECT l.model_name, split_part(l.lineage_key, ':', 2)::int, l.regime, l.symbol, l.lineage_id,
+INSERT INTO model_versions (model_name, version, regime, symbol, lineage_id, model_artifact_path, model_size_bytes,
+                            model_artifact_hash, training_metrics, validation_metrics, version_metadata,
+                            total_inferences, error_count, avg_inference_time_ms)
+SELECT l.model_name, l.model_version, l.regime, l.symbol, l.lineage_id,
        'aa/bench.joblib', 1000, repeat('a', 64),
        '{"train": {"accuracy": 0.62, "f1": 0.6}, "holdout": {"accuracy": 0.55, "f1": 0.53}}'::jsonb,
        '{"accuracy": 0.56, "f1": 0.55, "roc_auc": 0.58}'::jsonb, '{}'::jsonb, 50000, 12, 1.7
@@ -67,20 +67,26 @@ SELECT model_name, regime, symbol, version, now() - interval '3 days' FROM model
 """
 # A canary needs a staging version: one extra version in the first slot of each model.
 _SEED_CANARIES = """
-INSERT INTO model_lineage (model_name, regime, symbol, parent_version, training_data_hash, feature_set_hash,
-                           hyperparameters_hash, lineage_key)
-SELECT model_name, regime, symbol, version, 'xxh3_128:canary' || model_name, 'sha256:f', 'sha256:h',
-       'sha256:canary'
-FROM production_slots WHERE regime = 'trending' AND symbol = 'BTCUSDT';
 UPDATE ml_models SET latest_version = latest_version + 1;
-INSERT INTO model_versions (model_name, version, regime, symbol, lineage_id, model_path, model_size_bytes, model_hash)
-SELECT l.model_name, m.latest_version, l.regime, l.symbol, l.lineage_id, 'aa/bench.joblib', 1000, repeat('a', 64)
-FROM model_lineage l JOIN ml_models m ON m.model_name = l.model_name WHERE l.lineage_key = 'sha256:canary';
+INSERT INTO model_lineage (model_name, model_version, regime, symbol, parent_model_name, parent_model_version,
+                           training_data_hash, feature_set_hash, hyperparameters_hash, lineage_key)
+SELECT p.model_name, m.latest_version, p.regime, p.symbol, p.model_name, p.version,
+       'xxh3_128:canary' || p.model_name, 'sha256:f', 'sha256:h', 'sha256:canary'
+FROM production_slots p JOIN ml_models m ON m.model_name = p.model_name
+WHERE p.regime = 'trending' AND p.symbol = 'BTCUSDT';
+INSERT INTO model_versions (model_name, version, regime, symbol, lineage_id, model_artifact_path, model_size_bytes,
+                            model_artifact_hash)
+SELECT l.model_name, l.model_version, l.regime, l.symbol, l.lineage_id, 'aa/bench.joblib', 1000, repeat('a', 64)
+FROM model_lineage l WHERE l.lineage_key = 'sha256:canary';
 UPDATE model_versions SET status = 'canary' WHERE status = 'staging';
 """
 # History: each version's 80 live windows follow its slot's previous version's (hourly, ending now),
-# and 20 shadow windows over the last 20 hours. Confusion counts let the pages show skill.
+# and 20 shadow windows over the last 20 hours. Confusion counts let the pages show skill. The
+# per-row trigger that copies a version's latest window onto its row is off for the bulk insert
+# (replica role); one UPDATE with the schema's own JSON builders does its work afterwards (in the same
+# role: the columns' guard lets only the triggers write them).
 _SEED_HISTORY = """
+SET LOCAL session_replication_role = replica;
 INSERT INTO model_performance_history (ts, window_start, model_name, version, regime, symbol, source, n_samples,
     n_correct, accuracy, f1, total_inferences, error_count, error_rate, max_psi, metrics)
 SELECT t.ts, t.ts - interval '1 hour', v.model_name, v.version, v.regime, v.symbol, t.source, 200, c.correct,
@@ -98,6 +104,12 @@ CROSS JOIN LATERAL (
            CASE WHEN w <= $2 THEN 'live' ELSE 'shadow' END AS source
 ) t
 WHERE v.status <> 'canary';
+UPDATE model_versions v SET performance_metrics = version_performance_metrics(to_jsonb(h)),
+                            drift_metrics = version_drift_metrics(to_jsonb(h))
+FROM (SELECT DISTINCT ON (model_name, version) * FROM model_performance_history WHERE source = 'live'
+      ORDER BY model_name, version, ts DESC) h
+WHERE v.model_name = h.model_name AND v.version = h.version;
+SET LOCAL session_replication_role = origin;
 """
 # Audit history beyond what the triggers wrote: 20 production moves per slot over 90 days and 8 status
 # changes per version (as superuser, the benchmark writes them directly).

@@ -20,13 +20,14 @@ from db.errors import translated
 # may do; no JIT compilation, which costs more (~0.25 s) than the page's short queries take.
 SESSION = {"default_transaction_read_only": "on", "jit": "off"}
 
-# Columns the specification's column contract names differently; every query reads them through
-# these names only, so switching schemas is an edit of these lines.
-ARTIFACT_PATH = "model_path"
-ARTIFACT_HASH = "model_hash"
-VERSION_METADATA = "metadata"
-PARENT_VERSION = "parent_version"
-TRAINING_ENVIRONMENT = "environment"
+# Columns whose names changed with the specification's column contract (0009); the queries name
+# them only through these.
+ARTIFACT_PATH = "model_artifact_path"
+ARTIFACT_HASH = "model_artifact_hash"
+VERSION_METADATA = "version_metadata"
+PARENT_MODEL = "parent_model_name"
+PARENT_VERSION = "parent_model_version"
+TRAINING_ENVIRONMENT = "training_environment"
 
 # Skill of a live window: accuracy above the majority class of the window's realized outcomes (the
 # best constant prediction for that window), from the confusion counts outcome resolution stores;
@@ -64,16 +65,16 @@ pointed AS (
     SELECT p.* FROM slots s
     JOIN production_slots p ON p.model_name = s.model_name AND p.regime = s.regime AND p.symbol = s.symbol
 ), ancestry AS (
-    SELECT p.model_name, p.version AS head, p.version, 0 AS depth FROM pointed p
+    SELECT p.model_name AS head_model, p.version AS head, p.model_name, p.version, 0 AS depth FROM pointed p
     WHERE EXISTS (SELECT 1 FROM quarantine)
   UNION ALL
-    SELECT a.model_name, a.head, l.{PARENT_VERSION}, a.depth + 1
+    SELECT a.head_model, a.head, l.{PARENT_MODEL}, l.{PARENT_VERSION}, a.depth + 1
     FROM ancestry a
     JOIN model_versions v ON v.model_name = a.model_name AND v.version = a.version
     JOIN model_lineage l ON l.lineage_id = v.lineage_id
     WHERE l.{PARENT_VERSION} IS NOT NULL AND a.depth < 10000
 ), quarantined AS (
-    SELECT DISTINCT a.model_name, a.head FROM ancestry a
+    SELECT DISTINCT a.head_model, a.head FROM ancestry a
     JOIN model_versions v ON v.model_name = a.model_name AND v.version = a.version
     JOIN model_lineage l ON l.lineage_id = v.lineage_id
     WHERE EXISTS (SELECT 1 FROM quarantine q
@@ -91,7 +92,7 @@ SELECT s.model_name, s.regime, s.symbol,
        w.error_rate, w.max_psi
 FROM slots s
 LEFT JOIN pointed p ON p.model_name = s.model_name AND p.regime = s.regime AND p.symbol = s.symbol
-LEFT JOIN quarantined qv ON qv.model_name = p.model_name AND qv.head = p.version
+LEFT JOIN quarantined qv ON qv.head_model = p.model_name AND qv.head = p.version
 LEFT JOIN slot_assessments a ON a.model_name = s.model_name AND a.regime = s.regime AND a.symbol = s.symbol
 LEFT JOIN LATERAL (
     SELECT array_agg(v.version ORDER BY v.version) AS canaries FROM model_versions v
@@ -171,22 +172,26 @@ ORDER BY ts, version
 # $1 model, $2 version, $3 rows per section, $4 deepest ancestor shown.
 _VERSION = f"""
 WITH RECURSIVE chain AS (
-    SELECT v.version, l.{PARENT_VERSION} AS parent_version, 0 AS depth, ARRAY[v.version] AS path
+    SELECT v.model_name, v.version, l.{PARENT_MODEL} AS parent_model, l.{PARENT_VERSION} AS parent_version,
+           0 AS depth, ARRAY[v.model_name || chr(31) || v.version] AS path
     FROM model_versions v JOIN model_lineage l ON l.lineage_id = v.lineage_id
     WHERE v.model_name = $1 AND v.version = $2
   UNION ALL
-    SELECT v.version, l.{PARENT_VERSION}, c.depth + 1, c.path || v.version
+    SELECT v.model_name, v.version, l.{PARENT_MODEL}, l.{PARENT_VERSION}, c.depth + 1,
+           c.path || (v.model_name || chr(31) || v.version)
     FROM chain c
-    JOIN model_versions v ON v.model_name = $1 AND v.version = c.parent_version
+    JOIN model_versions v ON v.model_name = c.parent_model AND v.version = c.parent_version
     JOIN model_lineage l ON l.lineage_id = v.lineage_id
-    WHERE NOT v.version = ANY(c.path) AND c.depth < $4
+    WHERE NOT (v.model_name || chr(31) || v.version) = ANY(c.path) AND c.depth < $4
 )
 SELECT v.model_name, v.version, v.regime, v.symbol, v.status, v.created_at, v.updated_at, v.promoted_at,
        v.deprecated_at, v.{ARTIFACT_PATH} AS artifact_path, v.model_size_bytes AS artifact_size,
        v.{ARTIFACT_HASH} AS artifact_hash, v.training_metrics, v.validation_metrics,
-       v.{VERSION_METADATA} AS version_metadata, v.usage_count, v.total_inferences, v.error_count,
+       v.{VERSION_METADATA} AS version_metadata, v.model_artifact_size_mb, v.performance_metrics, v.drift_metrics,
+       v.rollback_metrics, v.deployment_timestamp, v.usage_count, v.total_inferences, v.error_count,
        v.avg_inference_time_ms, v.last_used_timestamp,
-       l.{PARENT_VERSION} AS parent_version, l.training_data_hash, l.feature_set_hash, l.hyperparameters_hash,
+       l.{PARENT_MODEL} AS parent_model, l.{PARENT_VERSION} AS parent_version, l.training_data_hash,
+       l.feature_set_hash, l.hyperparameters_hash, l.training_samples, l.validation_samples, l.lineage_metadata,
        l.lineage_key, l.timeframe, l.training_data_start, l.training_data_end, l.n_samples, l.n_features,
        l.hyperparameters, l.training_config, l.{TRAINING_ENVIRONMENT} AS training_environment,
        l.training_duration_seconds, l.flow_run_id, l.created_by,
@@ -198,15 +203,15 @@ SELECT v.model_name, v.version, v.regime, v.symbol, v.status, v.created_at, v.up
               WHERE (q.kind = 'version' AND q.model_name = v.model_name AND q.version = v.version)
                  OR (q.kind = 'training_data' AND q.training_data_hash = l.training_data_hash)) x) AS quarantines,
        (SELECT coalesce(jsonb_agg(x ORDER BY x.depth), '[]')
-        FROM (SELECT c.depth, c.version, c.parent_version, a.status,
-                     alphaplus_quarantine_reason($1, c.version) AS quarantine_reason
-              FROM chain c JOIN model_versions a ON a.model_name = $1 AND a.version = c.version
+        FROM (SELECT c.depth, c.model_name, c.version, c.parent_version, a.status,
+                     alphaplus_quarantine_reason(c.model_name, c.version) AS quarantine_reason
+              FROM chain c JOIN model_versions a ON a.model_name = c.model_name AND a.version = c.version
               WHERE c.depth > 0) x) AS ancestors,
-       (SELECT coalesce(jsonb_agg(x ORDER BY x.version), '[]')
-        FROM (SELECT k.version, k.status, k.regime, k.symbol
+       (SELECT coalesce(jsonb_agg(x ORDER BY x.model_name, x.version), '[]')
+        FROM (SELECT k.model_name, k.version, k.status, k.regime, k.symbol
               FROM model_lineage cl JOIN model_versions k ON k.lineage_id = cl.lineage_id
-              WHERE cl.model_name = v.model_name AND cl.{PARENT_VERSION} = v.version
-              ORDER BY k.version LIMIT $3) x) AS children,
+              WHERE cl.{PARENT_MODEL} = v.model_name AND cl.{PARENT_VERSION} = v.version
+              ORDER BY k.model_name, k.version LIMIT $3) x) AS children,
        (SELECT coalesce(jsonb_agg(x ORDER BY x.model_name, x.version), '[]')
         FROM (SELECT k.model_name, k.version, k.status, k.regime, k.symbol
               FROM model_lineage sl JOIN model_versions k ON k.lineage_id = sl.lineage_id
@@ -285,7 +290,7 @@ class Cursor:
 # Keys of JSON sections that hold timestamps (to_jsonb writes them as ISO 8601 text).
 _TIME_KEYS = frozenset({
     "since", "last_assessed_at", "created_at", "promoted_at", "deprecated_at", "last_used_timestamp", "ts",
-    "window_start", "window_end", "event_time", "first_window", "last_window",
+    "window_start", "window_end", "event_time", "first_window", "last_window", "assessed_at",
 })
 
 
@@ -342,7 +347,7 @@ async def version_page(pool: asyncpg.Pool, model_name: str, version: int, *, lim
     with translated():
         row = await pool.fetchrow(_VERSION, model_name, version, limit, max_depth)
     return _record(row, ("quarantines", "ancestors", "children", "same_data", "live", "shadow", "comparisons",
-                         "events"))
+                         "events", "performance_metrics", "drift_metrics", "rollback_metrics"))
 
 
 def _cursor_args(cursor: Cursor | None) -> tuple[datetime | None, int | None]:

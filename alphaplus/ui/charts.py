@@ -270,6 +270,7 @@ class LineageNode:
     href: str
     quarantined: bool = False
     current: bool = False
+    other_model: str | None = None  # set when the version belongs to another model than the page's
 
 
 def lineage_graph(ancestors: Sequence[LineageNode], node: LineageNode, children: Sequence[LineageNode],
@@ -287,13 +288,16 @@ def lineage_graph(ancestors: Sequence[LineageNode], node: LineageNode, children:
 
     def box(n: LineageNode, x0: float, y0: float) -> str:
         css = "node" + (" current" if n.current else "") + (" quarantined" if n.quarantined else "")
-        tip = f"v{n.version} · {n.status}" + (" · quarantined" if n.quarantined else "")
+        tip = (f"{n.other_model} " if n.other_model else "") + f"v{n.version} · {n.status}" \
+            + (" · quarantined" if n.quarantined else "")
+        second = n.status if n.other_model is None else (n.other_model[:13] + "…" if len(n.other_model) > 14
+                                                         else n.other_model)
         return (f'<a href="{escape(n.href)}"><rect class="{css} {version_class(n.version)}" x="{_n(x0)}" '
                 f'y="{_n(y0)}" width="{w}" height="{h}" rx="6">{_title(tip)}</rect>'
                 f'<text class="node-label" x="{_n(x0 + w / 2)}" y="{_n(y0 + 17)}" text-anchor="middle">'
                 f"v{n.version}</text>"
                 f'<text class="node-status" x="{_n(x0 + w / 2)}" y="{_n(y0 + 32)}" text-anchor="middle">'
-                f"{escape(n.status)}</text></a>")
+                f"{escape(second)}</text></a>")
 
     for i, n in enumerate(chain):
         x0 = 8 + i * step

@@ -277,9 +277,12 @@ def chart_markers(rows: Sequence[ServingRow]) -> list[ChartMarker]:
 
 
 def lineage_nodes(model_name: str, page: Mapping[str, Any]) -> tuple[list[LineageNode], LineageNode, list[LineageNode]]:
-    """(ancestors nearest first, the version, its children) of a version page's rows."""
+    """(ancestors nearest first, the version, its children) of a version page's rows; a parent or
+    child may belong to another model."""
     def node(row: Mapping[str, Any], **kw: Any) -> LineageNode:
-        return LineageNode(row["version"], row["status"], links.version_path(model_name, row["version"]), **kw)
+        model = row.get("model_name", model_name)
+        return LineageNode(row["version"], row["status"], links.version_path(model, row["version"]),
+                           other_model=None if model == model_name else model, **kw)
 
     ancestors = [node(a, quarantined=a["quarantine_reason"] is not None) for a in page["ancestors"]]
     this = node(page, quarantined=page["quarantine_reason"] is not None, current=True)

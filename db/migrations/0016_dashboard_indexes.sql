@@ -3,26 +3,12 @@
 
 -- A slot's live windows (overview sparklines, the slot chart) and its shadow windows (candidates'
 -- shadow scores), newest first, without reading the other source's rows.
-CREATE INDEX IF NOT EXISTS model_performance_history_slot_source
+CREATE INDEX model_performance_history_slot_source
     ON model_performance_history (model_name, regime, symbol, source, ts DESC);
 
--- The children of a version (lineage graph). The parent column has another name once the
--- specification's column names are in place: index whichever this schema has.
-DO $$
-DECLARE
-    parent text;
-BEGIN
-    SELECT column_name INTO parent FROM information_schema.columns
-    WHERE table_schema = current_schema() AND table_name = 'model_lineage'
-      AND column_name IN ('parent_model_version', 'parent_version')
-    ORDER BY column_name = 'parent_model_version' DESC
-    LIMIT 1;
-    IF parent IS NOT NULL THEN
-        EXECUTE format('CREATE INDEX IF NOT EXISTS model_lineage_parent ON model_lineage (model_name, %I) '
-                       'WHERE %I IS NOT NULL', parent, parent);
-    END IF;
-END
-$$;
+-- The children of a version (the lineage graph).
+CREATE INDEX model_lineage_parent
+    ON model_lineage (parent_model_name, parent_model_version) WHERE parent_model_version IS NOT NULL;
 
 -- Rollback events and the audit log, newest first across every slot (the Rollbacks and Audit
 -- pages, paginated by a (time, id) cursor). A hypertable already has an index leading with its time

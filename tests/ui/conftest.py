@@ -88,7 +88,7 @@ async def seeded(settings) -> Registry:
 
     async def register(name, regime="trending", symbol="BTCUSDT", parent=None, **metrics):
         reg = await registry.register_model_version(
-            make_lineage(name, regime=regime, symbol=symbol, parent_version=parent), model={"w": uuid.uuid4().hex},
+            make_lineage(name, regime=regime, symbol=symbol, parent_model_version=parent), model={"w": uuid.uuid4().hex},
             training_metrics={"train": {"accuracy": 0.71, "f1": 0.7}, "holdout": {"accuracy": 0.56, "f1": 0.55}},
             validation_metrics={"accuracy": 0.57, "f1": 0.56, "roc_auc": 0.6, **metrics})
         return reg.version.version

@@ -291,3 +291,20 @@ async def test_the_dashboards_database_sessions_are_read_only(reader_settings, s
     with pytest.raises(AlphaPlusError, match="read-only transaction"):
         with translated():
             await pool.execute("INSERT INTO ml_models (model_name) VALUES ('written_by_the_dashboard')")
+
+
+async def test_a_parent_in_another_model_is_linked_both_ways(client, seeded, settings):
+    from dataclasses import replace
+
+    from alphaplus.registry.service import Registry
+    from tests.db.conftest import make_lineage
+
+    registry = await Registry.open(settings)
+    other = f"{seeded.model}_distilled"
+    lineage = replace(make_lineage(other), parent_model_name=seeded.model, parent_model_version=seeded.versions["v1"])
+    child = (await registry.register_model_version(lineage, model={"w": other})).version.version
+    r = client.get(version_path(other, child))
+    assert r.status_code == 200
+    assert f'href="{version_path(seeded.model, seeded.versions["v1"])}"' in section(r.text, "lineage")
+    r = client.get(version_path(seeded.model, seeded.versions["v1"]))
+    assert f'href="{version_path(other, child)}"' in section(r.text, "lineage")
