@@ -136,7 +136,8 @@ SELECT now() - (i * 9 + s % 7) * interval '1 day' + interval '6 hours', p.model_
 FROM (SELECT p.*, row_number() OVER (ORDER BY model_name, regime, symbol) AS s FROM production_slots p) p,
      generate_series(0, 4) i;
 INSERT INTO model_comparison (model_name, regime, symbol, challenger_version, champion_version, n_samples,
-                              challenger_metrics, champion_metrics, metric_deltas, test_name, p_value, decision, reasons)
+                              challenger_metrics, champion_metrics, metric_deltas, test_name, p_value, decision,
+                              reasons)
 SELECT model_name, regime, symbol, version, NULLIF(version - 1, 0), 2000, '{"accuracy": 0.56}'::jsonb,
        '{"accuracy": 0.55}'::jsonb, '{"accuracy": 0.01}'::jsonb, 'mcnemar_exact', 0.03,
        CASE WHEN version % 3 = 0 THEN 'reject' ELSE 'promote' END, '["accuracy improved"]'::jsonb

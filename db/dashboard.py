@@ -369,8 +369,9 @@ async def rollback_events(pool: asyncpg.Pool, filters: Mapping[str, Any], cursor
     first: ``limit`` of them on the cursor's side."""
     f = filters
     with translated():
-        rows = await pool.fetch(_ROLLBACKS_BY_DIRECTION[_newer(cursor)], f.get("model_name"), f.get("regime"), f.get("symbol"),
-                                f.get("rollback_type"), f.get("outcome"), *_cursor_args(cursor), limit)
+        rows = await pool.fetch(_ROLLBACKS_BY_DIRECTION[_newer(cursor)], f.get("model_name"), f.get("regime"),
+                                f.get("symbol"), f.get("rollback_type"), f.get("outcome"), *_cursor_args(cursor),
+                                limit)
     return _newest_first(rows, cursor)
 
 
@@ -379,8 +380,9 @@ async def audit_events(pool: asyncpg.Pool, filters: Mapping[str, Any], cursor: C
     """Audit rows matching ``filters`` (model_name, regime, symbol, version, event, actor), newest first."""
     f = filters
     with translated():
-        rows = await pool.fetch(_AUDIT_BY_DIRECTION[_newer(cursor)], f.get("model_name"), f.get("regime"), f.get("symbol"), f.get("version"),
-                                f.get("event"), f.get("actor"), *_cursor_args(cursor), limit)
+        rows = await pool.fetch(_AUDIT_BY_DIRECTION[_newer(cursor)], f.get("model_name"), f.get("regime"),
+                                f.get("symbol"), f.get("version"), f.get("event"), f.get("actor"),
+                                *_cursor_args(cursor), limit)
     return _newest_first(rows, cursor)
 
 

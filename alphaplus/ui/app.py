@@ -180,6 +180,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=["*"] if "*" in hosts else hosts)
     # Added last, so outermost: refused hosts and error pages carry the headers too.
     error_template = app.state.templates.env.get_template("error.html")
-    app.add_middleware(SecurityHeaders,
-                       render_error=lambda status, message: error_template.render(_error_context(status, message)).encode())
+
+    def render_error(status: int, message: str) -> bytes:
+        return error_template.render(_error_context(status, message)).encode()
+
+    app.add_middleware(SecurityHeaders, render_error=render_error)
     return app

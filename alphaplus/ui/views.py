@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from alphaplus.monitoring.report import move_kind
+from alphaplus.monitoring.report import TimelineEntry, moves_from_rows, timeline
 from alphaplus.ui import links
 from alphaplus.ui.charts import ChartMarker, ChartPoint, LineageNode, ServingSpan
 
@@ -219,33 +219,12 @@ def model_grids(rows: Iterable[Mapping[str, Any]], now: datetime) -> list[ModelG
 # --- slot ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ServingRow:
-    """One row of the serving timeline table."""
-
-    version: int | None
-    start: datetime
-    end: datetime | None
-    kind: str
-    actor: str
-    on_behalf_of: str | None
-    reason: str
-    flow_run_id: str | None
+def serving_rows(moves_newest_first: Sequence[Mapping[str, Any]]) -> list[TimelineEntry]:
+    """Who served when, newest first (the slot query reads the newest moves first)."""
+    return timeline(moves_from_rows(reversed(moves_newest_first)))[::-1]
 
 
-def serving_rows(moves_newest_first: Sequence[Mapping[str, Any]]) -> list[ServingRow]:
-    """Who served when, newest first: each pointer move opens a stretch the next one closes."""
-    oldest_first = list(reversed(moves_newest_first))
-    rows = [
-        ServingRow(m["to_version"], m["ts"], oldest_first[i + 1]["ts"] if i + 1 < len(oldest_first) else None,
-                   move_kind(m["to_version"], m.get("metadata")), m["actor"], m.get("on_behalf_of") or None,
-                   m.get("reason") or "", m.get("flow_run_id"))
-        for i, m in enumerate(oldest_first)
-    ]
-    return rows[::-1]
-
-
-def serving_spans(rows: Sequence[ServingRow], now: datetime,
+def serving_spans(rows: Sequence[TimelineEntry], now: datetime,
                   href: Callable[[int], str]) -> list[ServingSpan]:
     """The timeline bar's segments, oldest first (a stretch still open ends now)."""
     spans = []
@@ -264,7 +243,7 @@ def chart_points(rows: Iterable[Mapping[str, Any]]) -> list[ChartPoint]:
                        {k: r[k] for k in ("accuracy", "skill", "error_rate", "max_psi")}) for r in rows]
 
 
-def chart_markers(rows: Sequence[ServingRow]) -> list[ChartMarker]:
+def chart_markers(rows: Sequence[TimelineEntry]) -> list[ChartMarker]:
     markers = []
     for r in rows:
         to = "nothing" if r.version is None else f"v{r.version}"

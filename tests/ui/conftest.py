@@ -14,6 +14,7 @@ import pytest
 
 from alphaplus.core.settings import Settings
 from tests.db.conftest import make_lineage
+from tests.db.test_security import dsn_for
 
 # Every character a template could get wrong, and '/', '?', '#', '%' for the URLs.
 HOSTILE_MODEL = '<script>alert("model")</script><img src=x onerror=alert(1)>/a?b#c%2F&amp;'
@@ -31,14 +32,6 @@ class Registry:
     regime: str
     symbol: str
     versions: dict[str, int]
-
-
-def dsn_for(url: str, user: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    host = parts.hostname + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +81,8 @@ async def seeded(settings) -> Registry:
 
     async def register(name, regime="trending", symbol="BTCUSDT", parent=None, **metrics):
         reg = await registry.register_model_version(
-            make_lineage(name, regime=regime, symbol=symbol, parent_model_version=parent), model={"w": uuid.uuid4().hex},
+            make_lineage(name, regime=regime, symbol=symbol, parent_model_version=parent),
+            model={"w": uuid.uuid4().hex},
             training_metrics={"train": {"accuracy": 0.71, "f1": 0.7}, "holdout": {"accuracy": 0.56, "f1": 0.55}},
             validation_metrics={"accuracy": 0.57, "f1": 0.56, "roc_auc": 0.6, **metrics})
         return reg.version.version

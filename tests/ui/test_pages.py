@@ -70,7 +70,8 @@ def test_the_slot_page_shows_timeline_chart_gate_rollbacks_shadow_and_versions(c
     assert timeline.count("<tr>") == 4  # header + three stretches: v1, v2, v1 again
     assert "rollback (manual): live accuracy fell after the promotion" in timeline
     assert 'class="move rollback"' in timeline and "forced: first model" in timeline
-    assert re.search(r'href="http://127\.0\.0\.1:4200/runs/flow-run/[0-9a-f-]{36}"', timeline)  # the forced promotion's run
+    # The forced promotion's flow run, linked into the Prefect UI.
+    assert re.search(r'href="http://127\.0\.0\.1:4200/runs/flow-run/[0-9a-f-]{36}"', timeline)
     assert '<svg class="timeline"' in timeline
     chart = section(html, "performance")
     assert '<svg class="chart"' in chart

@@ -142,14 +142,16 @@ def test_badges_flag_quarantine_canary_recent_rollback_and_market_shift():
 
 def test_serving_rows_close_each_stretch_at_the_next_move():
     moves = [  # newest first, as the slot query returns them
-        {"ts": T0 + timedelta(hours=2), "to_version": 1, "actor": "ops", "reason": "rollback (manual): x",
+        {"ts": T0 + timedelta(hours=2), "from_version": 2, "to_version": 1, "actor": "ops", "reason": "rollback (manual): x",
          "metadata": {"rollback_type": "manual"}, "flow_run_id": None},
-        {"ts": T0 + timedelta(hours=1), "to_version": 2, "actor": "ops", "reason": "gate", "metadata": {}},
-        {"ts": T0, "to_version": 1, "actor": "ops", "reason": "first", "metadata": {}},
+        {"ts": T0 + timedelta(hours=1), "from_version": 1, "to_version": 2, "actor": "ops", "reason": "gate", "metadata": {}},
+        {"ts": T0, "from_version": None, "to_version": 1, "actor": "ops", "reason": "first", "metadata": {},
+         "flow_run_id": "run-1"},
     ]
     rows = views.serving_rows(moves)
     assert [(r.version, r.kind, r.end) for r in rows] == [
         (1, "rollback", None), (2, "promotion", T0 + timedelta(hours=2)), (1, "promotion", T0 + timedelta(hours=1))]
+    assert rows[-1].flow_run_id == "run-1"
     spans = views.serving_spans(rows, T0 + timedelta(hours=3), lambda v: f"/versions/m/{v}")
     assert [s.version for s in spans] == [1, 2, 1] and spans[-1].end == T0 + timedelta(hours=3)
 
