@@ -52,7 +52,7 @@ def ui(
         raise InvalidInput(f"--port must be between 1 and 65535, not {port}")
     _check_port_free(host, port)
 
-    from alphaplus.cli.common import err_console, run
+    from alphaplus.cli.common import run
     from alphaplus.core.redaction import mask_secrets
     from alphaplus.core.settings import get_settings
     from db.pool import resolve_dsn
@@ -71,11 +71,11 @@ def ui(
     print(f"dashboard: http://{shown_host}:{port}/  (database {mask_secrets(dsn)} as {facts['login']}, "
           "read-only sessions; Ctrl-C stops it)", flush=True)
     if facts["can_write"]:
-        err_console.print(f"note: login {facts['login']} may change the registry; the dashboard only reads, and a "
-                          "login in alphaplus_reader is enough (ALPHAPLUS_UI_DATABASE_URL)", highlight=False)
+        print(f"note: login {facts['login']} may change the registry; the dashboard only reads, and a login in "
+              "alphaplus_reader is enough (ALPHAPLUS_UI_DATABASE_URL)", file=sys.stderr)
     if not _is_loopback(host):
-        err_console.print(f"warning: listening on {host}, beyond this machine, without TLS or authentication; put "
-                          "it behind a reverse proxy that adds both (README, Dashboard)", highlight=False)
+        print(f"warning: listening on {host}, beyond this machine, without TLS or authentication; put it behind a "
+              "reverse proxy that adds both (README, Dashboard)", file=sys.stderr)
 
     import uvicorn
 
@@ -83,7 +83,6 @@ def ui(
 
     app = create_app(settings, database_url=dsn, bind_host=host)
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False, access_log=False)
-    sys.stdout.flush()
 
 
 def register(app: typer.Typer) -> None:
