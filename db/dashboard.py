@@ -50,9 +50,11 @@ _POOLED = """
 
 # --- overview ----------------------------------------------------------------------------------
 
+# Every slot with a version (of the models whose name contains $1), and how many there are.
 _SLOTS = """
-    SELECT DISTINCT model_name, regime, symbol FROM model_versions
-    WHERE ($1::text IS NULL OR strpos(lower(model_name), lower($1)) > 0)
+    SELECT model_name, regime, symbol, count(*) OVER () AS total
+    FROM (SELECT DISTINCT model_name, regime, symbol FROM model_versions
+          WHERE ($1::text IS NULL OR strpos(lower(model_name), lower($1)) > 0)) d
 """
 _SLOT_COUNT = f"SELECT count(*) FROM ({_SLOTS}) s"
 # A page of slots (every (model, regime, symbol) with a version), each with its production pointer,
@@ -82,14 +84,13 @@ pointed AS (
        OR EXISTS (SELECT 1 FROM quarantine q
                   WHERE q.kind = 'training_data' AND q.training_data_hash = l.training_data_hash)
 )
-SELECT s.model_name, s.regime, s.symbol,
+SELECT s.model_name, s.regime, s.symbol, s.total,
        p.version AS production_version, p.since AS production_since, p.moved_by,
        CASE WHEN qv.head IS NOT NULL THEN alphaplus_quarantine_reason(p.model_name, p.version) END
            AS quarantine_reason,
        c.canaries, r.rollbacks_24h, r.last_rollback_at,
        a.last_status, a.last_assessed_at, a.last_assessment -> 'triggers' AS triggers,
-       w.ts AS window_ts, w.versions AS window_versions, w.n_samples AS window_n, w.accuracy, w.skill,
-       w.error_rate, w.max_psi
+       w.window_ts, w.window_n, w.skill, w.accuracy
 FROM slots s
 LEFT JOIN pointed p ON p.model_name = s.model_name AND p.regime = s.regime AND p.symbol = s.symbol
 LEFT JOIN quarantined qv ON qv.head_model = p.model_name AND qv.head = p.version
@@ -104,11 +105,11 @@ LEFT JOIN LATERAL (
       AND e.event_time > now() - interval '24 hours' AND e.outcome = 'executed'
 ) r ON true
 LEFT JOIN LATERAL (
-    SELECT array_agg(x.ts ORDER BY x.ts) AS ts, array_agg(x.version ORDER BY x.ts) AS versions,
-           array_agg(x.n_samples ORDER BY x.ts) AS n_samples, array_agg(x.accuracy ORDER BY x.ts) AS accuracy,
-           array_agg(x.skill ORDER BY x.ts) AS skill, array_agg(x.error_rate ORDER BY x.ts) AS error_rate,
-           array_agg(x.max_psi ORDER BY x.ts) AS max_psi
-    FROM (SELECT h.ts, h.version, h.n_samples, h.accuracy, {_SKILL} AS skill, h.error_rate, h.max_psi
+    -- The latest windows, oldest first: accuracy for the sparkline; time, size and skill of the last.
+    SELECT array_agg(x.accuracy ORDER BY x.ts) AS accuracy, max(x.ts) AS window_ts,
+           (array_agg(x.n_samples ORDER BY x.ts DESC))[1] AS window_n,
+           (array_agg(x.skill ORDER BY x.ts DESC))[1] AS skill
+    FROM (SELECT h.ts, h.n_samples, h.accuracy, {_SKILL} AS skill
           FROM model_performance_history h
           WHERE h.model_name = s.model_name AND h.regime = s.regime AND h.symbol = s.symbol
             AND h.source = 'live'
@@ -319,8 +320,9 @@ async def overview(
     """(slots whose model matches the filter, one page of them with what the grid shows)."""
     with translated():
         async with pool.acquire() as conn:
-            total = await conn.fetchval(_SLOT_COUNT, model_filter)
             rows = await conn.fetch(_OVERVIEW, model_filter, limit, offset, windows)
+            # Past the last page the page is empty and does not carry the count.
+            total = rows[0]["total"] if rows else await conn.fetchval(_SLOT_COUNT, model_filter)
     return total, [dict(r) for r in rows]
 
 

@@ -97,16 +97,24 @@ def sparkline(values: Sequence[float | None], *, label: str, width: int = 120, h
                     [f'<text class="spark-empty" x="{_n(width / 2)}" y="{_n(height / 2 + 4)}" '
                      'text-anchor="middle">no live data</text>'])
     low, high = _padded(known, [] if baseline is None else [baseline])
-    x = _Scale(0, max(len(values) - 1, 1), 3, width - 3)
-    y = _Scale(low, high, height - 3, 3)
+    # Drawn for every slot of the overview: plain arithmetic rather than the chart scales.
+    step = (width - 6) / max(len(values) - 1, 1)
+    y_per = (height - 6) / (high - low)
     body = [_title(label)]
     if baseline is not None:
-        body.append(f'<line class="spark-baseline" x1="0" x2="{width}" y1="{_n(y(baseline))}" '
-                    f'y2="{_n(y(baseline))}"/>')
-    for run in _runs([(x(i), None if v is None else y(v)) for i, v in enumerate(values)]):
-        body.append(_polyline("spark-line", run))
-    last = next((i for i in range(len(values) - 1, -1, -1) if values[i] is not None))
-    body.append(f'<circle class="spark-dot" cx="{_n(x(last))}" cy="{_n(y(values[last]))}" r="2.2"/>')
+        yb = _n(height - 3 - (baseline - low) * y_per)
+        body.append(f'<line class="spark-baseline" x1="0" x2="{width}" y1="{yb}" y2="{yb}"/>')
+    runs: list[list[str]] = [[]]
+    last = ""
+    for i, v in enumerate(values):
+        if v is None:
+            runs.append([])
+            continue
+        last = f"{3 + i * step:.1f},{height - 3 - (v - low) * y_per:.1f}"
+        runs[-1].append(last)
+    body += [f'<polyline class="spark-line" points="{" ".join(r)}" fill="none"/>' for r in runs if r]
+    cx, cy = last.split(",")
+    body.append(f'<circle class="spark-dot" cx="{cx}" cy="{cy}" r="2.2"/>')
     return _svg(width, height, "spark", label, body)
 
 

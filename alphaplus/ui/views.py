@@ -46,7 +46,6 @@ class SlotCell:
     window_n: int | None
     window_ts: datetime | None
     accuracy_series: tuple[float | None, ...]
-    skill_series: tuple[float | None, ...]
     badges: tuple[Badge, ...]
 
 
@@ -195,9 +194,8 @@ def slot_cell(row: Mapping[str, Any], now: datetime) -> SlotCell:
         model_name=row["model_name"], regime=row["regime"], symbol=row["symbol"],
         production_version=row["production_version"], production_since=row["production_since"],
         age=age(row["production_since"], now), status=row["last_status"], assessed_at=row["last_assessed_at"],
-        accuracy=_last(row["accuracy"]), skill=_last(row["skill"]), window_n=_last(row["window_n"]),
-        window_ts=_last(row["window_ts"]), accuracy_series=tuple(row["accuracy"] or ()),
-        skill_series=tuple(row["skill"] or ()), badges=slot_badges(row),
+        accuracy=_last(row["accuracy"]), skill=row["skill"], window_n=row["window_n"], window_ts=row["window_ts"],
+        accuracy_series=tuple(row["accuracy"] or ()), badges=slot_badges(row),
     )
 
 

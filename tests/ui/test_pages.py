@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 
 from alphaplus.ui.app import create_app
 from alphaplus.ui.links import slot_path, version_path, with_query
-from tests.ui.conftest import HOSTILE_REASON, HOSTILE_SYMBOL, PAGE_SIZE
+from tests.ui.conftest import HOSTILE_SYMBOL, PAGE_SIZE
 
 HEADERS = {
     "content-security-policy": "frame-ancestors 'none'",
@@ -301,7 +302,7 @@ async def test_a_parent_in_another_model_is_linked_both_ways(client, seeded, set
     from tests.db.conftest import make_lineage
 
     registry = await Registry.open(settings)
-    other = f"{seeded.model}_distilled"
+    other = f"ui_distilled_{uuid.uuid4().hex[:8]}"  # not matched by the overview filter of seeded.model
     lineage = replace(make_lineage(other), parent_model_name=seeded.model, parent_model_version=seeded.versions["v1"])
     child = (await registry.register_model_version(lineage, model={"w": other})).version.version
     r = client.get(version_path(other, child))
