@@ -13,7 +13,7 @@ export PREFECT_LOGGING_LEVEL ?= WARNING
 # background services being cancelled at exit: nothing a user can act on.
 export PREFECT_LOGGING_LOGGERS_PREFECT_SERVER_LEVEL ?= CRITICAL
 
-.PHONY: install demo test test-fast bench clean db-up db-down
+.PHONY: install demo test test-fast bench clean db-up db-down ui
 
 $(BIN)/alphaplus: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ test-fast: install
 
 bench: install
 	$(BIN)/python -m benchmarks
+
+## The read-only registry dashboard on http://127.0.0.1:8765 (UI_PORT=... for another port).
+UI_PORT ?= 8765
+ui: install
+	$(BIN)/alphaplus ui --port $(UI_PORT)
 
 db-up: install
 	$(BIN)/alphaplus db up

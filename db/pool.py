@@ -6,6 +6,7 @@ import asyncio
 import json
 import weakref
 from pathlib import Path
+from typing import Mapping
 
 import asyncpg
 
@@ -126,13 +127,17 @@ async def connect(dsn: str | None = None, settings: Settings | None = None) -> a
     return conn
 
 
-async def get_pool(dsn: str | None = None, settings: Settings | None = None) -> asyncpg.Pool:
-    """The pool of the running event loop for ``dsn``, created on first use."""
+async def get_pool(
+    dsn: str | None = None, settings: Settings | None = None, *, session: Mapping[str, str] | None = None
+) -> asyncpg.Pool:
+    """The pool of the running event loop for ``dsn``, created on first use. ``session``: more
+    session settings (e.g. the dashboard's read-only transactions); such a pool is a separate one."""
     settings = settings or get_settings()
     dsn = dsn or resolve_dsn(settings)
     loop = asyncio.get_running_loop()
     by_dsn = _pools.setdefault(loop, {})
-    pool = by_dsn.get(dsn)
+    key = dsn + "".join(f"\x00{k}={v}" for k, v in sorted((session or {}).items()))
+    pool = by_dsn.get(key)
     if pool is None:
         register_url_secrets(dsn)
         try:
@@ -141,7 +146,7 @@ async def get_pool(dsn: str | None = None, settings: Settings | None = None) -> 
                 min_size=settings.pool_min_size,
                 max_size=settings.pool_max_size,
                 init=init_connection,
-                server_settings=server_settings(settings),
+                server_settings={**server_settings(settings), **(session or {})},
             )
         except _CONNECT_ERRORS as e:
             raise _unavailable(dsn, e) from None
@@ -150,7 +155,7 @@ async def get_pool(dsn: str | None = None, settings: Settings | None = None) -> 
         except BaseException:
             await pool.close()
             raise
-        by_dsn[dsn] = pool
+        by_dsn[key] = pool
     return pool
 
 

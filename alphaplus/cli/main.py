@@ -16,6 +16,7 @@ from alphaplus.cli import (
     registry_cmd,
     report_cmd,
     rollback_cmd,
+    ui_cmd,
 )
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ registry_cmd.register(app)
 report_cmd.register(app)
 outcomes_cmd.register(app)
 artifacts_cmd.register(app)
+ui_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

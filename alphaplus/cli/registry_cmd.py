@@ -230,6 +230,7 @@ def history(
     symbol: str = typer.Option(..., "--symbol", "-s", help="Symbol of the slot."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
     wide: bool = typer.Option(False, "--wide", help=WIDE_HELP),
+    url: bool = typer.Option(False, "--url", help="Print the slot's dashboard page (under ALPHAPLUS_UI_URL) instead."),
 ) -> None:
     """Show a slot's timeline: which version served when, who moved it and why, and status changes."""
     from alphaplus.cli.lookup import require_slot
@@ -237,6 +238,9 @@ def history(
     from alphaplus.monitoring.report import move_kind
 
     slot = Slot(model, regime, symbol)
+    if url:
+        _print_slot_url(slot)
+        return
 
     async def go():
         registry = await _registry()
@@ -266,6 +270,21 @@ def history(
         rows.append((_when(e.ts), what, "" if e.version is None else e.version, change, actor, e.reason))
     show([Column("time"), Column("event", max_width=18), Column("version", 2), Column("change"),
           Column("actor", 3, 20), Column("reason", 1, 60)], rows, wide=wide, title="lifecycle events")
+
+
+def _print_slot_url(slot) -> None:
+    """The slot's stable dashboard URL, once the slot is known to exist."""
+    from alphaplus.cli.lookup import require_slot
+    from alphaplus.core.settings import get_settings
+    from alphaplus.ui.links import absolute, slot_path
+
+    async def go():
+        from db.pool import get_pool
+
+        await require_slot(await get_pool(), slot.model_name, slot.regime, slot.symbol)
+
+    run(go)
+    print(absolute(get_settings().ui_url, slot_path(slot.model_name, slot.regime, slot.symbol)))
 
 
 def usage(

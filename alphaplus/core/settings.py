@@ -76,6 +76,20 @@ class Settings(BaseSettings):
     inference_flush_seconds: float = 1.0
     inference_buffer_limit: int = 1_000_000
 
+    # --- dashboard (alphaplus ui) ---------------------------------------------------------------
+    ui_database_url: str | None = Field(
+        default=None,
+        repr=False,
+        description="Database URL of the dashboard, e.g. a login in alphaplus_reader. Unset: the database above.",
+    )
+    ui_url: str = Field(default="http://127.0.0.1:8765",
+                        description="Where the dashboard is reached: the base of the links the CLI prints.")
+    ui_allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated Host names the dashboard answers besides loopback (behind a proxy); '*': any.",
+    )
+    ui_page_size: int = Field(default=50, ge=1, le=500, description="Rows per page of the dashboard's lists.")
+
     @property
     def artifacts_dir(self) -> Path:
         """Where model artifacts are stored."""

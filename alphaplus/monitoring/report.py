@@ -54,6 +54,7 @@ class SlotMove:
     actor: str
     on_behalf_of: str | None
     reason: str
+    flow_run_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class TimelineEntry:
     actor: str
     on_behalf_of: str | None
     reason: str
+    flow_run_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ def moves_from_rows(rows: Iterable[Mapping[str, Any]]) -> tuple[SlotMove, ...]:
     """SlotMoves from production_moved audit rows (oldest first)."""
     return tuple(
         SlotMove(r["ts"], r["from_version"], r["to_version"], move_kind(r["to_version"], r.get("metadata")),
-                 r["actor"], r.get("on_behalf_of") or None, r.get("reason") or "")
+                 r["actor"], r.get("on_behalf_of") or None, r.get("reason") or "", r.get("flow_run_id"))
         for r in rows
     )
 
@@ -110,7 +112,7 @@ def timeline(moves: Sequence[SlotMove]) -> list[TimelineEntry]:
     """Who served when: each move opens a stretch that the next move closes."""
     return [
         TimelineEntry(m.to_version, m.ts, moves[i + 1].ts if i + 1 < len(moves) else None, m.kind, m.actor,
-                      m.on_behalf_of, m.reason)
+                      m.on_behalf_of, m.reason, m.flow_run_id)
         for i, m in enumerate(moves)
     ]
 
