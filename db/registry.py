@@ -120,14 +120,6 @@ ORDER BY ts, id
 """
 _QUARANTINE_REASON = "SELECT alphaplus_quarantine_reason($1, $2)"
 _ARTIFACT_PATHS = "SELECT DISTINCT model_path FROM model_versions"
-_QUARANTINE_DATA = """
-INSERT INTO quarantine (kind, training_data_hash, reason) VALUES ('training_data', $1, $2)
-ON CONFLICT (training_data_hash) WHERE kind = 'training_data' DO NOTHING
-"""
-_QUARANTINE_VERSION = """
-INSERT INTO quarantine (kind, model_name, version, reason) VALUES ('version', $1, $2, $3)
-ON CONFLICT (model_name, version) WHERE kind = 'version' DO NOTHING
-"""
 # Batched usage: one statement for many versions; the running mean is kept exact.
 _RECORD_USAGE = """
 UPDATE model_versions v SET
@@ -405,21 +397,6 @@ class RegistryRepository:
                     await conn.execute(_DELETE_POINTER, slot.model_name, slot.regime, slot.symbol, version)
                 await conn.execute(_SET_STATUS, model_name, version, to_status)
                 return version_from_row(await conn.fetchrow(_GET_VERSION, model_name, version))
-
-    async def quarantine_training_data(self, training_data_hash: str, *, reason: str) -> None:
-        """Quarantine a training-data hash: no version trained on it (or descending) may serve."""
-        if not reason.strip():
-            raise InvalidInput("a quarantine needs a reason")
-        with translated():
-            await self.pool.execute(_QUARANTINE_DATA, training_data_hash, reason)
-
-    async def quarantine_version(self, model_name: str, version: int, *, reason: str) -> None:
-        """Quarantine a version: it and every version descending from it may no longer serve."""
-        if not reason.strip():
-            raise InvalidInput("a quarantine needs a reason")
-        await self.get_version(model_name, version)
-        with translated():
-            await self.pool.execute(_QUARANTINE_VERSION, model_name, version, reason)
 
     # --- usage ---------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ async def trigger_rollback_on_failure(flow: Any, flow_run: Any, state: Any) -> N
 
 
 async def _roll_back_moves_of(flow: Any, flow_run: Any, state: Any) -> None:
+    from alphaplus.core.validation import one_line
     from alphaplus.rollback.service import RollbackService
 
     run_id = str(flow_run.id)
@@ -37,7 +38,7 @@ async def _roll_back_moves_of(flow: Any, flow_run: Any, state: Any) -> None:
         params = {
             "model_name": move.slot.model_name, "regime": move.slot.regime, "symbol": move.slot.symbol,
             "to_version": move.from_version,
-            "reason": f"flow run {flow_run.name} of {flow.name} failed after moving production: {message}"[:2000],
+            "reason": one_line(f"flow run {flow_run.name} of {flow.name} failed after moving production: {message}"),
             "rollback_type": "on_failure",
             # Only undo the run's own move: if something else changed production since, leave it.
             "expected_version": move.to_version,

@@ -20,10 +20,11 @@ from alphaplus.ml.pipeline import TrainingConfig
 from alphaplus.promotion.config import gate_policy
 from alphaplus.ml.regimes import REGIMES
 from alphaplus.core.settings import get_settings
+from alphaplus.core.validation import check_model_name, check_name
 from flows.hooks import trigger_rollback_on_failure
 from flows.parameters import GateSettings, RegimeChoice
 from tasks.data import fetch_candles, validate_candles
-from tasks.promotion import apply_decision, evaluate_challenger, publish_decision, record_comparison
+from tasks.promotion import apply_decision, artifact_key, evaluate_challenger, publish_decision, record_comparison
 from tasks.training import finish_training_job, register_staging, start_training_job, train_slot
 
 
@@ -53,6 +54,9 @@ async def retrain(
     canary: Annotated[bool, Field(description="On a passed gate, start a canary instead.")] = False,
 ) -> list[dict[str, Any]]:
     """Retrain every (symbol x regime) slot; one slot's failure does not lose the others' results."""
+    for symbol in symbols:
+        check_name("symbol", symbol)
+    check_model_name(model_name)
     log = get_run_logger()
     run_id = str(flow_run.id) if flow_run.id else None
     settings = get_settings()
@@ -73,7 +77,7 @@ async def retrain(
             summary = report.summary()
             log.error("candles of %s failed the quality gate:\n%s", symbol, summary)
             await create_markdown_artifact(
-                key=f"data-quality-{symbol.lower()}"[:100].replace("_", "-"),
+                key=artifact_key(f"data-quality-{symbol}"),
                 markdown=f"# Candles of {symbol} ({timeframe}) failed the quality gate\n\n```\n{summary}\n```",
                 description=f"quality gate failed for {symbol}",
             )

@@ -6,7 +6,10 @@ from typing import Optional
 
 import typer
 
-from alphaplus.cli.common import console, print_json, run
+from alphaplus.cli.common import cells, console, print_json, run
+
+# A year: windows and delays beyond it are typos (and past what a datetime can subtract).
+_MAX_MINUTES = 366 * 24 * 60
 
 app = typer.Typer(help="Outcomes: turn matured predictions into live metrics and drift.", no_args_is_help=True)
 
@@ -14,9 +17,9 @@ app = typer.Typer(help="Outcomes: turn matured predictions into live metrics and
 @app.command("resolve")
 def resolve(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="One model (default: every model)."),
-    window_minutes: int = typer.Option(60, min=1, help="Length of the window of predictions to resolve."),
+    window_minutes: int = typer.Option(60, min=1, max=_MAX_MINUTES, help="Length of the window of predictions to resolve."),
     delay_minutes: int = typer.Option(
-        0, min=0, help="Resolve the window ending this long ago (at least horizon x bar length for live data)."
+        0, min=0, max=_MAX_MINUTES, help="Resolve the window ending this long ago (at least horizon x bar length for live data)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
@@ -24,6 +27,11 @@ def resolve(
     from rich.table import Table
 
     from alphaplus.monitoring.service import record_summary, resolve_outcomes
+
+    if model is not None:
+        from alphaplus.core.validation import check_model_name
+
+        check_model_name(model)
 
     records = run(lambda: resolve_outcomes(model_name=model, window_minutes=window_minutes,
                                            delay_minutes=delay_minutes))
@@ -34,8 +42,8 @@ def resolve(
     table = Table("model", "version", "slot", "source", "samples", "accuracy", "f1", "error rate", "max PSI")
     for r in rows:
         fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
-        table.add_row(r["model_name"], str(r["version"]), f"{r['symbol']}/{r['regime']}", r["source"],
-                      str(r["n_samples"]), fmt(r["accuracy"]), fmt(r["f1"]), fmt(r["error_rate"]), fmt(r["max_psi"]))
+        table.add_row(*cells(r["model_name"], r["version"], f"{r['symbol']}/{r['regime']}", r["source"],
+                             r["n_samples"], fmt(r["accuracy"]), fmt(r["f1"]), fmt(r["error_rate"]), fmt(r["max_psi"])))
     console.print(table if rows else "no predictions in that window")
 
 

@@ -1,4 +1,4 @@
-"""``alphaplus models``, ``versions``, ``history``, ``usage`` and ``quarantine``: reading the registry.
+"""``alphaplus models``, ``versions``, ``history`` and ``usage``: reading the registry.
 
 Read commands import only the registry, the catalog queries and Rich: no prefect, lightgbm or great
 expectations, so they answer in well under a second.
@@ -11,12 +11,22 @@ from typing import Optional
 
 import typer
 
-from alphaplus.cli.common import console, print_json, run
+from alphaplus.cli.common import cells, console, print_json, run, shown
+from alphaplus.core.validation import check_model_name, check_name, check_slot_names, quoted
+
+# The most versions one listing returns (a number the database's LIMIT takes as is).
+_LIST_LIMIT = 100_000
 
 models_app = typer.Typer(help="Registered models: version counts and production slots.", no_args_is_help=True)
 versions_app = typer.Typer(help="Model versions: list, inspect, trace lineage, reproduce.", no_args_is_help=True)
-quarantine_app = typer.Typer(help="Quarantine training data or a version: it, and what descends from it, "
-                                  "may no longer serve.", no_args_is_help=True)
+
+def check_filters(model: str | None, regime: str | None, symbol: str | None) -> None:
+    """Names given as filters follow the naming rule too: a name that breaks it cannot exist."""
+    if model is not None:
+        check_model_name(model)
+    for kind, value in (("regime", regime), ("symbol", symbol)):
+        if value is not None:
+            check_name(kind, value)
 
 
 async def _registry():
@@ -30,9 +40,9 @@ def _when(value) -> str:
 
 
 def _metrics(metrics) -> str:
-    shown = [f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(dict(metrics).items())
+    parts = [f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(dict(metrics).items())
              if isinstance(v, (int, float, str))]
-    return ", ".join(shown) or "–"
+    return ", ".join(parts) or "–"
 
 
 @models_app.command("list")
@@ -57,7 +67,7 @@ def list_models(as_json: bool = typer.Option(False, "--json", help="Print JSON i
     for m in models:
         statuses = ", ".join(f"{s} {n}" for s, n in sorted(m["by_status"].items()))
         slots = "\n".join(f"{p['regime']}/{p['symbol']}: v{p['version']}" for p in m["production"]) or "–"
-        table.add_row(m["model_name"], str(m["versions"]), statuses or "–", slots)
+        table.add_row(*cells(m["model_name"], m["versions"], statuses or "–", slots))
     console.print(table)
 
 
@@ -77,9 +87,10 @@ def list_versions(
     from alphaplus.core.errors import InvalidInput
 
     if status is not None and status not in lifecycle.STATUSES:
-        raise InvalidInput(f"unknown status {status!r}; statuses are {', '.join(lifecycle.STATUSES)}")
-    if limit < 1:
-        raise InvalidInput(f"--limit must be at least 1, not {limit}")
+        raise InvalidInput(f"unknown status {quoted(status)}; statuses are {', '.join(lifecycle.STATUSES)}")
+    if not 1 <= limit <= _LIST_LIMIT:
+        raise InvalidInput(f"--limit must be from 1 to {_LIST_LIMIT:,}, not {quoted(limit, 20)}")
+    check_filters(model, regime, symbol)
 
     async def go():
         registry = await _registry()
@@ -100,8 +111,8 @@ def list_versions(
     table = Table("model", "version", "regime", "symbol", "status", "created", "validation metrics",
                   title="versions")
     for v in versions:
-        table.add_row(v.model_name, str(v.version), v.regime, v.symbol, v.status, _when(v.created_at),
-                      _metrics(v.validation_metrics))
+        table.add_row(*cells(v.model_name, v.version, v.regime, v.symbol, v.status, _when(v.created_at),
+                             _metrics(v.validation_metrics)))
     console.print(table)
 
 
@@ -115,6 +126,7 @@ def show_version(
     from alphaplus.cli.lookup import parse_version, require_version
 
     number = parse_version(version)
+    check_model_name(model)
 
     async def go():
         registry = await _registry()
@@ -128,15 +140,15 @@ def show_version(
     if as_json:
         print_json(data)
         return
-    console.print(f"[bold]{v.model_name} v{v.version}[/bold]  {v.status}  slot {v.regime}/{v.symbol}")
+    console.print(f"[bold]{shown(v.model_name)} v{v.version}[/bold]  {v.status}  slot {shown(v.regime)}/{shown(v.symbol)}")
     console.print(f"created {_when(v.created_at)}  promoted {_when(v.promoted_at)}  updated {_when(v.updated_at)}")
-    console.print(f"training metrics:   {_metrics(v.training_metrics)}")
-    console.print(f"validation metrics: {_metrics(v.validation_metrics)}")
-    console.print(f"artifact: {v.artifact.path}  {v.artifact.size} bytes  sha256 {v.artifact.sha256}")
+    console.print(f"training metrics:   {shown(_metrics(v.training_metrics), 2000)}")
+    console.print(f"validation metrics: {shown(_metrics(v.validation_metrics), 2000)}")
+    console.print(f"artifact: {shown(v.artifact.path)}  {v.artifact.size} bytes  sha256 {shown(v.artifact.sha256)}")
     u = v.usage
     console.print(f"usage: {u.total_inferences} inferences, {u.error_count} errors ({u.error_rate:.2%}), "
                   f"{u.avg_inference_time_ms:.3f} ms mean, last used {_when(u.last_used_timestamp)}")
-    console.print(f"quarantined: {quarantined}" if quarantined else "not quarantined")
+    console.print(f"quarantined: {shown(quarantined)}" if quarantined else "not quarantined")
 
 
 @versions_app.command("lineage")
@@ -153,6 +165,7 @@ def lineage(
     from db.catalog import lineage_chain
 
     number = parse_version(version)
+    check_model_name(model)
 
     async def go():
         pool = await get_pool()
@@ -164,24 +177,25 @@ def lineage(
         print_json({"model_name": model, "version": number, "chain": chain})
         return
     head = chain[0]
-    console.print(f"[bold]{model} v{number}[/bold]  {head['status']}  slot {head['regime']}/{head['symbol']}")
-    console.print(f"training data: {head['training_data_hash']}  ({head['n_samples']} samples, "
-                  f"{head['n_features']} features, {head['timeframe']}, "
+    console.print(f"[bold]{shown(model)} v{number}[/bold]  {head['status']}  "
+                  f"slot {shown(head['regime'])}/{shown(head['symbol'])}")
+    console.print(f"training data: {shown(head['training_data_hash'])}  ({head['n_samples']} samples, "
+                  f"{head['n_features']} features, {shown(head['timeframe'])}, "
                   f"{_when(head['training_data_start'])} – {_when(head['training_data_end'])})")
-    console.print(f"feature set:     {head['feature_set_hash']}")
-    console.print(f"hyperparameters: {head['hyperparameters_hash']}")
-    console.print(f"lineage key:     {head['lineage_key']}")
-    console.print(f"artifact sha256: {head['model_hash']}")
-    run_note = f" in flow run {head['flow_run_id']}" if head["flow_run_id"] else ""
-    console.print(f"trained by {head['created_by']}{run_note}")
+    console.print(f"feature set:     {shown(head['feature_set_hash'])}")
+    console.print(f"hyperparameters: {shown(head['hyperparameters_hash'])}")
+    console.print(f"lineage key:     {shown(head['lineage_key'])}")
+    console.print(f"artifact sha256: {shown(head['model_hash'])}")
+    run_note = f" in flow run {shown(head['flow_run_id'])}" if head["flow_run_id"] else ""
+    console.print(f"trained by {shown(head['created_by'])}{run_note}")
     env = ", ".join(f"{k} {v}" for k, v in sorted(dict(head["environment"]).items())) or "not recorded"
-    console.print(f"environment: {env}")
+    console.print(f"environment: {shown(env, 2000)}")
     table = Table("depth", "version", "status", "parent", "training data", "created", "quarantined",
                   title="ancestry (this version first)")
     for link in chain:
-        table.add_row(str(link["depth"]), str(link["version"]), link["status"],
-                      "root" if link["parent_version"] is None else str(link["parent_version"]),
-                      link["training_data_hash"], _when(link["created_at"]), link["quarantine_reason"] or "")
+        table.add_row(*cells(link["depth"], link["version"], link["status"],
+                             "root" if link["parent_version"] is None else link["parent_version"],
+                             link["training_data_hash"], _when(link["created_at"]), link["quarantine_reason"] or ""))
     console.print(table)
 
 
@@ -198,6 +212,7 @@ def history(
     from alphaplus.core.entities import Slot
     from alphaplus.monitoring.report import move_kind
 
+    check_slot_names(model, regime, symbol)
     slot = Slot(model, regime, symbol)
 
     async def go():
@@ -213,9 +228,9 @@ def history(
         return
     served = Table("version", "from", "to", "moved by", "reason", title=f"who served {slot}")
     for p in periods:
-        served.add_row("none" if p.version is None else f"v{p.version}", _when(p.start),
-                       "now" if p.end is None else _when(p.end), p.actor, p.reason)
-    console.print(served if periods else f"no version of {slot} has served production yet")
+        served.add_row(*cells("none" if p.version is None else f"v{p.version}", _when(p.start),
+                              "now" if p.end is None else _when(p.end), p.actor, p.reason))
+    console.print(served if periods else f"no version of {shown(slot)} has served production yet")
     log = Table("time", "event", "version", "change", "actor", "reason", title="lifecycle events")
     for e in events:
         if e.event == "production_moved":
@@ -223,7 +238,7 @@ def history(
         else:
             what, change = e.event, f"{e.from_status or '–'} → {e.to_status or '–'}" if e.to_status else ""
         actor = e.actor + (f" for {e.on_behalf_of}" if e.on_behalf_of else "")
-        log.add_row(_when(e.ts), what, "" if e.version is None else str(e.version), change, actor, e.reason)
+        log.add_row(*cells(_when(e.ts), what, "" if e.version is None else e.version, change, actor, e.reason))
     console.print(log)
 
 
@@ -239,6 +254,7 @@ def usage(
     from db.catalog import require_model
 
     number = None if version is None else parse_version(version)
+    check_model_name(model)
 
     async def go():
         registry = await _registry()
@@ -255,69 +271,16 @@ def usage(
         print_json(rows)
         return
     table = Table("version", "slot", "status", "inferences", "errors", "error rate", "mean ms", "last used",
-                  title=f"usage of {model}")
+                  title=f"usage of {shown(model)}")
     for r in rows:
-        table.add_row(str(r["version"]), f"{r['regime']}/{r['symbol']}", r["status"], str(r["total_inferences"]),
-                      str(r["error_count"]), f"{r['error_rate']:.2%}", f"{r['avg_inference_time_ms']:.3f}",
-                      _when(r["last_used_timestamp"]))
+        table.add_row(*cells(r["version"], f"{r['regime']}/{r['symbol']}", r["status"], r["total_inferences"],
+                             r["error_count"], f"{r['error_rate']:.2%}", f"{r['avg_inference_time_ms']:.3f}",
+                             _when(r["last_used_timestamp"])))
     console.print(table)
 
 
-@quarantine_app.command("data")
-def quarantine_data(
-    data_hash: str = typer.Argument(..., metavar="HASH", help="Training-data hash, as `versions lineage` shows it."),
-    reason: str = typer.Option(..., "--reason", help="Why (recorded in the audit log)."),
-) -> None:
-    """Quarantine training data: no version trained on it, or descending from one, may serve."""
-    from db.pool import get_pool
-    from alphaplus.core.errors import InvalidInput
-    from db.catalog import versions_trained_on
-
-    if not data_hash.strip():
-        raise InvalidInput("give the training-data hash to quarantine")
-    if not reason.strip():
-        raise InvalidInput("a quarantine needs a reason (--reason)")
-
-    async def go():
-        registry = await _registry()
-        await registry.quarantine_training_data(data_hash, reason=reason)
-        return await versions_trained_on(await get_pool(), data_hash)
-
-    affected = run(go)
-    named = ", ".join(f"{m} v{v}" for m, v in affected)
-    console.print(f"quarantined training data {data_hash}; "
-                  + (f"trained on it: {named}" if affected else "no version was trained on it yet"))
-
-
-@quarantine_app.command("version")
-def quarantine_version(
-    model: str = typer.Argument(..., help="Model name."),
-    version: str = typer.Argument(..., help="Version number."),
-    reason: str = typer.Option(..., "--reason", help="Why (recorded in the audit log)."),
-) -> None:
-    """Quarantine a version: it, and every version descending from it, may no longer serve."""
-    from alphaplus.cli.lookup import parse_version, require_version
-    from alphaplus.core.errors import InvalidInput
-
-    number = parse_version(version)
-    if not reason.strip():
-        raise InvalidInput("a quarantine needs a reason (--reason)")
-
-    async def go():
-        registry = await _registry()
-        await require_version(registry.repo.pool, model, number)
-        await registry.quarantine_version(model, number, reason=reason)
-        return (await registry.get_version(model, number)).status
-
-    status = run(go)
-    # Quarantine blocks future promotions and rollbacks to it; it does not move a slot's pointer.
-    note = ("; it is production now and keeps serving until its slot is rolled back (`alphaplus rollback`)"
-            if status == "production" else "")
-    console.print(f"quarantined {model} v{number}{note}")
-
-
 def register(app: typer.Typer) -> None:
-    """Add ``models``, ``versions``, ``history``, ``usage`` and ``quarantine`` to the ``alphaplus`` command.
+    """Add ``models``, ``versions``, ``history`` and ``usage`` to the ``alphaplus`` command.
 
     ``versions reproduce`` (a write path, defined with the training commands) joins the ``versions``
     group here, once.
@@ -330,4 +293,3 @@ def register(app: typer.Typer) -> None:
     app.add_typer(versions_app, name="versions")
     app.command("history")(history)
     app.command("usage")(usage)
-    app.add_typer(quarantine_app, name="quarantine")

@@ -9,13 +9,14 @@ from typing import Optional
 
 import typer
 
-from alphaplus.cli.common import console, print_json, run
+from alphaplus.cli.common import cells, console, print_json, run, shown
 
 rollbacks_app = typer.Typer(help="Rollback history: what was rolled back, when, why and by whom.",
                             no_args_is_help=True)
 
 
-def _operator() -> str | None:
+def operator_name() -> str | None:
+    """The operating-system user running the command (recorded as on_behalf_of), if known."""
     import getpass
 
     try:
@@ -38,11 +39,15 @@ def assess(
     """Assess production slots from live evidence and roll back those that degraded."""
     from rich.table import Table
 
+    from alphaplus.core.validation import check_model_name
     from alphaplus.rollback.service import SlotFilter
+
+    if model is not None:
+        check_model_name(model)
 
     async def go():
         service = await _service()
-        return await service.assess_slots(SlotFilter(model_name=model), dry_run=dry_run, on_behalf_of=_operator())
+        return await service.assess_slots(SlotFilter(model_name=model), dry_run=dry_run, on_behalf_of=operator_name())
 
     results = run(go)
     if as_json:
@@ -52,9 +57,9 @@ def assess(
                   title=f"rollback assessment{' (dry run)' if dry_run else ''}")
     for r in results:
         row = r.to_row()
-        table.add_row(row["model_name"], row["regime"], row["symbol"], str(row["version"]), row["status"],
-                      row["outcome"], "" if row["target_version"] is None else str(row["target_version"]),
-                      row["summary"])
+        table.add_row(*cells(row["model_name"], row["regime"], row["symbol"], row["version"], row["status"],
+                             row["outcome"], "" if row["target_version"] is None else row["target_version"],
+                             row["summary"]))
     console.print(table if results else "no production slots to assess")
 
 
@@ -73,7 +78,7 @@ def rollback(
     async def go():
         service = await _service()
         return await service.request_rollback(model, regime, symbol, to_version=to, reason=reason,
-                                              dry_run=dry_run, on_behalf_of=_operator())
+                                              dry_run=dry_run, on_behalf_of=operator_name())
 
     out = run(go)
     if as_json:
@@ -83,13 +88,13 @@ def rollback(
     if as_json:
         return
     if out.outcome == "aborted":
-        console.print(f"nothing changed: {out.reason}")
+        console.print(f"nothing changed: {shown(out.reason)}")
     elif out.outcome == "dry_run":
         console.print(f"dry run: would restore version {out.to_version} (now {out.from_version})")
-        console.print(out.choice.reason if out.choice else "")
+        console.print(shown(out.choice.reason, 2000) if out.choice else "")
     else:
-        console.print(f"rolled back {out.slot}: version {out.from_version} -> {out.to_version}")
-        console.print(out.choice.reason if out.choice else "")
+        console.print(f"rolled back {shown(out.slot)}: version {out.from_version} -> {out.to_version}")
+        console.print(shown(out.choice.reason, 2000) if out.choice else "")
 
 
 @rollbacks_app.command("list")
@@ -103,6 +108,11 @@ def list_rollbacks(
 
     from rich.table import Table
 
+    if model is not None:
+        from alphaplus.core.validation import check_model_name
+
+        check_model_name(model)
+
     async def go():
         return await (await _service()).list_events(model_name=model, limit=limit)
 
@@ -113,9 +123,9 @@ def list_rollbacks(
     table = Table("time", "model", "regime", "symbol", "from", "to", "type", "outcome", "actor", "reason",
                   title="rollbacks")
     for e in events:
-        table.add_row(f"{e.event_time:%Y-%m-%d %H:%M:%S}", e.model_name, e.regime, e.symbol,
-                      str(e.from_version or ""), str(e.to_version or ""), e.rollback_type, e.outcome,
-                      e.actor + (f" for {e.on_behalf_of}" if e.on_behalf_of else ""), e.rollback_reason)
+        table.add_row(*cells(f"{e.event_time:%Y-%m-%d %H:%M:%S}", e.model_name, e.regime, e.symbol,
+                             e.from_version or "", e.to_version or "", e.rollback_type, e.outcome,
+                             e.actor + (f" for {e.on_behalf_of}" if e.on_behalf_of else ""), e.rollback_reason))
     console.print(table if events else "no rollbacks recorded")
 
 

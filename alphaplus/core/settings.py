@@ -84,5 +84,16 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
-    return Settings()
+    """The process-wide settings, read once from the environment; a bad value is one
+    ConfigurationError naming the variable (``ALPHAPLUS_POOL_MAX_SIZE: ...``)."""
+    from pydantic import ValidationError
+
+    from alphaplus.core.errors import ConfigurationError
+
+    try:
+        return Settings()
+    except ValidationError as e:
+        problems = "; ".join(
+            f"ALPHAPLUS_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in e.errors()
+        )
+        raise ConfigurationError(f"bad setting in the environment: {problems}") from None

@@ -17,10 +17,11 @@ Evidence rules on top of the policy's:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Mapping, Sequence
+from typing import Any, AsyncIterator, Mapping, Sequence
 
 from alphaplus.core import lifecycle
 from alphaplus.registry.artifacts import ArtifactStore
@@ -54,6 +55,7 @@ from alphaplus.rollback.policy import (
 )
 from alphaplus.rollback.target import Candidate, CandidateChoice, choose_rollback_target
 from alphaplus.core.settings import Settings, get_settings
+from alphaplus.core.validation import check_on_behalf_of, check_reason, check_version_number, one_line
 from db import rollback as q
 from db.errors import translated
 from db.registry import RegistryRepository, lock_slot
@@ -259,7 +261,7 @@ class RollbackService:
         }
         try:
             out = await self.execute_rollback(
-                ev.slot, assessed_version=ev.version, target_version=None, reason="; ".join(a.reasons),
+                ev.slot, assessed_version=ev.version, target_version=None, reason=one_line("; ".join(a.reasons)),
                 rollback_type="automatic", triggers=a.triggers, metrics_snapshot=snapshot,
                 degradation=a.degradation, confidence=a.confidence, risk=a.severity, for_cause=True,
                 dry_run=dry_run, flow_run_id=flow_run_id, on_behalf_of=on_behalf_of, now=now,
@@ -292,6 +294,7 @@ class RollbackService:
         now: datetime | None = None,
         assessment: RollbackAssessment | None = None,
         window_end: datetime | None = None,
+        conn: Any = None,
     ) -> RollbackOutcome:
         """Roll ``slot`` back from ``assessed_version`` (None: whatever serves it when the lock is taken) to
         ``target_version`` (None: the policy's safest choice), in one transaction under the slot lock.
@@ -299,13 +302,18 @@ class RollbackService:
         Production changed since the assessment -> 'aborted', nothing written. No safe version -> a
         'no_safe_candidate' rollback_events row, production unchanged. An explicit target that is not
         safe raises UnsafeRollbackTarget. ``risk`` is the severity word; ``assessment`` and
-        ``window_end`` (automatic rollbacks) are folded into the stored slot history.
+        ``window_end`` (automatic rollbacks) are folded into the stored slot history. ``conn``: run inside
+        the caller's transaction (a savepoint of it) instead of a transaction of its own.
         """
         validate_slot(slot)
         if rollback_type not in _ROLLBACK_TYPES:
             raise InvalidInput(f"rollback type {rollback_type!r} is not one of {', '.join(_ROLLBACK_TYPES)}")
-        if not reason or not reason.strip():
+        if not isinstance(reason, str) or not reason.strip():
             raise InvalidInput("a rollback needs a reason")
+        check_reason(reason)
+        check_on_behalf_of(on_behalf_of)
+        if target_version is not None:
+            check_version_number(target_version)
         now = now or _utcnow()
         snapshot = dict(metrics_snapshot or {})
         triggers = tuple(triggers) or (("manual",) if rollback_type == "manual" else ())
@@ -328,7 +336,7 @@ class RollbackService:
 
         # A connection lost mid-rollback (the transaction is rolled back) is one clear error.
         with translated():
-            async with self.pool.acquire() as conn, conn.transaction():
+            async with self._transaction(conn) as conn:
                 await lock_slot(conn, slot)
                 pointer = await q.current_pointer(conn, slot)
                 current = await self._check_pointer(slot, pointer, assessed_version)
@@ -361,7 +369,8 @@ class RollbackService:
                     log.warning("no safe rollback target for %s: %s", slot, choice.reason)
                     return outcome("no_safe_candidate", current, choice, event_id=event_id, event_time=at)
                 ctx = ChangeContext(
-                    reason=f"rollback ({rollback_type}): {reason}", on_behalf_of=on_behalf_of, flow_run_id=flow_run_id,
+                    reason=one_line(f"rollback ({rollback_type}): {reason}"), on_behalf_of=on_behalf_of,
+                    flow_run_id=flow_run_id,
                     metadata={"rollback_type": rollback_type, "triggers": list(triggers), "for_cause": for_cause},
                 )
                 move = await self.repo.move_production(
@@ -377,6 +386,16 @@ class RollbackService:
                 ))
         log.info("rolled back %s from version %s to %s (%s)", slot, current, choice.target, rollback_type)
         return outcome("executed", current, choice, move=move, event_id=event_id, event_time=at)
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self, conn: Any = None) -> AsyncIterator[Any]:
+        """A transaction on a pooled connection, or a savepoint in the caller's ``conn``."""
+        if conn is not None:
+            async with conn.transaction():
+                yield conn
+            return
+        async with self.pool.acquire() as own, own.transaction():
+            yield own
 
     async def _check_pointer(
         self, slot: Slot, pointer: tuple[int, datetime] | None, assessed_version: int | None
@@ -475,8 +494,11 @@ class RollbackService:
         ``expected_version``: roll back only if this version still serves the slot (else 'aborted').
         """
         slot = validate_slot(Slot(model_name, regime, symbol))
-        if to_version is not None and to_version < 1:
-            raise InvalidInput(f"version numbers start at 1 (got {to_version})")
+        if to_version is not None:
+            check_version_number(to_version)
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidInput("a rollback needs a reason")
+        check_reason(reason)
         if not await q.model_exists(self.pool, model_name):
             raise ModelNotFound(f"model {model_name!r} is not registered")
         pointer = await q.current_pointer(self.pool, slot)

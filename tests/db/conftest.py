@@ -15,8 +15,8 @@ def make_lineage(model_name: str, *, regime: str = "trending", symbol: str = "BT
     key = uuid.uuid4().hex
     return Lineage(
         model_name=model_name, regime=regime, symbol=symbol,
-        training_data_hash=data_hash or f"xxh3_128:{key}", feature_set_hash="sha256:f",
-        hyperparameters_hash="sha256:h", lineage_key=f"sha256:{key}", parent_version=parent_version,
+        training_data_hash=data_hash or f"xxh3_128:{key}", feature_set_hash="sha256:" + "f" * 64,
+        hyperparameters_hash="sha256:" + "e" * 64, lineage_key=f"sha256:{key}", parent_version=parent_version,
         timeframe="1h", n_samples=100, n_features=3,
     )
 
