@@ -25,7 +25,14 @@ from flows.hooks import trigger_rollback_on_failure
 from flows.parameters import GateSettings, RegimeChoice
 from tasks.data import fetch_candles, validate_candles
 from tasks.promotion import apply_decision, artifact_key, evaluate_challenger, publish_decision, record_comparison
-from tasks.training import finish_training_job, register_staging, start_training_job, train_slot
+from tasks.training import (
+    close_stale_training_jobs,
+    finish_training_job,
+    register_staging,
+    start_training_job,
+    train_slot,
+    training_heartbeat,
+)
 
 
 def _result(slot: Slot, **fields: Any) -> dict[str, Any]:
@@ -66,49 +73,56 @@ async def retrain(
     regimes = REGIMES if regime == "all" else (regime,)
     results: list[dict[str, Any]] = []
     pending = []  # (slot, job_id, candles, future)
+    job_ids: list[int] = []  # kept alive by the heartbeat while the run works on them
+    stale = await close_stale_training_jobs(settings.training_job_lease_seconds)
+    if stale:
+        log.warning("closed %d training job(s) abandoned by killed runs: %s", len(stale), stale)
 
-    for symbol in symbols:
-        candles = await fetch_candles(symbol, timeframe, start, end)
-        slots = [Slot(model_name, r, symbol) for r in regimes]
-        jobs = {s: await start_training_job(s, timeframe, run_id, {"horizon": horizon, "bars": len(candles)})
-                for s in slots}
-        report = validate_candles(candles, symbol)
-        if not report.success:
-            summary = report.summary()
-            log.error("candles of %s failed the quality gate:\n%s", symbol, summary)
-            await create_markdown_artifact(
-                key=artifact_key(f"data-quality-{symbol}"),
-                markdown=f"# Candles of {symbol} ({timeframe}) failed the quality gate\n\n```\n{summary}\n```",
-                description=f"quality gate failed for {symbol}",
-            )
+    async with training_heartbeat(job_ids, settings.training_job_lease_seconds):
+        for symbol in symbols:
+            candles = await fetch_candles(symbol, timeframe, start, end)
+            slots = [Slot(model_name, r, symbol) for r in regimes]
+            jobs = {s: await start_training_job(s, timeframe, run_id, {"horizon": horizon, "bars": len(candles)})
+                    for s in slots}
+            job_ids.extend(jobs.values())
+            report = validate_candles(candles, symbol)
+            if not report.success:
+                summary = report.summary()
+                log.error("candles of %s failed the quality gate:\n%s", symbol, summary)
+                await create_markdown_artifact(
+                    key=artifact_key(f"data-quality-{symbol}"),
+                    markdown=f"# Candles of {symbol} ({timeframe}) failed the quality gate\n\n```\n{summary}\n```",
+                    description=f"quality gate failed for {symbol}",
+                )
+                failure = f"data quality: {', '.join(report.failed_names)}"
+                for s in slots:
+                    await finish_training_job(jobs[s], False, error=summary[:4000], validation_result=report.to_dict())
+                    results.append(_result(s, status="failed", error=failure))
+                continue
             for s in slots:
-                await finish_training_job(jobs[s], False, error=summary[:4000], validation_result=report.to_dict())
-                results.append(_result(s, status="failed", error=f"data quality: {', '.join(report.failed_names)}"))
-            continue
-        for s in slots:
-            pending.append((s, jobs[s], candles, train_slot.submit(candles, s.regime, config, params)))
+                pending.append((s, jobs[s], candles, train_slot.submit(candles, s.regime, config, params)))
 
-    await asyncio.to_thread(wait, [p[3] for p in pending])
-    for slot, job_id, candles, future in pending:
-        try:
-            fit = future.result()
-            registration = await register_staging(slot, fit, candles, config, params, timeframe, run_id)
-            version = registration.version
-            entry = _result(slot, status="registered", version=version.version, created=registration.created)
-            if promote and version.status == "staging":
-                outcome = await evaluate_challenger(version, candles, config, policy)
-                await record_comparison(outcome, run_id)
-                await apply_decision(outcome, canary, run_id)
-                publish_decision(outcome)
-                entry.update(decision=outcome.decision.outcome, reasons=list(outcome.decision.reasons),
-                             champion=outcome.champion_version)
-            await finish_training_job(job_id, True, version=version.version,
-                                      metadata={"decision": entry.get("decision")})
-            results.append(entry)
-        except Exception as e:  # noqa: BLE001 - recorded per slot, re-raised below as one failure
-            log.error("slot %s failed: %s", slot, e)
-            await finish_training_job(job_id, False, error=str(e)[:4000])
-            results.append(_result(slot, status="failed", error=str(e)))
+        await asyncio.to_thread(wait, [p[3] for p in pending])
+        for slot, job_id, candles, future in pending:
+            try:
+                fit = future.result()
+                registration = await register_staging(slot, fit, candles, config, params, timeframe, run_id)
+                version = registration.version
+                entry = _result(slot, status="registered", version=version.version, created=registration.created)
+                if promote and version.status == "staging":
+                    outcome = await evaluate_challenger(version, candles, config, policy)
+                    await record_comparison(outcome, run_id)
+                    await apply_decision(outcome, canary, run_id)
+                    publish_decision(outcome)
+                    entry.update(decision=outcome.decision.outcome, reasons=list(outcome.decision.reasons),
+                                 champion=outcome.champion_version)
+                await finish_training_job(job_id, True, version=version.version,
+                                          metadata={"decision": entry.get("decision")})
+                results.append(entry)
+            except Exception as e:  # noqa: BLE001 - recorded per slot, re-raised below as one failure
+                log.error("slot %s failed: %s", slot, e)
+                await finish_training_job(job_id, False, error=str(e)[:4000])
+                results.append(_result(slot, status="failed", error=str(e)))
 
     failed = [r for r in results if r["status"] == "failed"]
     for r in results:

@@ -121,7 +121,9 @@ def synth(
     try:
         first = pd.Timestamp(start)
     except (ValueError, TypeError):
-        raise InvalidInput(f"--start {quoted(start)} is not a date or time; use ISO 8601 such as 2024-01-01T00:00") from None
+        raise InvalidInput(
+            f"--start {quoted(start)} is not a date or time; use ISO 8601 such as 2024-01-01T00:00"
+        ) from None
     frame = synth_candles(bars, seed=seed, start=first, timeframe=timeframe, dynamics=dynamics)
     if out is not None:
         if out.suffix.lower() == ".csv":
@@ -160,7 +162,8 @@ def show(
         print_json(rows)
         return
     if not rows:
-        console.print(f"no candles of {shown(symbol)} stored" if symbol else "no candles stored; see `alphaplus data import`")
+        console.print(f"no candles of {shown(symbol)} stored" if symbol
+                      else "no candles stored; see `alphaplus data import`")
         return
     table = Table("symbol", "timeframe", "bars", "first", "last", title="candles")
     for r in rows:

@@ -17,9 +17,11 @@ app = typer.Typer(help="Outcomes: turn matured predictions into live metrics and
 @app.command("resolve")
 def resolve(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="One model (default: every model)."),
-    window_minutes: int = typer.Option(60, min=1, max=_MAX_MINUTES, help="Length of the window of predictions to resolve."),
+    window_minutes: int = typer.Option(60, min=1, max=_MAX_MINUTES,
+                                       help="Length of the window of predictions to resolve."),
     delay_minutes: int = typer.Option(
-        0, min=0, max=_MAX_MINUTES, help="Resolve the window ending this long ago (at least horizon x bar length for live data)."
+        0, min=0, max=_MAX_MINUTES,
+        help="Resolve the window ending this long ago (at least horizon x bar length for live data)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:

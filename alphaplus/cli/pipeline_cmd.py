@@ -12,7 +12,8 @@ from alphaplus.cli.common import cells, console, print_json, run, shown
 
 
 def prefect_environment() -> None:
-    """Prefect defaults for a CLI process: no telemetry, patient ephemeral server, private home."""
+    """Prefect defaults for a CLI process: no telemetry, a private home, and (unless PREFECT_API_URL
+    is set) a temporary API that dies with this process (alphaplus.cli.temporary_api)."""
     from alphaplus.core.settings import get_settings
 
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -21,7 +22,11 @@ def prefect_environment() -> None:
     os.environ.setdefault("PREFECT_HOME", str((get_settings().home / "prefect").resolve()))
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     # Prefect creates its home without parents: make it, or it warns and falls back.
-    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+    home = Path(os.environ["PREFECT_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    from alphaplus.cli import temporary_api
+
+    temporary_api.start(home, float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
 
 
 def train(

@@ -140,7 +140,8 @@ def show_version(
     if as_json:
         print_json(data)
         return
-    console.print(f"[bold]{shown(v.model_name)} v{v.version}[/bold]  {v.status}  slot {shown(v.regime)}/{shown(v.symbol)}")
+    console.print(f"[bold]{shown(v.model_name)} v{v.version}[/bold]  {v.status}  "
+                  f"slot {shown(v.regime)}/{shown(v.symbol)}")
     console.print(f"created {_when(v.created_at)}  promoted {_when(v.promoted_at)}  updated {_when(v.updated_at)}")
     console.print(f"training metrics:   {shown(_metrics(v.training_metrics), 2000)}")
     console.print(f"validation metrics: {shown(_metrics(v.validation_metrics), 2000)}")

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     max_abs_return: float = Field(default=0.5, description="Largest allowed close-to-close bar return.")
     label_horizon: int = 12
     train_max_workers: int = Field(default=2, description="Slots retrained concurrently in one run.")
+    training_job_lease_seconds: float = Field(
+        default=300.0, gt=0,
+        description="A running training job without a heartbeat for this long was abandoned and is closed.",
+    )
 
     # --- promotion gate -----------------------------------------------------------------------
     gate_min_f1: float = 0.45

@@ -8,7 +8,14 @@ from typing import Any, Sequence
 
 from alphaplus.core.entities import Quarantine
 from alphaplus.core.errors import QuarantineOfServingVersion
-from alphaplus.core.validation import check_hash, check_model_name, check_on_behalf_of, check_reason, check_version_number, one_line
+from alphaplus.core.validation import (
+    check_hash,
+    check_model_name,
+    check_on_behalf_of,
+    check_reason,
+    check_version_number,
+    one_line,
+)
 from alphaplus.rollback.service import RollbackService
 
 
