@@ -31,15 +31,14 @@ MODEL = "bench_model"
 # Two versions per slot: version 2i-1 archived (a rollback target), version 2i production.
 _SEED_VERSIONS = """
 INSERT INTO ml_models (model_name, latest_version) VALUES ($1, 2 * $2);
-INSERT INTO model_lineage (model_name, regime, symbol, training_data_hash, feature_set_hash,
+INSERT INTO model_lineage (model_name, model_version, regime, symbol, training_data_hash, feature_set_hash,
                            hyperparameters_hash, lineage_key)
-SELECT $1, 'trending', 'SYM' || i, 'xxh3_128:' || i || '-' || k, 'sha256:f', 'sha256:h', 'sha256:' || i || '-' || k
+SELECT $1, 2 * i - 2 + k, 'trending', 'SYM' || i, 'xxh3_128:' || i || '-' || k, 'sha256:f', 'sha256:h',
+       'sha256:' || i || '-' || k
 FROM generate_series(1, $2) i, generate_series(1, 2) k;
-INSERT INTO model_versions (model_name, version, regime, symbol, lineage_id, model_path, model_size_bytes,
-                            model_hash, validation_metrics)
-SELECT $1, 2 * split_part(split_part(l.lineage_key, ':', 2), '-', 1)::int
-             - 2 + split_part(l.lineage_key, '-', 2)::int,
-       l.regime, l.symbol, l.lineage_id, 'aa/bench.joblib', 1, repeat('a', 64),
+INSERT INTO model_versions (model_name, version, regime, symbol, lineage_id, model_artifact_path, model_size_bytes,
+                            model_artifact_hash, validation_metrics)
+SELECT $1, l.model_version, l.regime, l.symbol, l.lineage_id, 'aa/bench.joblib', 1, repeat('a', 64),
        '{"accuracy": 0.6, "f1": 0.6}'::jsonb
 FROM model_lineage l WHERE l.model_name = $1;
 """

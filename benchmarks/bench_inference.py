@@ -213,7 +213,7 @@ async def _register_small_model(registry, regime: str) -> int:
                             feature_set=DEFAULT_FEATURE_SPEC.to_dict(), hyperparameters=params, timeframe="1h")
     metadata = {"feature_names": list(trained.feature_names), "label_horizon": 12, "timeframe": "1h",
                 "psi_reference": {n: reference_bins(X[n]).to_dict() for n in trained.feature_names}}
-    registration = await registry.register_model_version(lineage, model=trained, metadata=metadata)
+    registration = await registry.register_model_version(lineage, model=trained, version_metadata=metadata)
     return registration.version.version
 
 

@@ -234,7 +234,7 @@ class _Fixture:
         # Hyperparameters differ per copy, so every lineage key (and version) is new.
         return build_lineage(model_name=model_name, regime=regime, symbol=symbol, training_frame=self.frame,
                              feature_set=DEFAULT_FEATURE_SPEC.to_dict(), hyperparameters=self.models[i].hyperparams,
-                             timeframe="1h", environment=self.environment)
+                             timeframe="1h", training_environment=self.environment)
 
 
 # --- lineage hashing ------------------------------------------------------------------------------

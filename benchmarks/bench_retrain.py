@@ -4,8 +4,8 @@ Synthetic candles are imported into a private database (ALPHAPLUS_DATABASE_URL's
 embedded cluster, dropped at the end). The steps are timed by calling the functions the retrain
 tasks call, in the order the flow calls them: db.candles.fetch_candles, alphaplus.ml.quality.
 validate_candles (Great Expectations: import, first call, warm call), alphaplus.ml.pipeline.
-prepare_dataset (features, regimes, labels) and fit_slot (LightGBM), then alphaplus.ml.lineage.
-build_lineage and Registry.register_model_version. Then, under a temporary Prefect API
+prepare_dataset (features, regimes, labels) and fit_slot (LightGBM), then fit_record
+(alphaplus.ml.lineage.build_lineage) and Registry.register_model_version. Then, under a temporary Prefect API
 (prefect_test_harness, loopback): the cost of a trivial task called inside a flow beside a plain
 function call, and the whole retrain flow for the same slot beside the sum of its steps.
 
@@ -81,8 +81,7 @@ async def _run(sizes: Sizes) -> list[dict[str, Any]]:
 
 async def _steps(settings, pool, sizes: Sizes) -> tuple[dict[str, float], list[dict[str, Any]]]:
     from alphaplus.ml.features import DEFAULT_FEATURE_SPEC
-    from alphaplus.ml.lineage import build_lineage
-    from alphaplus.ml.pipeline import TrainingConfig, fit_slot, prepare_dataset
+    from alphaplus.ml.pipeline import TrainingConfig, fit_record, fit_slot, prepare_dataset
     from alphaplus.registry.service import Registry
     from db.candles import _FETCH, fetch_candles
 
@@ -142,24 +141,15 @@ async def _steps(settings, pool, sizes: Sizes) -> tuple[dict[str, float], list[d
     registry = await Registry.open(settings)
     started = time.perf_counter()
     production = await registry.get_production_model(MODEL, REGIME, SYMBOL)
-    lineage = build_lineage(
-        model_name=MODEL, regime=REGIME, symbol=SYMBOL, training_frame=candles,
-        feature_set=config.feature_spec.to_dict(), hyperparameters=params, training_config=config.to_dict(),
-        parent_version=production.version if production else None, timeframe=TIMEFRAME,
-        training_data_start=candles["ts"].iloc[0].to_pydatetime(),
-        training_data_end=candles["ts"].iloc[-1].to_pydatetime(), n_samples=sum(fit.sizes),
-        n_features=len(fit.trained.feature_names), training_duration_seconds=fit.duration_seconds,
+    lineage, version_metadata = fit_record(
+        fit, candles, model_name=MODEL, regime=REGIME, symbol=SYMBOL, config=config, hyperparameters=params,
+        timeframe=TIMEFRAME, parent_model_version=production.version if production else None,
     )
     steps["lineage"] = time.perf_counter() - started
-    metadata = {
-        "feature_names": list(fit.trained.feature_names), "label_horizon": config.horizon, "timeframe": TIMEFRAME,
-        "psi_reference": fit.psi_reference, "holdout_start": fit.holdout_start.isoformat(),
-        "holdout_end": fit.holdout_end.isoformat(), "split_sizes": list(fit.sizes),
-    }
     started = time.perf_counter()
     registration = await registry.register_model_version(
         lineage, model=fit.trained, training_metrics={"train": fit.training_metrics, "holdout": fit.holdout_metrics},
-        validation_metrics=fit.validation_metrics, metadata=metadata)
+        validation_metrics=fit.validation_metrics, version_metadata=version_metadata)
     steps["register"] = time.perf_counter() - started
     assert registration.created
 

@@ -38,24 +38,26 @@ SELECT DISTINCT regime, symbol FROM model_versions WHERE model_name = $1 ORDER B
 # The version and its ancestors, child first. The path array stops a (corrupt) cycle of parents.
 _LINEAGE_CHAIN = """
 WITH RECURSIVE chain AS (
-    SELECT v.version, l.parent_version, 0 AS depth, ARRAY[v.version] AS path
+    SELECT v.model_name, v.version, l.parent_model_name, l.parent_model_version, 0 AS depth,
+           ARRAY[v.model_name || chr(31) || v.version] AS path
     FROM model_versions v JOIN model_lineage l ON l.lineage_id = v.lineage_id
     WHERE v.model_name = $1 AND v.version = $2
   UNION ALL
-    SELECT v.version, l.parent_version, c.depth + 1, c.path || v.version
+    SELECT v.model_name, v.version, l.parent_model_name, l.parent_model_version, c.depth + 1,
+           c.path || (v.model_name || chr(31) || v.version)
     FROM chain c
-    JOIN model_versions v ON v.model_name = $1 AND v.version = c.parent_version
+    JOIN model_versions v ON v.model_name = c.parent_model_name AND v.version = c.parent_model_version
     JOIN model_lineage l ON l.lineage_id = v.lineage_id
-    WHERE NOT v.version = ANY(c.path)
+    WHERE NOT (v.model_name || chr(31) || v.version) = ANY(c.path)
 )
-SELECT c.depth, v.version, v.status, v.regime, v.symbol, v.created_at, v.model_hash,
-       l.parent_version, l.training_data_hash, l.feature_set_hash, l.hyperparameters_hash,
-       l.lineage_key, l.timeframe, l.training_data_start, l.training_data_end, l.n_samples,
-       l.n_features, l.hyperparameters, l.training_config, l.environment,
-       l.training_duration_seconds, l.flow_run_id, l.created_by,
-       alphaplus_quarantine_reason($1, v.version) AS quarantine_reason
+SELECT c.depth, v.model_name, v.version, v.status, v.regime, v.symbol, v.created_at, v.model_artifact_hash,
+       l.parent_model_name, l.parent_model_version, l.training_data_hash, l.feature_set_hash,
+       l.hyperparameters_hash, l.lineage_key, l.timeframe, l.training_data_start, l.training_data_end,
+       l.n_samples, l.training_samples, l.validation_samples, l.n_features, l.hyperparameters,
+       l.training_config, l.training_environment, l.training_duration_seconds, l.lineage_metadata,
+       l.flow_run_id, l.created_by, alphaplus_quarantine_reason(v.model_name, v.version) AS quarantine_reason
 FROM chain c
-JOIN model_versions v ON v.model_name = $1 AND v.version = c.version
+JOIN model_versions v ON v.model_name = c.model_name AND v.version = c.version
 JOIN model_lineage l ON l.lineage_id = v.lineage_id
 ORDER BY c.depth
 """

@@ -18,7 +18,7 @@ FROM inference_events
 WHERE ts >= $1 AND ts < $2 AND ($3::text IS NULL OR model_name = $3)
 """
 _VERSIONS = """
-SELECT v.model_name, v.version, v.regime, v.symbol, v.metadata
+SELECT v.model_name, v.version, v.regime, v.symbol, v.version_metadata
 FROM model_versions v
 JOIN unnest($1::text[], $2::int[]) AS k(model_name, version)
   ON v.model_name = k.model_name AND v.version = k.version
@@ -79,7 +79,7 @@ async def fetch_version_contexts(
         rows = await pool.fetch(_VERSIONS, list(names), [int(v) for v in versions])
     return {
         (r["model_name"], r["version"]): VersionContext.from_metadata(
-            r["model_name"], r["version"], r["regime"], r["symbol"], r["metadata"])
+            r["model_name"], r["version"], r["regime"], r["symbol"], r["version_metadata"])
         for r in rows
     }
 

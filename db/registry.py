@@ -25,10 +25,11 @@ from alphaplus.core.errors import ConcurrentModification, IllegalTransition, Inv
 from db.errors import translated
 
 _VERSION_COLUMNS = """
-    v.model_name, v.version, v.regime, v.symbol, v.status, v.lineage_id, v.model_path,
-    v.model_size_bytes, v.model_hash, v.training_metrics, v.validation_metrics, v.metadata,
-    v.created_at, v.updated_at, v.promoted_at, v.deprecated_at, v.usage_count, v.total_inferences,
-    v.error_count, v.avg_inference_time_ms, v.last_used_timestamp
+    v.model_name, v.version, v.regime, v.symbol, v.status, v.lineage_id, v.model_artifact_path,
+    v.model_size_bytes, v.model_artifact_size_mb, v.model_artifact_hash, v.training_metrics,
+    v.validation_metrics, v.version_metadata, v.created_at, v.updated_at, v.promoted_at, v.deprecated_at,
+    v.usage_count, v.total_inferences, v.error_count, v.avg_inference_time_ms, v.last_used_timestamp,
+    v.performance_metrics, v.drift_metrics, v.rollback_metrics, v.deployment_timestamp
 """
 
 _SET_CONTEXT = """
@@ -49,17 +50,21 @@ _FIND_BY_LINEAGE_KEY = f"""
 SELECT {_VERSION_COLUMNS} FROM model_versions v JOIN model_lineage l ON l.lineage_id = v.lineage_id
 WHERE l.model_name = $1 AND l.regime = $2 AND l.symbol = $3 AND l.lineage_key = $4
 """
+# The lineage names its version; the version row (inserted next, same transaction) names the lineage.
+# A parent given by version alone is a version of the same model.
 _INSERT_LINEAGE = """
-INSERT INTO model_lineage (model_name, regime, symbol, parent_version, training_data_hash,
-    feature_set_hash, hyperparameters_hash, lineage_key, timeframe, training_data_start,
-    training_data_end, n_samples, n_features, feature_set, hyperparameters, training_config,
-    environment, training_duration_seconds, flow_run_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+INSERT INTO model_lineage (model_name, model_version, regime, symbol, parent_model_name, parent_model_version,
+    training_data_hash, feature_set_hash, hyperparameters_hash, lineage_key, timeframe, training_data_start,
+    training_data_end, n_samples, training_samples, validation_samples, n_features, feature_set,
+    hyperparameters, training_config, training_environment, training_duration_seconds, lineage_metadata,
+    flow_run_id)
+VALUES ($1, $2, $3, $4, CASE WHEN $6::int IS NOT NULL THEN coalesce($5, $1) END, $6, $7, $8, $9, $10, $11, $12,
+        $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
 RETURNING lineage_id
 """
 _INSERT_VERSION = f"""
-INSERT INTO model_versions AS v (model_name, version, regime, symbol, lineage_id, model_path,
-    model_size_bytes, model_hash, training_metrics, validation_metrics, metadata)
+INSERT INTO model_versions AS v (model_name, version, regime, symbol, lineage_id, model_artifact_path,
+    model_size_bytes, model_artifact_hash, training_metrics, validation_metrics, version_metadata)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 RETURNING {_VERSION_COLUMNS}
 """
@@ -119,7 +124,7 @@ WHERE model_name = $1 AND ($2::text IS NULL OR regime = $2) AND ($3::text IS NUL
 ORDER BY ts, id
 """
 _QUARANTINE_REASON = "SELECT alphaplus_quarantine_reason($1, $2)"
-_ARTIFACT_PATHS = "SELECT DISTINCT model_path FROM model_versions"
+_ARTIFACT_PATHS = "SELECT DISTINCT model_artifact_path FROM model_versions"
 # Batched usage: one statement for many versions; the running mean is kept exact.
 _RECORD_USAGE = """
 UPDATE model_versions v SET
@@ -144,10 +149,10 @@ def version_from_row(row: asyncpg.Record) -> ModelVersion:
         symbol=row["symbol"],
         status=row["status"],
         lineage_id=row["lineage_id"],
-        artifact=StoredArtifact(row["model_path"], row["model_size_bytes"], row["model_hash"]),
+        artifact=StoredArtifact(row["model_artifact_path"], row["model_size_bytes"], row["model_artifact_hash"]),
         training_metrics=row["training_metrics"],
         validation_metrics=row["validation_metrics"],
-        metadata=row["metadata"],
+        version_metadata=row["version_metadata"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         promoted_at=row["promoted_at"],
@@ -159,6 +164,11 @@ def version_from_row(row: asyncpg.Record) -> ModelVersion:
             avg_inference_time_ms=row["avg_inference_time_ms"],
             last_used_timestamp=row["last_used_timestamp"],
         ),
+        model_artifact_size_mb=row["model_artifact_size_mb"],
+        performance_metrics=row["performance_metrics"],
+        drift_metrics=row["drift_metrics"],
+        rollback_metrics=row["rollback_metrics"],
+        deployment_timestamp=row["deployment_timestamp"],
     )
 
 
@@ -203,7 +213,7 @@ class RegistryRepository:
         artifact: StoredArtifact,
         training_metrics: dict[str, Any],
         validation_metrics: dict[str, Any],
-        metadata: dict[str, Any] | None = None,
+        version_metadata: dict[str, Any] | None = None,
         ctx: ChangeContext = ChangeContext(reason="registered"),
     ) -> Registration:
         """Register a staging version with its lineage, atomically; the same lineage returns the same version."""
@@ -222,17 +232,19 @@ class RegistryRepository:
                 number = await conn.fetchval(_NEXT_VERSION, lineage.model_name)
                 lineage_id = await conn.fetchval(
                     _INSERT_LINEAGE,
-                    lineage.model_name, lineage.regime, lineage.symbol, lineage.parent_version,
-                    lineage.training_data_hash, lineage.feature_set_hash, lineage.hyperparameters_hash,
-                    lineage.lineage_key, lineage.timeframe, lineage.training_data_start,
-                    lineage.training_data_end, lineage.n_samples, lineage.n_features,
+                    lineage.model_name, number, lineage.regime, lineage.symbol, lineage.parent_model_name,
+                    lineage.parent_model_version, lineage.training_data_hash, lineage.feature_set_hash,
+                    lineage.hyperparameters_hash, lineage.lineage_key, lineage.timeframe,
+                    lineage.training_data_start, lineage.training_data_end, lineage.n_samples,
+                    lineage.training_samples, lineage.validation_samples, lineage.n_features,
                     dict(lineage.feature_set), dict(lineage.hyperparameters), dict(lineage.training_config),
-                    dict(lineage.environment), lineage.training_duration_seconds, lineage.flow_run_id,
+                    dict(lineage.training_environment), lineage.training_duration_seconds,
+                    dict(lineage.lineage_metadata), lineage.flow_run_id,
                 )
                 row = await conn.fetchrow(
                     _INSERT_VERSION,
                     lineage.model_name, number, lineage.regime, lineage.symbol, lineage_id, artifact.path,
-                    artifact.size, artifact.sha256, training_metrics, validation_metrics, metadata or {},
+                    artifact.size, artifact.sha256, training_metrics, validation_metrics, version_metadata or {},
                 )
                 return Registration(version_from_row(row), created=True)
 
@@ -313,7 +325,7 @@ class RegistryRepository:
     async def artifact_paths(self) -> set[str]:
         """Every artifact path a registered version points to."""
         with translated():
-            return {r["model_path"] for r in await self.pool.fetch(_ARTIFACT_PATHS)}
+            return {r["model_artifact_path"] for r in await self.pool.fetch(_ARTIFACT_PATHS)}
 
     # --- lifecycle writes ------------------------------------------------------------------------
 

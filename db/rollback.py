@@ -132,7 +132,7 @@ _POINTER = "SELECT version, since FROM production_slots WHERE model_name = $1 AN
 # Versions of a slot that could be restored (and failed ones, so the ranking shows why not), each
 # with its artifact, quarantine, recent live/shadow record and production track record.
 _CANDIDATES = f"""
-SELECT v.version, v.status, v.model_path, v.model_size_bytes, v.model_hash, v.validation_metrics,
+SELECT v.version, v.status, v.model_artifact_path, v.model_size_bytes, v.model_artifact_hash, v.validation_metrics,
        alphaplus_quarantine_reason(v.model_name, v.version) AS quarantine_reason,
        {_prefixed("r")},
        EXISTS (SELECT 1 FROM lifecycle_audit a
@@ -253,9 +253,9 @@ class CandidateRecord:
 
     version: int
     status: str
-    model_path: str
+    model_artifact_path: str
     model_size_bytes: int
-    model_hash: str
+    model_artifact_hash: str
     validation_metrics: Mapping[str, Any]
     quarantine_reason: str | None
     recent: WindowTotals
@@ -405,8 +405,8 @@ async def candidates(
         rows = await conn.fetch(_CANDIDATES, slot.model_name, slot.regime, slot.symbol, min_samples)
     return [
         CandidateRecord(
-            version=r["version"], status=r["status"], model_path=r["model_path"],
-            model_size_bytes=r["model_size_bytes"], model_hash=r["model_hash"],
+            version=r["version"], status=r["status"], model_artifact_path=r["model_artifact_path"],
+            model_size_bytes=r["model_size_bytes"], model_artifact_hash=r["model_artifact_hash"],
             validation_metrics=r["validation_metrics"] or {}, quarantine_reason=r["quarantine_reason"],
             recent=_totals(r, "r"), served_production=r["served_production"],
             last_production_end=r["last_production_end"], rolled_back_for_cause_at=r["rolled_back_for_cause_at"],

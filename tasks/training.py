@@ -12,8 +12,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from alphaplus.core.entities import ModelVersion, Registration, Slot
-from alphaplus.ml.lineage import build_lineage
-from alphaplus.ml.pipeline import FitResult, TrainingConfig, fit_slot, prepare_dataset
+from alphaplus.ml.pipeline import FitResult, TrainingConfig, fit_record, fit_slot, prepare_dataset
 from db.pool import get_pool
 from tasks.retry import transient_only
 
@@ -98,36 +97,15 @@ async def register_staging(
 
     registry = await Registry.open()
     production: ModelVersion | None = await registry.get_production_model(slot.model_name, slot.regime, slot.symbol)
-    lineage = build_lineage(
-        model_name=slot.model_name,
-        regime=slot.regime,
-        symbol=slot.symbol,
-        training_frame=candles,
-        feature_set=config.feature_spec.to_dict(),
-        hyperparameters=hyperparameters,
-        training_config=config.to_dict(),
-        parent_version=production.version if production else None,
-        timeframe=timeframe,
-        training_data_start=candles["ts"].iloc[0].to_pydatetime(),
-        training_data_end=candles["ts"].iloc[-1].to_pydatetime(),
-        n_samples=sum(fit.sizes),
-        n_features=len(fit.trained.feature_names),
-        training_duration_seconds=fit.duration_seconds,
-        flow_run_id=flow_run_id,
+    lineage, version_metadata = fit_record(
+        fit, candles, model_name=slot.model_name, regime=slot.regime, symbol=slot.symbol, config=config,
+        hyperparameters=hyperparameters, timeframe=timeframe,
+        parent_model_version=production.version if production else None, flow_run_id=flow_run_id,
     )
-    metadata = {
-        "feature_names": list(fit.trained.feature_names),
-        "label_horizon": config.horizon,
-        "timeframe": timeframe,
-        "psi_reference": fit.psi_reference,
-        "holdout_start": fit.holdout_start.isoformat(),
-        "holdout_end": fit.holdout_end.isoformat(),
-        "split_sizes": list(fit.sizes),
-    }
     return await registry.register_model_version(
         lineage,
         model=fit.trained,
         training_metrics={"train": fit.training_metrics, "holdout": fit.holdout_metrics},
         validation_metrics=fit.validation_metrics,
-        metadata=metadata,
+        version_metadata=version_metadata,
     )

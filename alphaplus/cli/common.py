@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from decimal import Decimal
 from typing import Any, Awaitable, Callable, TypeVar
 
 from rich.console import Console
@@ -55,9 +56,14 @@ def cells(*values: object) -> list[str]:
     return [shown(v) for v in values]
 
 
+def _json_value(value: Any) -> Any:
+    # A numeric column (model_artifact_size_mb) stays a number; dates, UUIDs and the rest are text.
+    return float(value) if isinstance(value, Decimal) else str(value)
+
+
 def print_json(data: Any) -> None:
     """Machine-readable output for ``--json``."""
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.write(json.dumps(data, indent=2, default=_json_value) + "\n")
 
 
 def json_option_help() -> str:

@@ -39,6 +39,39 @@ def _when(value) -> str:
     return "–" if value is None else f"{value:%Y-%m-%d %H:%M:%S}"
 
 
+def _count(value) -> str:
+    return "?" if value is None else str(value)
+
+
+def _parent(model: str, parent_model: str | None, parent_version: int | None) -> str:
+    if parent_version is None:
+        return "root"
+    return str(parent_version) if parent_model == model else f"{parent_model} v{parent_version}"
+
+
+def _live_window(perf) -> str:
+    if not perf:
+        return "no live window resolved yet"
+    return (f"{_metrics({k: perf.get(k) for k in ('accuracy', 'f1', 'n_samples', 'error_rate')})} "
+            f"(window ending {perf.get('window_end')})")
+
+
+def _drift(drift) -> str:
+    if not drift:
+        return "not measured yet"
+    psi = ", ".join(f"{k}={v:.3f}" for k, v in sorted((drift.get("psi") or {}).items()) if isinstance(v, float))
+    return f"max PSI {drift.get('max_psi')} ({drift.get('max_psi_feature')}); {psi or 'no feature measurable'}"
+
+
+def _rollback(assessment) -> str:
+    if not assessment:
+        return "not assessed yet"
+    triggers = ", ".join(assessment.get("triggers") or []) or "none"
+    return (f"{assessment.get('status')} ({assessment.get('source')}, {assessment.get('assessed_at')}): "
+            f"triggers {triggers}, degradation {assessment.get('degradation')}, "
+            f"confidence {assessment.get('confidence')}, risk {assessment.get('risk')}")
+
+
 def _metrics(metrics) -> str:
     parts = [f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(dict(metrics).items())
              if isinstance(v, (int, float, str))]
@@ -103,7 +136,7 @@ def list_versions(
 
     versions = run(go)
     if as_json:
-        print_json([asdict(v) for v in versions])
+        print_json([v.to_dict() for v in versions])
         return
     if not versions:
         console.print("no versions match")
@@ -135,17 +168,20 @@ def show_version(
         return v, await registry.quarantine_reason(model, number)
 
     v, quarantined = run(go)
-    data = {**asdict(v), "usage": {**asdict(v.usage), "error_rate": v.usage.error_rate},
-            "quarantine_reason": quarantined}
     if as_json:
-        print_json(data)
+        print_json({**v.to_dict(), "quarantine_reason": quarantined})
         return
     console.print(f"[bold]{shown(v.model_name)} v{v.version}[/bold]  {v.status}  "
                   f"slot {shown(v.regime)}/{shown(v.symbol)}")
-    console.print(f"created {_when(v.created_at)}  promoted {_when(v.promoted_at)}  updated {_when(v.updated_at)}")
-    console.print(f"training metrics:   {shown(_metrics(v.training_metrics), 2000)}")
-    console.print(f"validation metrics: {shown(_metrics(v.validation_metrics), 2000)}")
-    console.print(f"artifact: {shown(v.artifact.path)}  {v.artifact.size} bytes  sha256 {shown(v.artifact.sha256)}")
+    console.print(f"created {_when(v.created_at)}  promoted {_when(v.promoted_at)}  updated {_when(v.updated_at)}  "
+                  f"last deployed {_when(v.deployment_timestamp)}")
+    console.print(f"training metrics:    {shown(_metrics(v.training_metrics), 2000)}")
+    console.print(f"validation metrics:  {shown(_metrics(v.validation_metrics), 2000)}")
+    console.print(f"performance metrics: {shown(_live_window(v.performance_metrics), 2000)}")
+    console.print(f"drift metrics:       {shown(_drift(v.drift_metrics), 2000)}")
+    console.print(f"rollback metrics:    {shown(_rollback(v.rollback_metrics), 2000)}")
+    console.print(f"artifact: {shown(v.artifact.path)}  {v.model_artifact_size_mb} MB ({v.artifact.size} bytes)  "
+                  f"sha256 {shown(v.artifact.sha256)}")
     u = v.usage
     console.print(f"usage: {u.total_inferences} inferences, {u.error_count} errors ({u.error_rate:.2%}), "
                   f"{u.avg_inference_time_ms:.3f} ms mean, last used {_when(u.last_used_timestamp)}")
@@ -180,22 +216,24 @@ def lineage(
     head = chain[0]
     console.print(f"[bold]{shown(model)} v{number}[/bold]  {head['status']}  "
                   f"slot {shown(head['regime'])}/{shown(head['symbol'])}")
-    console.print(f"training data: {shown(head['training_data_hash'])}  ({head['n_samples']} samples, "
+    console.print(f"training data: {shown(head['training_data_hash'])}  ({head['n_samples']} samples: "
+                  f"{_count(head['training_samples'])} fitted, {_count(head['validation_samples'])} validation; "
                   f"{head['n_features']} features, {shown(head['timeframe'])}, "
                   f"{_when(head['training_data_start'])} – {_when(head['training_data_end'])})")
     console.print(f"feature set:     {shown(head['feature_set_hash'])}")
     console.print(f"hyperparameters: {shown(head['hyperparameters_hash'])}")
     console.print(f"lineage key:     {shown(head['lineage_key'])}")
-    console.print(f"artifact sha256: {shown(head['model_hash'])}")
+    console.print(f"artifact sha256: {shown(head['model_artifact_hash'])}")
     run_note = f" in flow run {shown(head['flow_run_id'])}" if head["flow_run_id"] else ""
     console.print(f"trained by {shown(head['created_by'])}{run_note}")
-    env = ", ".join(f"{k} {v}" for k, v in sorted(dict(head["environment"]).items())) or "not recorded"
+    env = ", ".join(f"{k} {v}" for k, v in sorted(dict(head["training_environment"]).items())) or "not recorded"
     console.print(f"environment: {shown(env, 2000)}")
     table = Table("depth", "version", "status", "parent", "training data", "created", "quarantined",
                   title="ancestry (this version first)")
     for link in chain:
-        table.add_row(*cells(link["depth"], link["version"], link["status"],
-                             "root" if link["parent_version"] is None else link["parent_version"],
+        own = link["model_name"] == model
+        table.add_row(*cells(link["depth"], link["version"] if own else f"{link['model_name']} v{link['version']}",
+                             link["status"], _parent(model, link["parent_model_name"], link["parent_model_version"]),
                              link["training_data_hash"], _when(link["created_at"]), link["quarantine_reason"] or ""))
     console.print(table)
 

@@ -460,8 +460,8 @@ def _probability(trained: TrainedModel, vector: np.ndarray) -> float:
 
 
 def _recorded_features(version: ModelVersion, trained: TrainedModel, vector: np.ndarray) -> list[float] | None:
-    """The input vector in metadata["feature_names"] order (the order drift checks read it in)."""
-    names = version.metadata.get("feature_names") if version.metadata else None
+    """The input vector in version_metadata["feature_names"] order (the order drift checks read it in)."""
+    names = version.version_metadata.get("feature_names") if version.version_metadata else None
     if not names or list(names) == list(trained.feature_names):
         return vector.tolist()
     by_name = dict(zip(trained.feature_names, vector.tolist()))

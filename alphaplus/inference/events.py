@@ -23,7 +23,7 @@ EVENT_FIELDS: tuple[str, ...] = (
     "latency_ms",
     "prediction",  # class index, None on failure
     "probability",  # probability of class 1, None on failure
-    "features",  # input vector in the version's metadata["feature_names"] order, or None
+    "features",  # input vector in the version's version_metadata["feature_names"] order, or None
 )
 (TS, BAR_TS, MODEL_NAME, VERSION, REGIME, SYMBOL, SHADOW, SUCCESS, ERROR, LATENCY_MS, PREDICTION, PROBABILITY,
  FEATURES) = range(len(EVENT_FIELDS))

@@ -165,15 +165,18 @@ def build_lineage(
     feature_set: Mapping[str, Any],
     hyperparameters: Mapping[str, Any],
     training_config: Mapping[str, Any] | None = None,
-    parent_version: int | None = None,
+    parent_model_version: int | None = None,
     timeframe: str | None = None,
     training_data_start: Any = None,
     training_data_end: Any = None,
     n_samples: int | None = None,
+    training_samples: int | None = None,
+    validation_samples: int | None = None,
     n_features: int | None = None,
     training_duration_seconds: float | None = None,
     flow_run_id: str | None = None,
-    environment: Mapping[str, Any] | None = None,
+    training_environment: Mapping[str, Any] | None = None,
+    lineage_metadata: Mapping[str, Any] | None = None,
 ) -> Lineage:
     """Hash the inputs of a training into a Lineage (stored with its version, in one transaction)."""
     from alphaplus.core.entities import Lineage
@@ -190,17 +193,22 @@ def build_lineage(
         feature_set_hash=features_hash,
         hyperparameters_hash=params_hash,
         lineage_key=lineage_key(data_hash, features_hash, params_hash, config),
-        parent_version=parent_version,
+        parent_model_version=parent_model_version,
         timeframe=timeframe,
         training_data_start=training_data_start,
         training_data_end=training_data_end,
         n_samples=n_samples if n_samples is not None else len(training_frame),
+        training_samples=training_samples,
+        validation_samples=validation_samples,
         n_features=n_features,
         feature_set=json_safe(feature_set),
         hyperparameters=json_safe(hyperparameters),
         training_config=json_safe(config),
-        environment=dict(environment) if environment is not None else capture_environment(),
+        training_environment=(
+            dict(training_environment) if training_environment is not None else capture_environment()
+        ),
         training_duration_seconds=training_duration_seconds,
+        lineage_metadata=json_safe(lineage_metadata or {}),
         flow_run_id=flow_run_id,
     )
 

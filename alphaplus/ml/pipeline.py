@@ -20,7 +20,7 @@ from alphaplus.core.errors import InvalidInput
 from alphaplus.ml.features import DEFAULT_FEATURE_SPEC, FeatureSpec, build_features
 from alphaplus.promotion.gate import Evaluation
 from alphaplus.ml.labels import forward_returns, make_labels
-from alphaplus.ml.lineage import json_safe
+from alphaplus.ml.lineage import build_lineage, json_safe
 from alphaplus.ml.metrics import classification_metrics, correct_vector
 from alphaplus.ml.regimes import DEFAULT_RULE, RegimeRule, classify_regimes
 
@@ -153,6 +153,46 @@ def fit_slot(dataset: Dataset, config: TrainingConfig, hyperparameters: Mapping[
         sizes=split.sizes,
         duration_seconds=time.perf_counter() - started,
     )
+
+
+def fit_record(
+    fit: FitResult,
+    candles: pd.DataFrame,
+    *,
+    model_name: str,
+    regime: str,
+    symbol: str,
+    config: TrainingConfig,
+    hyperparameters: Mapping[str, Any],
+    timeframe: str,
+    parent_model_version: int | None,
+    flow_run_id: str | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """(Lineage, version metadata) registered with a fit. ``n_samples`` is every usable row of the
+    split; ``training_samples``/``validation_samples`` the fit and early-stopping parts; the holdout
+    part (neither) and the purge gap go to ``lineage_metadata``."""
+    train_rows, valid_rows, holdout_rows = fit.sizes
+    lineage = build_lineage(
+        model_name=model_name, regime=regime, symbol=symbol, training_frame=candles,
+        feature_set=config.feature_spec.to_dict(), hyperparameters=hyperparameters,
+        training_config=config.to_dict(), parent_model_version=parent_model_version, timeframe=timeframe,
+        training_data_start=candles["ts"].iloc[0].to_pydatetime(),
+        training_data_end=candles["ts"].iloc[-1].to_pydatetime(),
+        n_samples=sum(fit.sizes), training_samples=train_rows, validation_samples=valid_rows,
+        n_features=len(fit.trained.feature_names), training_duration_seconds=fit.duration_seconds,
+        flow_run_id=flow_run_id,
+        lineage_metadata={"holdout_samples": holdout_rows, "purge_rows": config.horizon},
+    )
+    version_metadata = {
+        "feature_names": list(fit.trained.feature_names),
+        "label_horizon": config.horizon,
+        "timeframe": timeframe,
+        "psi_reference": fit.psi_reference,
+        "holdout_start": fit.holdout_start.isoformat(),
+        "holdout_end": fit.holdout_end.isoformat(),
+        "split_sizes": list(fit.sizes),
+    }
+    return lineage, version_metadata
 
 
 def holdout_window(dataset: Dataset, config: TrainingConfig) -> Dataset:

@@ -112,6 +112,6 @@ def model_card(outcome: GateOutcome, lineage: Any | None = None) -> str:
             f"- training data: `{lineage.training_data_hash}` ({lineage.training_data_start} → {lineage.training_data_end})",
             f"- feature set: `{lineage.feature_set_hash}`",
             f"- hyperparameters: `{lineage.hyperparameters_hash}`",
-            f"- parent version: {lineage.parent_version}",
+            f"- parent version: {lineage.parent_model_version}",
         ]
     return "\n".join(lines)

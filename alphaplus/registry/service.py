@@ -64,9 +64,11 @@ def validate_lineage(lineage: Lineage) -> None:
     check_hash(lineage.feature_set_hash, "feature-set hash")
     check_hash(lineage.hyperparameters_hash, "hyperparameters hash")
     check_hash(lineage.lineage_key, "lineage key")
-    if lineage.parent_version is not None:
-        check_version_number(lineage.parent_version)
-    for kind in ("feature_set", "hyperparameters", "training_config", "environment"):
+    if lineage.parent_model_name is not None:
+        check_model_name(lineage.parent_model_name)
+    if lineage.parent_model_version is not None:
+        check_version_number(lineage.parent_model_version)
+    for kind in ("feature_set", "hyperparameters", "training_config", "training_environment", "lineage_metadata"):
         check_document(kind.replace("_", " "), getattr(lineage, kind))
 
 
@@ -97,13 +99,13 @@ class Registry:
         artifact: StoredArtifact | None = None,
         training_metrics: dict[str, Any] | None = None,
         validation_metrics: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
+        version_metadata: dict[str, Any] | None = None,
         ctx: ChangeContext | None = None,
     ) -> Registration:
         """Store the model (or take a stored artifact) and register it as staging; idempotent by lineage."""
         validate_lineage(lineage)
         for kind, document in (("training metrics", training_metrics), ("validation metrics", validation_metrics),
-                               ("metadata", metadata)):
+                               ("version metadata", version_metadata)):
             check_document(kind, document)
         ctx = ctx or change_context("registered", flow_run_id=lineage.flow_run_id)
         if (model is None) == (artifact is None):
@@ -119,7 +121,7 @@ class Registry:
             artifact=artifact,
             training_metrics=training_metrics or {},
             validation_metrics=validation_metrics or {},
-            metadata=metadata,
+            version_metadata=version_metadata,
             ctx=ctx,
         )
 

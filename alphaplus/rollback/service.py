@@ -425,7 +425,7 @@ class RollbackService:
             if version not in verified:
                 rec = by_version[version]
                 try:
-                    self.artifacts.verify(rec.model_path, sha256=rec.model_hash, size=rec.model_size_bytes)
+                    self.artifacts.verify(rec.model_artifact_path, sha256=rec.model_artifact_hash, size=rec.model_size_bytes)
                     verified[version] = True
                 except ArtifactIntegrityError as e:
                     log.error("version %s of %s cannot be restored: %s", version, slot.model_name, e)

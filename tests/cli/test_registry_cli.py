@@ -53,8 +53,9 @@ async def test_versions_show_gives_metrics_artifact_usage_and_quarantine(
     await registry.quarantine_version(model_name, 3, reason="trained on a bad feed")
     shown = await _ajson(["versions", "show", model_name, "3"], capsys)
     assert shown["validation_metrics"] == {"f1": 0.6} and shown["status"] == "staging"
-    assert shown["artifact"]["sha256"] == v3.artifact.sha256
-    assert (shown["usage"]["total_inferences"], shown["usage"]["error_rate"]) == (40, 0.05)
+    assert (shown["model_artifact_hash"], shown["model_artifact_path"]) == (v3.artifact.sha256, v3.artifact.path)
+    assert (shown["model_size_bytes"], shown["model_artifact_size_mb"]) == (v3.artifact.size, 0.0)
+    assert (shown["total_inferences"], shown["error_rate"]) == (40, 0.05)
     assert "trained on a bad feed" in shown["quarantine_reason"]
     assert await _amain(["versions", "show", model_name, "3"]) == 0
     out = capsys.readouterr().out
@@ -63,11 +64,12 @@ async def test_versions_show_gives_metrics_artifact_usage_and_quarantine(
 
 async def test_lineage_walks_the_parent_chain_up_to_the_root(cli_env, register, model_name, capsys):
     await register(model_name)
-    await register(model_name, parent_version=1)
-    v3 = await register(model_name, parent_version=2)
+    await register(model_name, parent_model_version=1)
+    v3 = await register(model_name, parent_model_version=2)
     lineage = await _ajson(["versions", "lineage", model_name, "3"], capsys)
-    assert [(link["version"], link["parent_version"]) for link in lineage["chain"]] == [(3, 2), (2, 1), (1, None)]
-    assert lineage["chain"][0]["model_hash"] == v3.artifact.sha256
+    assert [(link["version"], link["parent_model_name"], link["parent_model_version"]) for link in lineage["chain"]] == [
+        (3, model_name, 2), (2, model_name, 1), (1, None, None)]
+    assert lineage["chain"][0]["model_artifact_hash"] == v3.artifact.sha256
     assert lineage["chain"][0]["training_data_hash"].startswith("xxh3_128:")
     assert await _amain(["versions", "lineage", model_name, "3"]) == 0
     out = capsys.readouterr().out

@@ -10,13 +10,14 @@ from alphaplus.core.entities import Lineage
 
 
 def make_lineage(model_name: str, *, regime: str = "trending", symbol: str = "BTCUSDT",
-                 parent_version: int | None = None, data_hash: str | None = None) -> Lineage:
+                 parent_model_version: int | None = None, data_hash: str | None = None) -> Lineage:
     """A lineage with unique hashes (so each call is a distinct training)."""
     key = uuid.uuid4().hex
     return Lineage(
         model_name=model_name, regime=regime, symbol=symbol,
         training_data_hash=data_hash or f"xxh3_128:{key}", feature_set_hash="sha256:" + "f" * 64,
-        hyperparameters_hash="sha256:" + "e" * 64, lineage_key=f"sha256:{key}", parent_version=parent_version,
+        hyperparameters_hash="sha256:" + "e" * 64, lineage_key=f"sha256:{key}",
+        parent_model_version=parent_model_version,
         timeframe="1h", n_samples=100, n_features=3,
     )
 

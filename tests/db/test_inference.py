@@ -123,7 +123,7 @@ async def test_predictions_are_recorded_with_their_inputs_and_counted_as_usage(
     assert [r["bar_ts"] for r in rows] == [a.bar_ts for a in answers]
     assert [r["prediction"] for r in rows] == [a.prediction for a in answers]
     assert all(r["success"] and not r["shadow"] for r in rows)
-    assert len(rows[0]["features"]) == len(v.metadata["feature_names"])
+    assert len(rows[0]["features"]) == len(v.version_metadata["feature_names"])
     usage = await registry.usage_stats(model_name, v.version)
     assert (usage.total_inferences, usage.error_count) == (5, 0)
     assert usage.avg_inference_time_ms > 0

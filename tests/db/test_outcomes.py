@@ -52,7 +52,7 @@ async def register_version(registry, model_name: str, symbol: str, reference_fea
         "psi_reference": {n: reference_bins(reference_features[n]).to_dict() for n in names},
     }
     reg = await registry.register_model_version(make_lineage(model_name, symbol=symbol), model={"w": uuid.uuid4().hex},
-                                                metadata=metadata)
+                                                version_metadata=metadata)
     return reg.version.version
 
 

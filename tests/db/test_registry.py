@@ -143,7 +143,7 @@ POISONED = "xxh3_128:" + "0badda7a" * 4
 async def test_a_quarantined_lineage_blocks_promotion_of_its_descendants(registry, register, model_name):
     parent = await register(model_name, data_hash=POISONED)
     await registry.promote(model_name, parent.version, reason="first")
-    child = await register(model_name, parent_version=parent.version)
+    child = await register(model_name, parent_model_version=parent.version)
     sibling = await register(model_name, data_hash=POISONED)
     unrelated = await register(model_name)
     await registry.promote(model_name, unrelated.version, reason="clean")

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 import asyncpg
 import pytest
 
-# The seed's registry columns (name -> PostgreSQL type), which later code and users rely on.
+from tests.db.column_contract import contract_violations, documented_columns
+
+# The registry's columns (name -> PostgreSQL type), which code and users rely on: the seed's, under the
+# specification's names where it documents one (tests/db/column_contract.py checks that contract).
 SEED_COLUMNS = {
     "model_lineage": {
-        "lineage_id": "uuid", "model_name": "text", "parent_version": "integer",
-        "training_data_hash": "text", "feature_set_hash": "text", "hyperparameters_hash": "text",
-        "training_config": "jsonb", "environment": "jsonb", "created_at": "timestamp with time zone",
+        "lineage_id": "uuid", "model_name": "text", "model_version": "integer", "parent_model_name": "text",
+        "parent_model_version": "integer", "training_data_hash": "text", "feature_set_hash": "text",
+        "hyperparameters_hash": "text", "training_config": "jsonb", "training_environment": "jsonb",
+        "training_duration_seconds": "double precision", "n_samples": "integer", "training_samples": "integer",
+        "validation_samples": "integer", "lineage_metadata": "jsonb", "created_at": "timestamp with time zone",
         "created_by": "text",
     },
     "model_versions": {
         "id": "bigint", "model_name": "text", "version": "integer", "regime": "text", "symbol": "text",
-        "status": "text", "lineage_id": "uuid", "model_path": "text", "model_size_bytes": "bigint",
-        "model_hash": "text", "training_metrics": "jsonb", "validation_metrics": "jsonb",
+        "status": "text", "lineage_id": "uuid", "model_artifact_path": "text", "model_size_bytes": "bigint",
+        "model_artifact_size_mb": "numeric", "model_artifact_hash": "text", "training_metrics": "jsonb",
+        "validation_metrics": "jsonb", "performance_metrics": "jsonb", "drift_metrics": "jsonb",
+        "rollback_metrics": "jsonb", "deployment_timestamp": "timestamp with time zone", "version_metadata": "jsonb",
         "created_at": "timestamp with time zone", "promoted_at": "timestamp with time zone",
         "deprecated_at": "timestamp with time zone", "usage_count": "bigint", "total_inferences": "bigint",
         "error_count": "bigint", "avg_inference_time_ms": "double precision",
@@ -37,21 +45,24 @@ SEED_COLUMNS = {
 }
 
 
-async def insert_version(conn, model: str, version: int, *, regime="trending", symbol="BTCUSDT") -> None:
-    """Register a version by hand (what the repository does, minus its checks)."""
+async def insert_version(conn, model: str, version: int, *, regime="trending", symbol="BTCUSDT",
+                         size_bytes: int = 10) -> None:
+    """Register a version by hand (what the repository does, minus its checks): lineage and version in
+    one transaction, as the lineage must belong to its version by commit."""
     await conn.execute("INSERT INTO ml_models (model_name) VALUES ($1) ON CONFLICT DO NOTHING", model)
-    lineage = await conn.fetchval(
-        """INSERT INTO model_lineage (model_name, regime, symbol, training_data_hash, feature_set_hash,
-                                      hyperparameters_hash, lineage_key)
-           VALUES ($1, $2, $3, 'd', 'f', 'h', $4) RETURNING lineage_id""",
-        model, regime, symbol, uuid.uuid4().hex,
-    )
-    await conn.execute(
-        """INSERT INTO model_versions (model_name, version, regime, symbol, lineage_id, model_path,
-                                       model_size_bytes, model_hash)
-           VALUES ($1, $2, $3, $4, $5, 'x/y', 10, $6)""",
-        model, version, regime, symbol, lineage, "a" * 64,
-    )
+    async with conn.transaction():
+        lineage = await conn.fetchval(
+            """INSERT INTO model_lineage (model_name, model_version, regime, symbol, training_data_hash,
+                                          feature_set_hash, hyperparameters_hash, lineage_key)
+               VALUES ($1, $2, $3, $4, 'd', 'f', 'h', $5) RETURNING lineage_id""",
+            model, version, regime, symbol, uuid.uuid4().hex,
+        )
+        await conn.execute(
+            """INSERT INTO model_versions (model_name, version, regime, symbol, lineage_id, model_artifact_path,
+                                           model_size_bytes, model_artifact_hash)
+               VALUES ($1, $2, $3, $4, $5, 'x/y', $6, $7)""",
+            model, version, regime, symbol, lineage, size_bytes, "a" * 64,
+        )
 
 
 async def make_production(conn, model: str, version: int, *, regime="trending", symbol="BTCUSDT") -> None:
@@ -79,6 +90,19 @@ async def test_every_seed_column_exists_with_its_type(conn):
         if actual.get((table, column)) != typ
     ]
     assert missing == []
+
+
+async def test_every_documented_column_exists_with_a_compatible_type_on_a_fresh_database(make_database):
+    from db.migrate import migrate
+    from db.pool import connect
+
+    conn = await connect(await make_database())
+    try:
+        await migrate(conn)
+        assert await contract_violations(conn) == []
+    finally:
+        await conn.close()
+    assert sum(len(c) for c in documented_columns().values()) == 14 + 21
 
 
 async def test_a_second_production_version_for_one_slot_is_rejected_by_the_database(conn, model_name):
@@ -123,9 +147,78 @@ async def test_a_production_status_without_the_pointer_cannot_commit(conn, model
 
 async def test_a_registered_artifact_cannot_be_changed(conn, model_name):
     await insert_version(conn, model_name, 1)
-    with pytest.raises(asyncpg.PostgresError, match="immutable") as info:
-        await conn.execute("UPDATE model_versions SET model_hash = $2 WHERE model_name = $1", model_name, "b" * 64)
+    for column, value in (("model_artifact_hash", "b" * 64), ("model_artifact_path", "x/z"), ("model_size_bytes", 11)):
+        with pytest.raises(asyncpg.PostgresError, match="immutable") as info:
+            await conn.execute(f"UPDATE model_versions SET {column} = $2 WHERE model_name = $1", model_name, value)
+        assert info.value.sqlstate == "AP003"
+    with pytest.raises(asyncpg.PostgresError, match="model_artifact_size_mb"):
+        await conn.execute("UPDATE model_versions SET model_artifact_size_mb = 1 WHERE model_name = $1", model_name)
+    row = await conn.fetchrow(
+        "SELECT model_artifact_hash, model_artifact_path, model_size_bytes FROM model_versions WHERE model_name = $1",
+        model_name)
+    assert tuple(row) == ("a" * 64, "x/y", 10)
+
+
+async def test_the_artifact_size_in_mb_is_derived_from_the_bytes(conn, model_name):
+    sizes = {1: 10, 2: 1_048_576, 3: 3 * 1_048_576 + 10_000, 4: 123_456_789}
+    for version, size in sizes.items():
+        await insert_version(conn, model_name, version, size_bytes=size)
+    rows = await conn.fetch(
+        "SELECT version, model_size_bytes, model_artifact_size_mb FROM model_versions WHERE model_name = $1", model_name)
+    assert {r["version"]: (r["model_size_bytes"], r["model_artifact_size_mb"]) for r in rows} == {
+        1: (10, Decimal("0.00")), 2: (1_048_576, Decimal("1.00")), 3: (3_155_728, Decimal("3.01")),
+        4: (123_456_789, Decimal("117.74")),
+    }
+
+
+@pytest.mark.parametrize("column, value", [
+    ("performance_metrics", "{}"), ("drift_metrics", "{}"), ("rollback_metrics", "{}"),
+    ("deployment_timestamp", "2024-01-01T00:00:00Z"),
+])
+async def test_the_columns_the_database_keeps_cannot_be_written_directly(conn, model_name, column, value):
+    await insert_version(conn, model_name, 1)
+    cast = "timestamptz" if column == "deployment_timestamp" else "jsonb"
+    # Not even by the owner of the table (this connection is a superuser).
+    with pytest.raises(asyncpg.PostgresError, match="kept by the database") as info:
+        await conn.execute(f"UPDATE model_versions SET {column} = $2::text::{cast} WHERE model_name = $1",
+                           model_name, value)
     assert info.value.sqlstate == "AP003"
+    with pytest.raises(asyncpg.PostgresError, match="kept by the database"):
+        async with conn.transaction():
+            lineage = await conn.fetchval(
+                "INSERT INTO model_lineage (model_name, model_version, regime, symbol, training_data_hash, "
+                "feature_set_hash, hyperparameters_hash, lineage_key) "
+                "VALUES ($1, 2, 'trending', 'BTCUSDT', 'd', 'f', 'h', 'k2') RETURNING lineage_id", model_name)
+            await conn.execute(
+                f"INSERT INTO model_versions (model_name, version, regime, symbol, lineage_id, model_artifact_path, "
+                f"model_size_bytes, model_artifact_hash, {column}) "
+                f"VALUES ($1, 2, 'trending', 'BTCUSDT', $2, 'x/y', 10, $3, $4::text::{cast})",
+                model_name, lineage, "a" * 64, value)
+    assert await conn.fetchval(f"SELECT {column} FROM model_versions WHERE model_name = $1", model_name) is None
+
+
+async def test_a_lineage_row_belongs_to_exactly_one_version(conn, model_name):
+    await insert_version(conn, model_name, 1)
+    # A lineage naming no existing version cannot commit.
+    with pytest.raises(asyncpg.ForeignKeyViolationError, match="model_lineage_version_exists"):
+        await conn.execute(
+            "INSERT INTO model_lineage (model_name, model_version, regime, symbol, training_data_hash, "
+            "feature_set_hash, hyperparameters_hash, lineage_key) "
+            "VALUES ($1, 7, 'trending', 'BTCUSDT', 'd', 'f', 'h', 'orphan')", model_name)
+    # A second lineage for version 1 is refused ...
+    with pytest.raises(asyncpg.UniqueViolationError, match="model_lineage_one_version"):
+        await conn.execute(
+            "INSERT INTO model_lineage (model_name, model_version, regime, symbol, training_data_hash, "
+            "feature_set_hash, hyperparameters_hash, lineage_key) "
+            "VALUES ($1, 1, 'trending', 'BTCUSDT', 'd', 'f', 'h', 'again')", model_name)
+    # ... and a version cannot point at a lineage that names another version.
+    lineage_of_1 = await conn.fetchval("SELECT lineage_id FROM model_lineage WHERE model_name = $1", model_name)
+    with pytest.raises(asyncpg.PostgresError, match="lineage_names_this_version|lineage_id_key"):
+        await conn.execute(
+            "INSERT INTO model_versions (model_name, version, regime, symbol, lineage_id, model_artifact_path, "
+            "model_size_bytes, model_artifact_hash) VALUES ($1, 2, 'trending', 'BTCUSDT', $2, 'x/y', 10, $3)",
+            model_name, lineage_of_1, "a" * 64)
+    assert await conn.fetchval("SELECT count(*) FROM model_lineage WHERE model_name = $1", model_name) == 1
 
 
 async def test_every_change_leaves_an_audit_row_naming_the_database_login(conn, model_name):

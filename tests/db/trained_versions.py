@@ -63,5 +63,5 @@ async def register_trained(registry, model_name: str, regime: str, symbol: str, 
         timeframe=TIMEFRAME, n_features=len(trained.feature_names),
     )
     registration = await registry.register_model_version(lineage, model=trained,
-                                                         metadata=version_metadata(trained, X))
+                                                         version_metadata=version_metadata(trained, X))
     return registration.version

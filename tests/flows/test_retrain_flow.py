@@ -32,8 +32,13 @@ async def test_retraining_two_regimes_registers_two_versions_with_complete_linea
         lineage = await registry.get_lineage(model_name, v.version)
         assert lineage.training_data_hash.startswith("xxh3_128:")
         assert lineage.feature_set_hash.startswith("sha256:") and lineage.hyperparameters_hash.startswith("sha256:")
-        assert lineage.n_samples > 0 and lineage.environment["packages"]["lightgbm"]
-        assert set(v.metadata["psi_reference"]) == set(v.metadata["feature_names"])
+        assert lineage.training_environment["packages"]["lightgbm"] and lineage.model_version == v.version
+        # every usable row is in one part of the split: fitted, validation (early stopping) or holdout
+        train_rows, valid_rows, holdout_rows = v.version_metadata["split_sizes"]
+        assert (lineage.training_samples, lineage.validation_samples) == (train_rows, valid_rows)
+        assert lineage.n_samples == train_rows + valid_rows + holdout_rows
+        assert lineage.lineage_metadata["holdout_samples"] == holdout_rows
+        assert set(v.version_metadata["psi_reference"]) == set(v.version_metadata["feature_names"])
         assert isinstance(await registry.load_model(v), object)
 
 

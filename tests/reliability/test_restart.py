@@ -133,9 +133,9 @@ async def test_a_database_restart_during_a_retrain_run_ends_it_cleanly_with_noth
         assert orphans == 0
         await check_model(conn, model_name)
         store = ArtifactStore(flow_env.artifacts_dir)
-        for v in await conn.fetch("SELECT model_path, model_size_bytes, model_hash FROM model_versions "
+        for v in await conn.fetch("SELECT model_artifact_path, model_size_bytes, model_artifact_hash FROM model_versions "
                                   "WHERE model_name = $1", model_name):
-            store.verify(v["model_path"], sha256=v["model_hash"], size=v["model_size_bytes"])
+            store.verify(v["model_artifact_path"], sha256=v["model_artifact_hash"], size=v["model_size_bytes"])
         succeeded = {j["version"] for j in jobs if j["status"] == "succeeded"}
         registered = {r["version"] for r in await conn.fetch(
             "SELECT version FROM model_versions WHERE model_name = $1", model_name)}

@@ -62,7 +62,7 @@ def test_canonical_json_writes_each_number_one_way():
 def test_lineage_key_depends_on_data_features_hyperparameters_and_config():
     df = frame()
     base = dict(model_name="m", regime="trending", symbol="BTC", feature_set={"f": ["a"]},
-                hyperparameters={"lr": 0.1}, training_config={"horizon": 12}, environment={})
+                hyperparameters={"lr": 0.1}, training_config={"horizon": 12}, training_environment={})
     key = build_lineage(training_frame=df, **base).lineage_key
     assert build_lineage(training_frame=df.sample(frac=1.0, random_state=3), **base).lineage_key == key
     assert build_lineage(training_frame=df, **{**base, "hyperparameters": {"lr": 0.2}}).lineage_key != key
