@@ -36,9 +36,14 @@ _SET_CONTEXT = """
 SELECT set_config('alphaplus.reason', $1, true), set_config('alphaplus.on_behalf_of', $2, true),
        set_config('alphaplus.flow_run_id', $3, true), set_config('alphaplus.metadata', $4, true)
 """
-# One lock per slot for every pointer move: serialises promotions and rollbacks of a slot while
-# leaving other slots free. Transaction-scoped, so a crash releases it.
-_LOCK_SLOT = "SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2 || chr(31) || $3, 0))"
+# One lock per slot for every pointer move and status change: serialises promotions and rollbacks of
+# a slot while leaving other slots free. A row lock on slot_locks (created on first use), held until
+# the transaction ends, so a crash releases it. Taking it needs UPDATE on slot_locks, which readers
+# lack (an advisory lock anyone could take, and hold, to block a rollback).
+_LOCK_SLOT = """
+INSERT INTO slot_locks AS l (model_name, regime, symbol) VALUES ($1, $2, $3)
+ON CONFLICT (model_name, regime, symbol) DO UPDATE SET model_name = l.model_name
+"""
 
 _ENSURE_MODEL = "INSERT INTO ml_models (model_name) VALUES ($1) ON CONFLICT (model_name) DO NOTHING"
 _LOCK_MODEL = "SELECT latest_version FROM ml_models WHERE model_name = $1 FOR UPDATE"

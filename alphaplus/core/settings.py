@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,13 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path(".alphaplus"), description="Private state: embedded cluster, artifacts.")
     artifact_root: Path | None = Field(default=None, description="Model artifacts. Unset: <home>/artifacts.")
     embedded_port: int = Field(default=0, description="Port of the embedded cluster; 0 picks a free one.")
+
+    superuser_login: Literal["refuse", "warn", "allow"] = Field(
+        default="refuse",
+        description="What day-to-day commands do when the database login is a superuser (or can act as "
+                    "the schema's owner): refuse, warn on stderr, or allow. The private embedded cluster "
+                    "is exempt.",
+    )
 
     # --- connection pool ---------------------------------------------------------------------
     pool_min_size: int = 1

@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from alphaplus.core.entities import Lineage
+from tests.db.logins import as_role, connect_as, logins  # noqa: F401  (fixtures: a login per role)
 
 
 def make_lineage(model_name: str, *, regime: str = "trending", symbol: str = "BTCUSDT",
