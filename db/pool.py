@@ -181,13 +181,16 @@ async def check_login(pool: asyncpg.Pool, policy: str) -> None:
     if row is None or not (row["superuser"] or row["owner"]):
         return
     what = "a superuser" if row["superuser"] else "a member of alphaplus_owner"
-    message = (f"the database login {row['login']!r} is {what}: every function and trigger would run with its "
-               "unlimited rights. Use a login in an alphaplus role for day-to-day work (README: Security); "
-               "ALPHAPLUS_SUPERUSER_LOGIN=warn or allow overrides this")
+    who = f"the database login {row['login']!r} is {what}"
     if policy == "warn":
-        log.warning("warning: %s", message)
+        log.warning("warning: %s: every function and trigger runs with its unlimited rights; use a login in an "
+                    "alphaplus role for day-to-day work (README: Security)", who)
         return
-    raise PermissionDenied(f"refusing to work as {message}")
+    raise PermissionDenied(
+        f"permission denied: {who}, and day-to-day commands refuse it (every function and trigger would run with "
+        "its unlimited rights); use a login in an alphaplus role (README: Security), or set "
+        "ALPHAPLUS_SUPERUSER_LOGIN=warn or allow"
+    )
 
 
 async def close_pools() -> None:
