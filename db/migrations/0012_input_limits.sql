@@ -7,20 +7,28 @@
 -- Rows written before this migration are kept as they are (the audit log is append-only): the
 -- constraints are NOT VALID, the triggers check new rows only. Either way every new row is checked.
 
+-- PL/pgSQL, so each session plans them once (a SQL function with a fixed search_path is planned at
+-- every call).
 CREATE FUNCTION alphaplus_valid_name(value text, max_length integer) RETURNS boolean
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT length(value) BETWEEN 1 AND max_length AND value ~ '^[A-Za-z0-9^][A-Za-z0-9._:=^-]*$'
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN length(value) BETWEEN 1 AND max_length AND value ~ '^[A-Za-z0-9^][A-Za-z0-9._:=^-]*$';
+END
 $$;
 
 CREATE FUNCTION alphaplus_valid_text(value text, max_length integer) RETURNS boolean
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT value IS NULL OR (length(value) <= max_length
-        AND value !~ '[\x01-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]')
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN value IS NULL OR (length(value) <= max_length
+        AND value !~ '[\x01-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]');
+END
 $$;
 
 CREATE FUNCTION alphaplus_valid_document(value jsonb) RETURNS boolean
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT value IS NULL OR octet_length(value::text) <= 262144
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN value IS NULL OR octet_length(value::text) <= 262144;
+END
 $$;
 
 ALTER TABLE ml_models

@@ -295,3 +295,23 @@ async def test_quarantining_a_version_five_times_writes_one_audit_row_and_keeps_
     audited = [e for e in await registry.audit_events(model_name) if e.event == "quarantined"]
     assert [e.reason for e in audited] == ["reason 0"]
     assert datetime.now(UTC) - records[0].created_at < timedelta(hours=1)
+
+
+async def test_the_database_holds_the_same_name_and_text_rules_as_the_code(conn):
+    from alphaplus.core.validation import check_name, check_text
+
+    def accepted(check, *args) -> bool:
+        try:
+            check(*args)
+            return True
+        except InvalidInput:
+            return False
+
+    for name in ("BTCUSDT", "^GSPC", "ES=F", "cme:6e.h25", "7203.T", "a" * 64, "a" * 65, "BTC/USDT", "-rf", ".x",
+                 "a b", "模型", "\u202eX", "x\ny", "[/bold]"):
+        assert accepted(check_name, "symbol", name) == await conn.fetchval("SELECT alphaplus_valid_name($1, 64)",
+                                                                           name), name
+    for text in ("plain reason", "ümlaut, 模型 and émoji 🚀 are fine", "r" * 2000, "r" * 2001, "tab\there",
+                 "esc\x1b[2J", "rtl\u202eoverride", "zero\u200bwidth", "line\u2028separator", "del\x7f", "c1\x85"):
+        assert accepted(check_text, "reason", text) == await conn.fetchval("SELECT alphaplus_valid_text($1, 2000)",
+                                                                           text), repr(text)
