@@ -44,8 +44,6 @@ from alphaplus.rollback.results import (
     UnsafeRollbackTarget,
 )
 from alphaplus.rollback.policy import (
-    Baseline,
-    LiveWindow,
     RollbackAssessment,
     RollbackPolicy,
     SlotHistory,
@@ -53,7 +51,8 @@ from alphaplus.rollback.policy import (
     next_history,
     record_rollback,
 )
-from alphaplus.rollback.target import Candidate, CandidateChoice, choose_rollback_target
+from alphaplus.rollback.evidence import baseline, candidate, live_window, totals_dict
+from alphaplus.rollback.target import CandidateChoice, choose_rollback_target
 from alphaplus.core.settings import Settings, get_settings
 from alphaplus.core.validation import check_on_behalf_of, check_reason, check_version_number, one_line
 from db import rollback as q
@@ -81,69 +80,6 @@ def policy_from_settings(settings: Settings) -> RollbackPolicy:
         no_return=timedelta(days=settings.rollback_no_return_days),
         eligible_statuses=tuple(sorted(lifecycle.ROLLBACK_TARGET_STATUSES)),
     )
-
-
-# --- stored rows -> policy inputs ----------------------------------------------------------------
-
-
-def _metric(metrics: Mapping[str, Any], key: str) -> float | None:
-    value = metrics.get(key)
-    try:
-        return None if value is None else float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _f1(totals: Any) -> float | None:
-    if totals.confusion is not None:
-        tp, fp, fn = totals.confusion
-        return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None
-    return totals.f1
-
-
-def _live_window(t: Any) -> LiveWindow:
-    tp, fp, fn = t.confusion if t.confusion is not None else (None, None, None)
-    return LiveWindow(
-        window_end=t.window_end, window_start=t.window_start, n=t.n, n_correct=t.n_correct,
-        f1=None if t.confusion is not None else t.f1, true_positives=tp, false_positives=fp, false_negatives=fn,
-        error_count=t.errors, total_inferences=t.inferences, max_psi=t.max_psi,
-    )
-
-
-def _baseline(validation: Mapping[str, Any], early: Any) -> Baseline:
-    return Baseline(
-        accuracy=_metric(validation, "accuracy"), f1=_metric(validation, "f1"),
-        live_accuracy=early.n_correct / early.n if early.n else None,
-        live_f1=_f1(early) if early.n else None, live_samples=early.n,
-    )
-
-
-def _candidate(rec: Any, verified: bool) -> Candidate:
-    recent = rec.recent
-    live = None
-    if recent.n:
-        live = {"accuracy": recent.n_correct / recent.n}
-        f1 = _f1(recent)
-        if f1 is not None:
-            live["f1"] = f1
-    return Candidate(
-        version=rec.version, status=rec.status, quarantined=rec.quarantine_reason is not None,
-        artifact_verified=verified,
-        validation_metrics={k: v for k in ("f1", "accuracy") if (v := _metric(rec.validation_metrics, k)) is not None},
-        live_metrics=live, live_samples=recent.n,
-        served_production_without_incident=(
-            rec.served_production and rec.rolled_back_for_cause_at is None and rec.status != lifecycle.FAILED
-        ),
-        last_production_end=rec.last_production_end, rolled_back_for_cause_at=rec.rolled_back_for_cause_at,
-    )
-
-
-def _totals_dict(t: Any) -> dict[str, Any]:
-    return {
-        "windows": t.windows, "window_start": t.window_start, "window_end": t.window_end, "n": t.n,
-        "n_correct": t.n_correct, "confusion": None if t.confusion is None else list(t.confusion),
-        "f1": t.f1, "errors": t.errors, "inferences": t.inferences, "max_psi": t.max_psi,
-    }
 
 
 def _utcnow() -> datetime:
@@ -234,7 +170,7 @@ class RollbackService:
         if t.windows == 0:
             return SlotAssessmentResult(ev.slot, ev.version, "no_new_data", "no_new_data"), None, None
         a = assess_rollback_needs(
-            _baseline(ev.validation_metrics, ev.early_live), _live_window(t), history, self.policy, now
+            baseline(ev.validation_metrics, ev.early_live), live_window(t), history, self.policy, now
         )
         if t.n < self.policy.min_samples and t.inferences < self.policy.min_samples:
             # Too little to judge yet: leave the windows for the next run to pool with newer ones.
@@ -256,7 +192,7 @@ class RollbackService:
     ) -> SlotAssessmentResult:
         snapshot = {
             "assessment": a.to_dict(), "risk_score": a.risk, "policy": self.policy.to_dict(),
-            "window": _totals_dict(ev.new_windows), "early_live": _totals_dict(ev.early_live),
+            "window": totals_dict(ev.new_windows), "early_live": totals_dict(ev.early_live),
             "validation_metrics": dict(ev.validation_metrics),
         }
         try:
@@ -433,7 +369,7 @@ class RollbackService:
             return verified[version]
 
         def choose() -> CandidateChoice:
-            cands = [_candidate(r, verified.get(r.version, True)) for r in records]
+            cands = [candidate(r, verified.get(r.version, True)) for r in records]
             return choose_rollback_target(cands, current, self.policy, now, history=history)
 
         if target_version is not None:

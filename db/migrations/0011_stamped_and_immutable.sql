@@ -95,55 +95,26 @@ CREATE TRIGGER model_performance_history_stamp
 
 -- 2. Registered means immutable -------------------------------------------------------------------------
 
-CREATE OR REPLACE FUNCTION model_versions_guard() RETURNS trigger
+-- Beside the lifecycle guard of 0002/0009 (identity, slot, artifact): the registration time is the
+-- database's, and what the version was registered with stays as it was.
+CREATE FUNCTION model_versions_frozen() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-    why text;
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        IF NEW.status <> 'staging' THEN
-            RAISE EXCEPTION 'a new version starts as staging, not %', NEW.status
-                USING ERRCODE = 'AP001';
-        END IF;
         NEW.created_at := now();
-        RETURN NEW;
-    END IF;
-
-    IF (NEW.model_name, NEW.version, NEW.regime, NEW.symbol, NEW.lineage_id, NEW.model_artifact_path,
-        NEW.model_size_bytes, NEW.model_artifact_hash, NEW.created_at)
-       IS DISTINCT FROM
-       (OLD.model_name, OLD.version, OLD.regime, OLD.symbol, OLD.lineage_id, OLD.model_artifact_path,
-        OLD.model_size_bytes, OLD.model_artifact_hash, OLD.created_at) THEN
-        RAISE EXCEPTION 'version % of % is registered and immutable (identity, slot and artifact)',
-            OLD.version, OLD.model_name USING ERRCODE = 'AP003';
-    END IF;
-    IF (NEW.training_metrics, NEW.validation_metrics, NEW.version_metadata)
-       IS DISTINCT FROM (OLD.training_metrics, OLD.validation_metrics, OLD.version_metadata) THEN
+    ELSIF (NEW.training_metrics, NEW.validation_metrics, NEW.version_metadata)
+          IS DISTINCT FROM (OLD.training_metrics, OLD.validation_metrics, OLD.version_metadata) THEN
         RAISE EXCEPTION 'version % of % is registered: its training and validation metrics and its metadata are immutable (register a new version instead)',
             OLD.version, OLD.model_name USING ERRCODE = 'AP003';
-    END IF;
-
-    IF NEW.status IS DISTINCT FROM OLD.status THEN
-        IF NOT EXISTS (SELECT 1 FROM lifecycle_transitions
-                       WHERE from_status = OLD.status AND to_status = NEW.status) THEN
-            RAISE EXCEPTION 'version % of % is ''%''; it cannot become ''%''',
-                OLD.version, OLD.model_name, OLD.status, NEW.status USING ERRCODE = 'AP001';
-        END IF;
-        IF NEW.status = 'production' THEN
-            why := alphaplus_quarantine_reason(NEW.model_name, NEW.version);
-            IF why IS NOT NULL THEN
-                RAISE EXCEPTION 'version % of % cannot serve production: %',
-                    NEW.version, NEW.model_name, why USING ERRCODE = 'AP002';
-            END IF;
-            NEW.promoted_at := clock_timestamp();
-        ELSIF NEW.status IN ('archived', 'failed') THEN
-            NEW.deprecated_at := clock_timestamp();
-        END IF;
-        NEW.updated_at := clock_timestamp();
     END IF;
     RETURN NEW;
 END
 $$;
+
+-- UPDATE OF: the frequent usage updates do not fire it.
+CREATE TRIGGER model_versions_frozen
+    BEFORE INSERT OR UPDATE OF training_metrics, validation_metrics, version_metadata ON model_versions
+    FOR EACH ROW EXECUTE FUNCTION model_versions_frozen();
 
 CREATE FUNCTION refuse_rewrite() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -193,18 +164,9 @@ CREATE TABLE slot_locks (
 DROP TRIGGER quarantine_audit ON quarantine;
 DROP FUNCTION quarantine_audit();
 
-CREATE FUNCTION quarantine_stamp() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    NEW.created_by := session_user;
-    NEW.created_at := now();
-    RETURN NEW;
-END
-$$;
-
 CREATE TRIGGER quarantine_stamp
     BEFORE INSERT ON quarantine
-    FOR EACH ROW EXECUTE FUNCTION quarantine_stamp();
+    FOR EACH ROW EXECUTE FUNCTION creation_stamp();
 
 CREATE FUNCTION quarantine_audit() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -272,12 +234,12 @@ BEGIN
     EXECUTE format('ALTER FUNCTION quarantine_audit() SECURITY DEFINER SET search_path = %s', path);
     FOREACH f IN ARRAY ARRAY[
         'production_slots_stamp()', 'rollback_events_stamp()', 'creation_stamp()', 'recorded_by_stamp()',
-        'model_versions_guard()', 'refuse_rewrite()', 'quarantine_stamp()', 'quarantined_never_serves()'] LOOP
+        'model_versions_frozen()', 'refuse_rewrite()', 'quarantined_never_serves()'] LOOP
         EXECUTE format('ALTER FUNCTION %s SET search_path = %s', f, path);
     END LOOP;
     FOREACH f IN ARRAY ARRAY[
         'production_slots_stamp()', 'rollback_events_stamp()', 'creation_stamp()', 'recorded_by_stamp()',
-        'refuse_rewrite()', 'quarantine_stamp()', 'quarantine_audit()', 'quarantined_never_serves()'] LOOP
+        'model_versions_frozen()', 'refuse_rewrite()', 'quarantine_audit()', 'quarantined_never_serves()'] LOOP
         EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
     END LOOP;
 END
