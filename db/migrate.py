@@ -27,6 +27,10 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 """
 
 
+_HAND_OVER_EXISTS = "SELECT to_regprocedure('alphaplus_hand_over_to_owner()') IS NOT NULL"
+_HAND_OVER = "SELECT alphaplus_hand_over_to_owner()"
+
+
 @dataclass(frozen=True)
 class Migration:
     """One migration file: its name (ordering key), SQL text and SHA-256 checksum."""
@@ -76,6 +80,10 @@ async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) ->
             try:
                 async with conn.transaction():
                     await conn.execute(m.sql)
+                    # From 0013 on the schema belongs to alphaplus_owner: what a migration creates is
+                    # handed over in the same transaction.
+                    if await conn.fetchval(_HAND_OVER_EXISTS):
+                        await conn.execute(_HAND_OVER)
                     await conn.execute(
                         "INSERT INTO schema_migrations (name, checksum, duration_ms) VALUES ($1, $2, $3)",
                         m.name,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import weakref
 from pathlib import Path
 from typing import Mapping
 
 import asyncpg
 
-from alphaplus.core.errors import ConfigurationError, DatabaseUnavailable, SchemaOutOfDate
+from alphaplus.core.errors import ConfigurationError, DatabaseUnavailable, PermissionDenied, SchemaOutOfDate
 from alphaplus.core.redaction import mask_secrets, register_url_secrets
 from alphaplus.core.settings import Settings, get_settings
 
@@ -20,6 +21,10 @@ _pools: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncpg.
     weakref.WeakKeyDictionary()
 )
 _dsn_cache: dict[str, str] = {}
+# DSNs of the private embedded cluster: its superuser is the only login there, so the superuser
+# check does not apply to it.
+_embedded_dsns: set[str] = set()
+log = logging.getLogger("alphaplus.security")
 # What connecting can raise: refused or unreachable, refused by the server (auth, no such
 # database, no CONNECT right), a malformed URL (asyncpg's ClientConfigurationError is a ValueError).
 _CONNECT_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError, asyncio.TimeoutError)
@@ -57,6 +62,7 @@ def resolve_dsn(settings: Settings | None = None) -> str:
 
             _dsn_cache[key] = EmbeddedPostgres.for_home(settings.home, port=settings.embedded_port).ensure_running()
         dsn = _dsn_cache[key]
+        _embedded_dsns.add(dsn)
     register_url_secrets(dsn)
     return dsn
 
@@ -151,12 +157,46 @@ async def get_pool(
         except _CONNECT_ERRORS as e:
             raise _unavailable(dsn, e) from None
         try:
+            if dsn not in _embedded_dsns:
+                await check_login(pool, settings.superuser_login)
             await _check_schema(pool)
         except BaseException:
             await pool.close()
             raise
         by_dsn[key] = pool
     return pool
+
+
+# A superuser (or a login that can act as the schema's owner) runs every trigger and function of the
+# database with unlimited rights: whoever can change one of them, or plant one, takes over the cluster.
+_LOGIN = """
+SELECT session_user AS login, r.rolsuper AS superuser,
+       to_regrole('alphaplus_owner') IS NOT NULL AND pg_has_role(session_user, 'alphaplus_owner', 'MEMBER') AS owner
+FROM pg_roles r WHERE r.rolname = session_user
+"""
+
+
+async def check_login(pool: asyncpg.Pool, policy: str) -> None:
+    """Refuse (or warn about) a superuser login for day-to-day work, as ``policy`` says."""
+    if policy == "allow":
+        return
+    try:
+        row = await pool.fetchrow(_LOGIN)
+    except asyncpg.PostgresError:
+        return  # cannot tell (a very restricted login): it is not a superuser then
+    if row is None or not (row["superuser"] or row["owner"]):
+        return
+    what = "a superuser" if row["superuser"] else "a member of alphaplus_owner"
+    who = f"the database login {row['login']!r} is {what}"
+    if policy == "warn":
+        log.warning("warning: %s: every function and trigger runs with its unlimited rights; use a login in an "
+                    "alphaplus role for day-to-day work (README: Security)", who)
+        return
+    raise PermissionDenied(
+        f"permission denied: {who}, and day-to-day commands refuse it (every function and trigger would run with "
+        "its unlimited rights); use a login in an alphaplus role (README: Security), or set "
+        "ALPHAPLUS_SUPERUSER_LOGIN=warn or allow"
+    )
 
 
 async def _check_schema(pool: asyncpg.Pool) -> None:

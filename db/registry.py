@@ -36,9 +36,14 @@ _SET_CONTEXT = """
 SELECT set_config('alphaplus.reason', $1, true), set_config('alphaplus.on_behalf_of', $2, true),
        set_config('alphaplus.flow_run_id', $3, true), set_config('alphaplus.metadata', $4, true)
 """
-# One lock per slot for every pointer move: serialises promotions and rollbacks of a slot while
-# leaving other slots free. Transaction-scoped, so a crash releases it.
-_LOCK_SLOT = "SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2 || chr(31) || $3, 0))"
+# One lock per slot for every pointer move and status change: serialises promotions and rollbacks of
+# a slot while leaving other slots free. A row lock on slot_locks (created on first use), held until
+# the transaction ends, so a crash releases it. Taking it needs UPDATE on slot_locks, which readers
+# lack (an advisory lock anyone could take, and hold, to block a rollback).
+_LOCK_SLOT = """
+INSERT INTO slot_locks AS l (model_name, regime, symbol) VALUES ($1, $2, $3)
+ON CONFLICT (model_name, regime, symbol) DO UPDATE SET model_name = l.model_name
+"""
 
 _ENSURE_MODEL = "INSERT INTO ml_models (model_name) VALUES ($1) ON CONFLICT (model_name) DO NOTHING"
 _LOCK_MODEL = "SELECT latest_version FROM ml_models WHERE model_name = $1 FOR UPDATE"
@@ -125,14 +130,6 @@ ORDER BY ts, id
 """
 _QUARANTINE_REASON = "SELECT alphaplus_quarantine_reason($1, $2)"
 _ARTIFACT_PATHS = "SELECT DISTINCT model_artifact_path FROM model_versions"
-_QUARANTINE_DATA = """
-INSERT INTO quarantine (kind, training_data_hash, reason) VALUES ('training_data', $1, $2)
-ON CONFLICT (training_data_hash) WHERE kind = 'training_data' DO NOTHING
-"""
-_QUARANTINE_VERSION = """
-INSERT INTO quarantine (kind, model_name, version, reason) VALUES ('version', $1, $2, $3)
-ON CONFLICT (model_name, version) WHERE kind = 'version' DO NOTHING
-"""
 # Batched usage: one statement for many versions; the running mean is kept exact.
 _RECORD_USAGE = """
 UPDATE model_versions v SET
@@ -417,21 +414,6 @@ class RegistryRepository:
                     await conn.execute(_DELETE_POINTER, slot.model_name, slot.regime, slot.symbol, version)
                 await conn.execute(_SET_STATUS, model_name, version, to_status)
                 return version_from_row(await conn.fetchrow(_GET_VERSION, model_name, version))
-
-    async def quarantine_training_data(self, training_data_hash: str, *, reason: str) -> None:
-        """Quarantine a training-data hash: no version trained on it (or descending) may serve."""
-        if not reason.strip():
-            raise InvalidInput("a quarantine needs a reason")
-        with translated():
-            await self.pool.execute(_QUARANTINE_DATA, training_data_hash, reason)
-
-    async def quarantine_version(self, model_name: str, version: int, *, reason: str) -> None:
-        """Quarantine a version: it and every version descending from it may no longer serve."""
-        if not reason.strip():
-            raise InvalidInput("a quarantine needs a reason")
-        await self.get_version(model_name, version)
-        with translated():
-            await self.pool.execute(_QUARANTINE_VERSION, model_name, version, reason)
 
     # --- usage ---------------------------------------------------------------------------------
 

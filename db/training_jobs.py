@@ -1,4 +1,10 @@
-"""ml_training_jobs: one row per slot retraining, running -> succeeded, failed or skipped."""
+"""ml_training_jobs: one row per slot retraining, running -> succeeded, failed or skipped
+(too little data to train).
+
+A running job's ``last_run`` is its heartbeat: the process training it refreshes it while it works.
+A job whose heartbeat is older than the lease was abandoned (its process was killed) and is closed
+as failed by the next run, so no job stays 'running' forever.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +27,17 @@ UPDATE ml_training_jobs
 SET status = $2, version = $3, error = $4, validation_result = coalesce($5, validation_result),
     metadata = metadata || $6, finished_at = now(), last_run = now()
 WHERE id = $1 AND status = 'running'
+"""
+_HEARTBEAT = """
+UPDATE ml_training_jobs SET last_run = clock_timestamp() WHERE id = ANY($1::bigint[]) AND status = 'running'
+"""
+_CLOSE_STALE = """
+UPDATE ml_training_jobs
+SET status = 'failed', finished_at = clock_timestamp(),
+    error = format('abandoned: no heartbeat since %s (its process stopped without closing the job)',
+                   to_char(last_run AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS UTC'))
+WHERE status = 'running' AND last_run < clock_timestamp() - make_interval(secs => $1)
+RETURNING id
 """
 _GET = "SELECT * FROM ml_training_jobs WHERE id = $1"
 _LIST = """
@@ -63,6 +80,19 @@ async def finish_job(
         await pool.execute(
             _FINISH, job_id, status, version, error, validation_result, metadata or {}
         )
+
+
+async def heartbeat(pool: asyncpg.Pool, job_ids: list[int]) -> None:
+    """Mark running jobs as alive now."""
+    if job_ids:
+        with translated():
+            await pool.execute(_HEARTBEAT, job_ids)
+
+
+async def close_stale_jobs(pool: asyncpg.Pool, *, lease_seconds: float) -> list[int]:
+    """Close as failed every running job without a heartbeat for ``lease_seconds``; returns their ids."""
+    with translated():
+        return [r["id"] for r in await pool.fetch(_CLOSE_STALE, float(lease_seconds))]
 
 
 async def get_job(pool: asyncpg.Pool, job_id: int) -> dict[str, Any] | None:

@@ -20,12 +20,19 @@ from alphaplus.ml.pipeline import TrainingConfig
 from alphaplus.promotion.config import gate_policy
 from alphaplus.ml.regimes import REGIMES
 from alphaplus.core.settings import get_settings
+from alphaplus.core.validation import check_model_name, check_name
 from flows.hooks import trigger_rollback_on_failure
 from flows.parameters import GateSettings, RegimeChoice
 from tasks.data import fetch_candles, validate_candles
-from tasks.promotion import apply_decision, evaluate_challenger, publish_decision, record_comparison
+from tasks.promotion import apply_decision, artifact_key, evaluate_challenger, publish_decision, record_comparison
 from tasks.training import (
-    finish_training_job, publish_run_summary, register_staging, start_training_job, train_slot,
+    close_stale_training_jobs,
+    finish_training_job,
+    publish_run_summary,
+    register_staging,
+    start_training_job,
+    train_slot,
+    training_heartbeat,
 )
 
 
@@ -69,6 +76,9 @@ async def retrain(
         promote: Run the promotion gate after registration (off: register as staging only).
         canary: On a passed gate, start a canary instead of promoting to production.
     """
+    for symbol in symbols:
+        check_name("symbol", symbol)
+    check_model_name(model_name)
     log = get_run_logger()
     run_id = str(flow_run.id) if flow_run.id else None
     settings = get_settings()
@@ -78,56 +88,63 @@ async def retrain(
     regimes = REGIMES if regime == "all" else (regime,)
     results: list[dict[str, Any]] = []
     pending = []  # (slot, job_id, candles, future)
+    job_ids: list[int] = []  # kept alive by the heartbeat while the run works on them
+    stale = await close_stale_training_jobs(settings.training_job_lease_seconds)
+    if stale:
+        log.warning("closed %d training job(s) abandoned by killed runs: %s", len(stale), stale)
 
-    for symbol in symbols:
-        candles = await fetch_candles(symbol, timeframe, start, end)
-        slots = [Slot(model_name, r, symbol) for r in regimes]
-        jobs = {s: await start_training_job(s, timeframe, run_id, {"horizon": horizon, "bars": len(candles)})
-                for s in slots}
-        report = validate_candles(candles, symbol)
-        if not report.success:
-            summary = report.summary()
-            log.error("candles of %s failed the quality gate:\n%s", symbol, summary)
-            await create_markdown_artifact(
-                key=f"data-quality-{symbol.lower()}"[:100].replace("_", "-"),
-                markdown=f"# Candles of {symbol} ({timeframe}) failed the quality gate\n\n```\n{summary}\n```",
-                description=f"quality gate failed for {symbol}",
-            )
-            for s in slots:
-                await finish_training_job(jobs[s], "failed", error=summary[:4000], validation_result=report.to_dict())
-                results.append(_result(s, status="failed", error=f"data quality: {', '.join(report.failed_names)}"))
-            continue
-        for s in slots:
-            pending.append((s, jobs[s], candles, train_slot.submit(candles, s.regime, config, params)))
-
-    await asyncio.to_thread(wait, [p[3] for p in pending])
-    for slot, job_id, candles, future in pending:
-        try:
-            try:
-                fit = future.result()
-            except InsufficientData as e:
-                # Not an error of the run: the slot cannot be trained on the data there is.
-                log.warning("slot %s skipped: %s", slot, e)
-                await finish_training_job(job_id, "skipped", error=str(e))
-                results.append(_result(slot, status="skipped", reason=str(e)))
+    async with training_heartbeat(job_ids, settings.training_job_lease_seconds):
+        for symbol in symbols:
+            candles = await fetch_candles(symbol, timeframe, start, end)
+            slots = [Slot(model_name, r, symbol) for r in regimes]
+            jobs = {s: await start_training_job(s, timeframe, run_id, {"horizon": horizon, "bars": len(candles)})
+                    for s in slots}
+            job_ids.extend(jobs.values())
+            report = validate_candles(candles, symbol)
+            if not report.success:
+                summary = report.summary()
+                log.error("candles of %s failed the quality gate:\n%s", symbol, summary)
+                await create_markdown_artifact(
+                    key=artifact_key(f"data-quality-{symbol}"),
+                    markdown=f"# Candles of {symbol} ({timeframe}) failed the quality gate\n\n```\n{summary}\n```",
+                    description=f"quality gate failed for {symbol}",
+                )
+                failure = f"data quality: {', '.join(report.failed_names)}"
+                for s in slots:
+                    await finish_training_job(jobs[s], "failed", error=summary[:4000], validation_result=report.to_dict())
+                    results.append(_result(s, status="failed", error=failure))
                 continue
-            registration = await register_staging(slot, fit, candles, config, params, timeframe, run_id)
-            version = registration.version
-            entry = _result(slot, status="registered", version=version.version, created=registration.created)
-            if promote and version.status == "staging":
-                outcome = await evaluate_challenger(version, candles, config, policy)
-                await record_comparison(outcome, run_id)
-                await apply_decision(outcome, canary, run_id)
-                publish_decision(outcome)
-                entry.update(decision=outcome.decision.outcome, reasons=list(outcome.decision.reasons),
-                             champion=outcome.champion_version)
-            await finish_training_job(job_id, "succeeded", version=version.version,
-                                      metadata={"decision": entry.get("decision")})
-            results.append(entry)
-        except Exception as e:  # noqa: BLE001 - recorded per slot, re-raised below as one failure
-            log.error("slot %s failed: %s", slot, e)
-            await finish_training_job(job_id, "failed", error=str(e)[:4000])
-            results.append(_result(slot, status="failed", error=str(e)))
+            for s in slots:
+                pending.append((s, jobs[s], candles, train_slot.submit(candles, s.regime, config, params)))
+
+        await asyncio.to_thread(wait, [p[3] for p in pending])
+        for slot, job_id, candles, future in pending:
+            try:
+                try:
+                    fit = future.result()
+                except InsufficientData as e:
+                    # Not an error of the run: the slot cannot be trained on the data there is.
+                    log.warning("slot %s skipped: %s", slot, e)
+                    await finish_training_job(job_id, "skipped", error=str(e))
+                    results.append(_result(slot, status="skipped", reason=str(e)))
+                    continue
+                registration = await register_staging(slot, fit, candles, config, params, timeframe, run_id)
+                version = registration.version
+                entry = _result(slot, status="registered", version=version.version, created=registration.created)
+                if promote and version.status == "staging":
+                    outcome = await evaluate_challenger(version, candles, config, policy)
+                    await record_comparison(outcome, run_id)
+                    await apply_decision(outcome, canary, run_id)
+                    publish_decision(outcome)
+                    entry.update(decision=outcome.decision.outcome, reasons=list(outcome.decision.reasons),
+                                 champion=outcome.champion_version)
+                await finish_training_job(job_id, "succeeded", version=version.version,
+                                          metadata={"decision": entry.get("decision")})
+                results.append(entry)
+            except Exception as e:  # noqa: BLE001 - recorded per slot, re-raised below as one failure
+                log.error("slot %s failed: %s", slot, e)
+                await finish_training_job(job_id, "failed", error=str(e)[:4000])
+                results.append(_result(slot, status="failed", error=str(e)))
 
     for r in results:
         log.info("%s", r)

@@ -9,6 +9,7 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from alphaplus.core.errors import InvalidInput
+from alphaplus.core.validation import one_line
 from alphaplus.rollback.service import NoSafeCandidate
 from tasks.rollback import find_moves_of_run, roll_back_slot
 
@@ -46,6 +47,8 @@ async def rollback(
     """
     run_id = str(flow_run.id) if flow_run.id else None
     log = get_run_logger()
+    # The automation renders the failed run's message into the reason: several lines, any length.
+    reason = one_line(reason)
     if failed_flow_run_id:
         moves = await find_moves_of_run(failed_flow_run_id)
         if not moves:
@@ -54,7 +57,7 @@ async def rollback(
         return [
             await roll_back_slot(
                 m["model_name"], m["regime"], m["symbol"], to_version=m["from_version"],
-                reason=f"{reason} (undoing run {failed_flow_run_id})"[:2000], rollback_type=rollback_type,
+                reason=one_line(f"{reason} (undoing run {failed_flow_run_id})"), rollback_type=rollback_type,
                 expected_version=m["to_version"], dry_run=dry_run, flow_run_id=run_id, on_behalf_of=on_behalf_of,
             )
             for m in moves

@@ -38,7 +38,8 @@ async def apply_decision(outcome: GateOutcome, canary: bool, flow_run_id: str | 
     return await promotion_service.apply_decision(await Registry.open(), outcome, canary=canary, flow_run_id=flow_run_id)
 
 
-def _artifact_key(text: str) -> str:
+def artifact_key(text: str) -> str:
+    """A Prefect artifact key (lower-case letters, digits and dashes only) made from ``text``."""
     return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:100] or "model"
 
 
@@ -50,7 +51,7 @@ def publish_decision(outcome: GateOutcome, lineage: Any | None = None) -> None:
 
     s = outcome.slot
     create_markdown_artifact(
-        key=_artifact_key(f"model-card-{s.model_name}-{s.regime}-{s.symbol}"),
+        key=artifact_key(f"model-card-{s.model_name}-{s.regime}-{s.symbol}"),
         markdown=model_card(outcome, lineage),
         description=f"{s.model_name} v{outcome.challenger_version}: {outcome.decision.outcome}",
     )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import contextlib
+import logging
+from typing import Any, AsyncIterator
 
 import pandas as pd
 from prefect import task
@@ -13,6 +16,40 @@ from alphaplus.ml.pipeline import FitResult, TrainingConfig, fit_record, fit_slo
 from db.pool import get_pool
 from db.training_jobs import JobOutcome
 from tasks.retry import transient_only
+
+log = logging.getLogger(__name__)
+
+
+@task(retries=2, retry_delay_seconds=1, retry_condition_fn=transient_only, cache_policy=NO_CACHE)
+async def close_stale_training_jobs(lease_seconds: float) -> list[int]:
+    """Close as failed the running jobs whose process stopped beating (killed runs)."""
+    from db.training_jobs import close_stale_jobs
+
+    return await close_stale_jobs(await get_pool(), lease_seconds=lease_seconds)
+
+
+@contextlib.asynccontextmanager
+async def training_heartbeat(job_ids: list[int], lease_seconds: float, settings: Any = None) -> AsyncIterator[None]:
+    """While the block runs, refresh the heartbeat of the jobs in ``job_ids`` (the list may grow)
+    five times per lease. Not a task: a beat is bookkeeping, not a step to show in the UI."""
+    from alphaplus.core.errors import AlphaPlusError
+    from db.training_jobs import heartbeat
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(lease_seconds / 5)
+            try:
+                await heartbeat(await get_pool(settings=settings), list(job_ids))
+            except AlphaPlusError as e:  # a missed beat is retried; the lease allows several
+                log.warning("training job heartbeat failed: %s", e)
+
+    beating = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
 
 
 @task(retries=2, retry_delay_seconds=1, retry_condition_fn=transient_only, cache_policy=NO_CACHE)

@@ -14,6 +14,9 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_HOME", str(_ROOT / ".alphaplus" / "prefect-test"))
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_SERVER_LEVEL", "CRITICAL")
+# The suite runs as the server's superuser (it creates databases and roles); tests of the roles use
+# logins of their own, and the superuser check is tested with this setting overridden.
+os.environ.setdefault("ALPHAPLUS_SUPERUSER_LOGIN", "allow")
 # Prefect creates its home without parents: make it, or it warns and falls back.
 Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from alphaplus.cli.common import console, print_json, run
+from alphaplus.cli.common import console, print_json, run, shown
 
 app = typer.Typer(help="Artifacts: housekeeping of the content-addressed model files.", no_args_is_help=True)
 
@@ -36,9 +36,9 @@ def gc(
         print_json({"root": str(root), "dry_run": dry_run, "files": listed})
         return
     verb = "would remove" if dry_run else "removed"
-    console.print(f"{verb} {len(listed)} unreferenced file(s) under {root}")
+    console.print(f"{verb} {len(listed)} unreferenced file(s) under {shown(root)}")
     for name in listed:
-        console.print(f"  {name}")
+        console.print(f"  {shown(name)}")
 
 
 def register(root: typer.Typer) -> None:

@@ -30,6 +30,32 @@ def run(make: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(wrapper())
 
 
+def printable(value: object, limit: int | None = 300) -> str:
+    """Text that cannot act on a terminal: control and invisible characters (ESC, bidirectional
+    overrides, newlines) shown as escapes such as ``\\x1b``; more than ``limit`` characters cut."""
+    from alphaplus.core.validation import is_unsafe_char
+
+    text = value if isinstance(value, str) else str(value)
+    cut = limit is not None and len(text) > limit
+    if cut:
+        text = text[:limit]
+    text = "".join(ch.encode("unicode_escape").decode("ascii") if is_unsafe_char(ch) else ch for ch in text)
+    return text + (f"... ({len(value if isinstance(value, str) else str(value)):,} characters)" if cut else "")
+
+
+def shown(value: object, limit: int | None = 300) -> str:
+    """A value from the database or the command line, ready for Rich: ``printable``, and with Rich
+    markup escaped (a reason holding ``[/bold]`` is text, not a tag)."""
+    from rich.markup import escape
+
+    return escape(printable(value, limit))
+
+
+def cells(*values: object) -> list[str]:
+    """Table cells, each ``shown``."""
+    return [shown(v) for v in values]
+
+
 def _json_value(value: Any) -> Any:
     # A numeric column (model_artifact_size_mb) stays a number; dates, UUIDs and the rest are text.
     return float(value) if isinstance(value, Decimal) else str(value)

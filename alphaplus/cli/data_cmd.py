@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from alphaplus.cli.common import console, print_json, run
+from alphaplus.cli.common import cells, console, print_json, run, shown
 
 app = typer.Typer(help="Market data: import OHLCV files, generate synthetic candles, show what is stored.",
                   no_args_is_help=True)
@@ -16,9 +16,11 @@ app = typer.Typer(help="Market data: import OHLCV files, generate synthetic cand
 _PROGRESS_MIN_ROWS = 50_000
 _DYNAMICS = ("default", "shifted")
 _FILE_SUFFIXES = (".csv", ".parquet")
+# About half a minute of generation on a small machine (228 years of hourly bars): more is a typo.
+MAX_SYNTH_BARS = 2_000_000
 
 
-def _timeframe(text: str) -> str:
+def canonical_timeframe(text: str) -> str:
     """The canonical spelling of a timeframe (``1h``), refused here if the database would refuse it."""
     import re
 
@@ -32,9 +34,9 @@ def _timeframe(text: str) -> str:
 
 
 def _symbol(text: str) -> str:
-    from alphaplus.registry.service import validate_name
+    from alphaplus.core.validation import check_name
 
-    return validate_name("symbol", text, max_length=64)
+    return check_name("symbol", text)
 
 
 def _span(frame) -> dict:
@@ -60,7 +62,7 @@ def import_file(
     from alphaplus.market.frame import read_candles
     from alphaplus.market.sanity import check_storable
 
-    timeframe, symbol = _timeframe(timeframe), _symbol(symbol)
+    timeframe, symbol = canonical_timeframe(timeframe), _symbol(symbol)
     frame = read_candles(file)
     # Every row is checked before the database is touched, so a bad file names its bad row and
     # leaves nothing behind.
@@ -90,7 +92,7 @@ def _import_with_progress(frame, symbol: str, timeframe: str) -> int:
 @app.command("synth")
 def synth(
     symbol: str = typer.Option(..., "--symbol", "-s", help="Symbol to store the candles under."),
-    bars: int = typer.Option(..., "--bars", "-n", help="Number of bars to generate."),
+    bars: int = typer.Option(..., "--bars", "-n", help=f"Number of bars to generate (at most {MAX_SYNTH_BARS:,})."),
     timeframe: str = typer.Option("1h", "--timeframe", "-t", help="Bar length, e.g. 1m, 15m, 1h, 1d."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed: the same seed gives the same candles "
                                        "(default: derived from the symbol, so symbols differ)."),
@@ -105,13 +107,14 @@ def synth(
     import pandas as pd
 
     from alphaplus.core.errors import InvalidInput
+    from alphaplus.core.validation import quoted
     from alphaplus.market.synth import symbol_seed, synth_candles
 
-    timeframe, symbol = _timeframe(timeframe), _symbol(symbol)
-    if bars < 1:
-        raise InvalidInput(f"--bars must be at least 1, not {bars}")
+    timeframe, symbol = canonical_timeframe(timeframe), _symbol(symbol)
+    if not 1 <= bars <= MAX_SYNTH_BARS:
+        raise InvalidInput(f"--bars must be at least 1 and at most {MAX_SYNTH_BARS:,}, not {quoted(bars, 20)}")
     if dynamics not in _DYNAMICS:
-        raise InvalidInput(f"unknown dynamics {dynamics!r}; choose {' or '.join(_DYNAMICS)}")
+        raise InvalidInput(f"unknown dynamics {quoted(dynamics)}; choose {' or '.join(_DYNAMICS)}")
     if out is not None and out.suffix.lower() not in _FILE_SUFFIXES:
         raise InvalidInput(f"--out {out} must end in .csv or .parquet")
     if out is not None and not out.parent.is_dir():
@@ -119,7 +122,9 @@ def synth(
     try:
         first = pd.Timestamp(start)
     except (ValueError, TypeError):
-        raise InvalidInput(f"--start {start!r} is not a date or time; use ISO 8601 such as 2024-01-01T00:00") from None
+        raise InvalidInput(
+            f"--start {quoted(start)} is not a date or time; use ISO 8601 such as 2024-01-01T00:00"
+        ) from None
     seed = symbol_seed(symbol) if seed is None else seed
     frame = synth_candles(bars, seed=seed, start=first, timeframe=timeframe, dynamics=dynamics)
     if out is not None:
@@ -136,7 +141,7 @@ def synth(
     if as_json:
         print_json(summary)
         return
-    console.print(f"wrote {bars} synthetic {dynamics} candles of {symbol} {timeframe} to {where} "
+    console.print(f"wrote {bars} synthetic {dynamics} candles of {symbol} {timeframe} to {shown(where)} "
                   f"({summary['first']:%Y-%m-%d %H:%M} – {summary['last']:%Y-%m-%d %H:%M} UTC)")
 
 
@@ -159,12 +164,13 @@ def show(
         print_json(rows)
         return
     if not rows:
-        console.print(f"no candles of {symbol} stored" if symbol else "no candles stored; see `alphaplus data import`")
+        console.print(f"no candles of {shown(symbol)} stored" if symbol
+                      else "no candles stored; see `alphaplus data import`")
         return
     table = Table("symbol", "timeframe", "bars", "first", "last", title="candles")
     for r in rows:
-        table.add_row(r["symbol"], r["timeframe"], str(r["bars"]), f"{r['first']:%Y-%m-%d %H:%M}",
-                      f"{r['last']:%Y-%m-%d %H:%M}")
+        table.add_row(*cells(r["symbol"], r["timeframe"], r["bars"], f"{r['first']:%Y-%m-%d %H:%M}",
+                             f"{r['last']:%Y-%m-%d %H:%M}"))
     console.print(table)
 
 

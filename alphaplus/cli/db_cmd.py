@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from alphaplus.cli.common import console, print_json, run
+from alphaplus.cli.common import cells, console, print_json, run, shown
 
 app = typer.Typer(help="Database: start or stop the embedded cluster, migrate, show status.", no_args_is_help=True)
 
@@ -26,7 +26,7 @@ def up() -> None:
             await conn.close()
 
     applied = run(go)
-    console.print(f"database ready at {mask_secrets(dsn)}; migrations applied now: {len(applied)}")
+    console.print(f"database ready at {shown(mask_secrets(dsn))}; migrations applied now: {len(applied)}")
 
 
 @app.command("down")
@@ -82,13 +82,13 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON instea
     if as_json:
         print_json({"database": mask_secrets(dsn), **st.to_dict()})
         return
-    console.print(f"database: {mask_secrets(dsn)}  (PostgreSQL {st.server_version})")
+    console.print(f"database: {shown(mask_secrets(dsn))}  (PostgreSQL {shown(st.server_version)})")
     console.print(f"mode: {st.mode}" + (f"; hypertables: {', '.join(st.hypertables)}" if st.hypertables else ""))
     migrations = Table("migration", "checksum", "applied at", title="migrations")
     for name, checksum, applied_at in st.migrations:
-        migrations.add_row(name, checksum, applied_at)
+        migrations.add_row(*cells(name, checksum, applied_at))
     console.print(migrations)
     counts = Table("table", "rows", title="row counts")
     for table, n in st.row_counts.items():
-        counts.add_row(table, str(n))
+        counts.add_row(*cells(table, n))
     console.print(counts)

@@ -11,6 +11,8 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from alphaplus.cli.common import cells, shown
+
 # Seeds whose synthetic markets give the story its shape: round two's models beat round one's on
 # the newest history (so the gate promotes them), and the shifted live market then hurts them.
 SYMBOLS = {"BTCUSDT": 6, "ETHUSDT": 1}
@@ -55,7 +57,7 @@ async def retrain_round(console: Console, state: DemoState, *, end: datetime | N
     try:
         results = await retrain(symbols=list(SYMBOLS), regime="all", model_name=state.model_name, end=end)
     except RunFailed as e:  # the other slots' results stand
-        console.print(f"  [yellow]{e}[/yellow]")
+        console.print(f"  [yellow]{shown(e, 2000)}[/yellow]")
         results = e.results
     show_results(results, as_json=False)
     console.print(f"  ({time.perf_counter() - started:.1f} s)")
@@ -121,8 +123,8 @@ async def print_timeline(console: Console, state: DemoState) -> None:
         slot = Slot(state.model_name, FOCUS_REGIME, symbol)
         table = Table("version", "from", "to", "moved by", "reason", title=f"timeline of {slot}")
         for p in await registry.slot_history(slot):
-            table.add_row(f"v{p.version}" if p.version else "none", f"{p.start:%Y-%m-%d %H:%M:%S}",
-                          f"{p.end:%H:%M:%S}" if p.end else "now", p.actor, p.reason)
+            table.add_row(*cells(f"v{p.version}" if p.version else "none", f"{p.start:%Y-%m-%d %H:%M:%S}",
+                                 f"{p.end:%H:%M:%S}" if p.end else "now", p.actor, p.reason))
         console.print(table)
     service = await RollbackService.open()
     for e in await service.list_events(model_name=state.model_name):
@@ -130,7 +132,7 @@ async def print_timeline(console: Console, state: DemoState) -> None:
             f"[bold]rollback event[/bold] {e.event_time:%Y-%m-%d %H:%M:%S} {e.symbol}/{e.regime}: "
             f"v{e.from_version} -> v{e.to_version} ({e.rollback_type}, {e.outcome}, by {e.actor})\n"
             f"  triggers: {', '.join(e.triggers) or '-'}; degradation: {_pct(e.degradation)}; "
-            f"confidence: {_pct(e.confidence)}; risk: {e.risk}\n  reason: {e.rollback_reason}"
+            f"confidence: {_pct(e.confidence)}; risk: {e.risk}\n  reason: {shown(e.rollback_reason, 2000)}"
         )
 
 

@@ -11,13 +11,13 @@ from alphaplus.core.errors import InvalidInput, NotFound, VersionNotFound
 
 def parse_version(text: str) -> int:
     """A version number from the command line (taken as text so a typo is a one-line error)."""
+    from alphaplus.core.validation import check_version_number, quoted
+
     try:
         number = int(text.strip())
     except ValueError:
-        raise InvalidInput(f"version must be a whole number such as 3, not {text[:40]!r}") from None
-    if number < 1:
-        raise InvalidInput(f"version numbers start at 1; {number} is not one")
-    return number
+        raise InvalidInput(f"version must be a whole number such as 3, not {quoted(text)}") from None
+    return check_version_number(number)
 
 
 async def require_version(pool, model_name: str, version: int) -> None:

@@ -13,6 +13,7 @@ from alphaplus.cli import (
     demo_cmd,
     outcomes_cmd,
     pipeline_cmd,
+    quarantine_cmd,
     registry_cmd,
     report_cmd,
     rollback_cmd,
@@ -31,16 +32,30 @@ pipeline_cmd.register(app)
 rollback_cmd.register(app)
 data_cmd.register(app)
 registry_cmd.register(app)
+quarantine_cmd.register(app)
 report_cmd.register(app)
 outcomes_cmd.register(app)
 artifacts_cmd.register(app)
 ui_cmd.register(app)
 
 
+# Longer error lines are cut: a message quoting a 100 KB name helps nobody.
+_ERROR_LINE_LIMIT = 1000
+
+
+def _error(message: str) -> None:
+    """One line on stderr: secrets masked, control characters escaped, length bounded."""
+    from alphaplus.cli.common import printable
+    from alphaplus.core.redaction import mask_secrets
+
+    print(f"error: {printable(mask_secrets(message), _ERROR_LINE_LIMIT)}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; errors a user can cause end as one line on stderr and exit code 1."""
+    import os
+
     from alphaplus.core.errors import AlphaPlusError
-    from alphaplus.core.redaction import mask_secrets
 
     from typer._click.exceptions import ClickException, NoArgsIsHelpError
     from typer.exceptions import Abort, Exit
@@ -57,17 +72,23 @@ def main(argv: list[str] | None = None) -> int:
         e.show()
         return e.exit_code
     except ClickException as e:
-        print(f"error: {mask_secrets(e.format_message())}", file=sys.stderr)
+        _error(e.format_message())
         return e.exit_code
     except Abort:
         print("aborted", file=sys.stderr)
         return 1
     except AlphaPlusError as e:
-        print(f"error: {mask_secrets(str(e))}", file=sys.stderr)
+        _error(str(e))
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001 - a bug still ends in one line; ALPHAPLUS_DEBUG=1 shows the traceback
+        if os.environ.get("ALPHAPLUS_DEBUG"):
+            raise
+        _error(f"unexpected {e.__class__.__name__}: {e} (this is a bug; rerun with ALPHAPLUS_DEBUG=1 "
+               "for the traceback)")
+        return 1
     return result if isinstance(result, int) else 0
 
 

@@ -8,15 +8,20 @@ import typer
 
 from alphaplus.cli.common import WIDE_HELP, console, print_json, run
 
+# A year: windows and delays beyond it are typos (and past what a datetime can subtract).
+_MAX_MINUTES = 366 * 24 * 60
+
 app = typer.Typer(help="Outcomes: turn matured predictions into live metrics and drift.", no_args_is_help=True)
 
 
 @app.command("resolve")
 def resolve(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="One model (default: every model)."),
-    window_minutes: int = typer.Option(60, min=1, help="Length of the window of predictions to resolve."),
+    window_minutes: int = typer.Option(60, min=1, max=_MAX_MINUTES,
+                                       help="Length of the window of predictions to resolve."),
     delay_minutes: int = typer.Option(
-        0, min=0, help="Resolve the window ending this long ago (at least horizon x bar length for live data)."
+        0, min=0, max=_MAX_MINUTES,
+        help="Resolve the window ending this long ago (at least horizon x bar length for live data)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     wide: bool = typer.Option(False, "--wide", help=WIDE_HELP),
@@ -25,6 +30,11 @@ def resolve(
     from alphaplus.cli.tables import Column, show
 
     from alphaplus.monitoring.service import record_summary, resolve_outcomes
+
+    if model is not None:
+        from alphaplus.core.validation import check_model_name
+
+        check_model_name(model)
 
     records = run(lambda: resolve_outcomes(model_name=model, window_minutes=window_minutes,
                                            delay_minutes=delay_minutes))

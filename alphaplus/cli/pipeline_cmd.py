@@ -8,11 +8,12 @@ from typing import List, Optional
 
 import typer
 
-from alphaplus.cli.common import console, print_json, run
+from alphaplus.cli.common import cells, console, print_json, run, shown
 
 
 def prefect_environment() -> None:
-    """Prefect defaults for a CLI process: no telemetry, patient ephemeral server, private home."""
+    """Prefect defaults for a CLI process: no telemetry, a private home, and (unless PREFECT_API_URL
+    is set) a temporary API that dies with this process (alphaplus.cli.temporary_api)."""
     from alphaplus.core.settings import get_settings
 
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -23,7 +24,11 @@ def prefect_environment() -> None:
     # The temporary server's own services log cancellation tracebacks at exit: not the user's concern.
     os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_SERVER_LEVEL", "CRITICAL")
     # Prefect creates its home without parents: make it, or it warns and falls back.
-    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+    home = Path(os.environ["PREFECT_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    from alphaplus.cli import temporary_api
+
+    temporary_api.start(home, float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
 
 
 def train(
@@ -31,25 +36,31 @@ def train(
     regime: str = typer.Option("all", help="Regime: all, trending, ranging or volatile."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name (default from settings)."),
     timeframe: str = typer.Option("1h", help="Candle timeframe."),
-    horizon: int = typer.Option(12, min=1, help="Label horizon in bars."),
+    horizon: int = typer.Option(12, min=1, max=1000, help="Label horizon in bars."),
     promote: bool = typer.Option(True, "--promote/--no-promote", help="Run the promotion gate after training."),
     canary: bool = typer.Option(False, help="On a passed gate, start a canary instead of promoting."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Retrain slots with the retrain flow (quality gate, LightGBM, lineage, staging, promotion gate)."""
+    from alphaplus.cli.data_cmd import canonical_timeframe
     from alphaplus.core.errors import InvalidInput, RunFailed
-    from alphaplus.ml.regimes import REGIMES
     from alphaplus.core.settings import get_settings
+    from alphaplus.core.validation import check_model_name, check_name, quoted
+    from alphaplus.ml.regimes import REGIMES
 
     if regime != "all" and regime not in REGIMES:
-        raise InvalidInput(f"unknown regime '{regime}'; choose all or one of {', '.join(REGIMES)}")
+        raise InvalidInput(f"unknown regime {quoted(regime)}; choose all or one of {', '.join(REGIMES)}")
+    for s in symbol:
+        check_name("symbol", s)
+    model = check_model_name(model or get_settings().default_model_name)
+    timeframe = canonical_timeframe(timeframe)
     prefect_environment()
     from flows.retrain import retrain
 
     try:
         with console.status("retraining…"):
             results = run(lambda: retrain(
-                symbols=symbol, regime=regime, model_name=model or get_settings().default_model_name,
+                symbols=symbol, regime=regime, model_name=model,
                 timeframe=timeframe, horizon=horizon, promote=promote, canary=canary,
             ))
     except RunFailed as e:
@@ -75,7 +86,7 @@ def show_results(results: list[dict], as_json: bool) -> None:
 
 def promote(
     model: str = typer.Argument(..., help="Model name."),
-    version: int = typer.Argument(..., help="Version number to promote."),
+    version: str = typer.Argument(..., help="Version number to promote."),
     regime: str = typer.Option(..., help="Regime of the slot (must match the version)."),
     symbol: str = typer.Option(..., help="Symbol of the slot (must match the version)."),
     force: bool = typer.Option(False, help="Skip the gate (audited as forced; needs --reason)."),
@@ -85,9 +96,16 @@ def promote(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Promote a version through the gate (or --force it) to its slot's production."""
-    from alphaplus.promotion import service as promotion_service
+    from alphaplus.cli.lookup import parse_version
     from alphaplus.core.errors import InvalidInput
+    from alphaplus.core.validation import check_on_behalf_of, check_reason, check_slot_names
+    from alphaplus.promotion import service as promotion_service
     from alphaplus.registry.service import Registry
+
+    version = parse_version(version)
+    check_slot_names(model, regime, symbol)
+    check_reason(reason, required=False)
+    check_on_behalf_of(on_behalf_of)
 
     async def go() -> dict:
         registry = await Registry.open()
@@ -110,30 +128,41 @@ def promote(
     if as_json:
         print_json(result)
         return
-    console.print(f"{model} v{version}: {result['decision']}")
+    console.print(f"{shown(model)} v{version}: {result['decision']}")
     for r in result.get("reasons", []):
-        console.print(f"  - {r}")
+        console.print(f"  - {shown(r, 2000)}")
 
 
 def reproduce(
     model: str = typer.Argument(..., help="Model name."),
-    version: int = typer.Argument(..., help="Version number."),
+    version: str = typer.Argument(..., help="Version number."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Retrain a version from its recorded lineage and compare data and artifact hashes."""
-    from alphaplus.registry.service import Registry
+    from alphaplus.cli.lookup import parse_version, require_version
+    from alphaplus.core.validation import check_model_name
     from alphaplus.registry.reproduce import reproduce_version
+    from alphaplus.registry.service import Registry
+
+    number = parse_version(version)
+    check_model_name(model)
 
     async def go():
-        return await reproduce_version(await Registry.open(), model, version)
+        registry = await Registry.open()
+        await require_version(registry.repo.pool, model, number)
+        return await reproduce_version(registry, model, number)
 
     outcome = run(go)
     if as_json:
         print_json(outcome.to_dict())
     else:
-        console.print(f"data hash     {'matches' if outcome.data_matches else 'DIFFERS'}: {outcome.data_hash}")
-        console.print(f"artifact hash {'matches' if outcome.artifact_matches else 'DIFFERS'}: {outcome.artifact_hash}")
-    if not (outcome.data_matches and outcome.artifact_matches):
+        verdict = lambda ok: "matches" if ok else "DIFFERS"  # noqa: E731
+        stored = "MISSING" if outcome.stored_artifact_hash is None else verdict(outcome.stored_matches)
+        console.print(f"data hash         {verdict(outcome.data_matches)}: {outcome.data_hash}")
+        console.print(f"retrained model   {verdict(outcome.artifact_matches)}: {outcome.artifact_hash}")
+        console.print(f"stored artifact   {stored}: {shown(outcome.artifact_path)} "
+                      f"({outcome.stored_artifact_hash or 'not readable'})")
+    if not outcome.all_match:
         raise typer.Exit(code=2)
 
 

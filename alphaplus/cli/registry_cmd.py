@@ -1,4 +1,4 @@
-"""``alphaplus models``, ``versions``, ``history``, ``usage`` and ``quarantine``: reading the registry.
+"""``alphaplus models``, ``versions``, ``history`` and ``usage``: reading the registry.
 
 Read commands import only the registry, the catalog queries and Rich: no prefect, lightgbm or great
 expectations, so they answer in well under a second.
@@ -11,13 +11,23 @@ from typing import Optional
 
 import typer
 
-from alphaplus.cli.common import WIDE_HELP, console, print_json, run
-from alphaplus.cli.tables import Column, inert, show
+from alphaplus.cli.common import WIDE_HELP, console, print_json, run, shown
+from alphaplus.cli.tables import Column, show
+from alphaplus.core.validation import check_model_name, check_name, check_slot_names, quoted
+
+# The most versions one listing returns (a number the database's LIMIT takes as is).
+_LIST_LIMIT = 100_000
 
 models_app = typer.Typer(help="Registered models: version counts and production slots.", no_args_is_help=True)
 versions_app = typer.Typer(help="Model versions: list, inspect, trace lineage, reproduce.", no_args_is_help=True)
-quarantine_app = typer.Typer(help="Quarantine training data or a version: it, and what descends from it, "
-                                  "may no longer serve.", no_args_is_help=True)
+
+def check_filters(model: str | None, regime: str | None, symbol: str | None) -> None:
+    """Names given as filters follow the naming rule too: a name that breaks it cannot exist."""
+    if model is not None:
+        check_model_name(model)
+    for kind, value in (("regime", regime), ("symbol", symbol)):
+        if value is not None:
+            check_name(kind, value)
 
 
 async def _registry():
@@ -68,9 +78,9 @@ def _rollback(assessment) -> str:
 
 
 def _metrics(metrics) -> str:
-    shown = [f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(dict(metrics).items())
+    parts = [f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(dict(metrics).items())
              if isinstance(v, (int, float, str))]
-    return ", ".join(shown) or "–"
+    return ", ".join(parts) or "–"
 
 
 @models_app.command("list")
@@ -115,9 +125,10 @@ def list_versions(
     from alphaplus.core.errors import InvalidInput
 
     if status is not None and status not in lifecycle.STATUSES:
-        raise InvalidInput(f"unknown status {status!r}; statuses are {', '.join(lifecycle.STATUSES)}")
-    if limit < 1:
-        raise InvalidInput(f"--limit must be at least 1, not {limit}")
+        raise InvalidInput(f"unknown status {quoted(status)}; statuses are {', '.join(lifecycle.STATUSES)}")
+    if not 1 <= limit <= _LIST_LIMIT:
+        raise InvalidInput(f"--limit must be from 1 to {_LIST_LIMIT:,}, not {quoted(limit, 20)}")
+    check_filters(model, regime, symbol)
 
     async def go():
         registry = await _registry()
@@ -151,6 +162,7 @@ def show_version(
     from alphaplus.cli.lookup import parse_version, require_version
 
     number = parse_version(version)
+    check_model_name(model)
 
     async def go():
         registry = await _registry()
@@ -162,20 +174,21 @@ def show_version(
     if as_json:
         print_json({**v.to_dict(), "quarantine_reason": quarantined})
         return
-    console.print(f"[bold]{v.model_name} v{v.version}[/bold]  {v.status}  slot {v.regime}/{v.symbol}")
+    console.print(f"[bold]{shown(v.model_name)} v{v.version}[/bold]  {v.status}  "
+                  f"slot {shown(v.regime)}/{shown(v.symbol)}")
     console.print(f"created {_when(v.created_at)}  promoted {_when(v.promoted_at)}  updated {_when(v.updated_at)}  "
                   f"last deployed {_when(v.deployment_timestamp)}")
-    console.print(f"training metrics:    {_metrics(v.training_metrics)}")
-    console.print(f"validation metrics:  {_metrics(v.validation_metrics)}")
-    console.print(f"performance metrics: {_live_window(v.performance_metrics)}")
-    console.print(f"drift metrics:       {_drift(v.drift_metrics)}")
-    console.print(f"rollback metrics:    {_rollback(v.rollback_metrics)}")
-    console.print(f"artifact: {v.artifact.path}  {v.model_artifact_size_mb} MB ({v.artifact.size} bytes)  "
-                  f"sha256 {v.artifact.sha256}")
+    console.print(f"training metrics:    {shown(_metrics(v.training_metrics), 2000)}")
+    console.print(f"validation metrics:  {shown(_metrics(v.validation_metrics), 2000)}")
+    console.print(f"performance metrics: {shown(_live_window(v.performance_metrics), 2000)}")
+    console.print(f"drift metrics:       {shown(_drift(v.drift_metrics), 2000)}")
+    console.print(f"rollback metrics:    {shown(_rollback(v.rollback_metrics), 2000)}")
+    console.print(f"artifact: {shown(v.artifact.path)}  {v.model_artifact_size_mb} MB ({v.artifact.size} bytes)  "
+                  f"sha256 {shown(v.artifact.sha256)}")
     u = v.usage
     console.print(f"usage: {u.total_inferences} inferences, {u.error_count} errors ({u.error_rate:.2%}), "
                   f"{u.avg_inference_time_ms:.3f} ms mean, last used {_when(u.last_used_timestamp)}")
-    console.print(f"quarantined: {quarantined}" if quarantined else "not quarantined")
+    console.print(f"quarantined: {shown(quarantined)}" if quarantined else "not quarantined")
 
 
 @versions_app.command("lineage")
@@ -191,6 +204,7 @@ def lineage(
     from db.catalog import lineage_chain
 
     number = parse_version(version)
+    check_model_name(model)
 
     async def go():
         pool = await get_pool()
@@ -202,19 +216,20 @@ def lineage(
         print_json({"model_name": model, "version": number, "chain": chain})
         return
     head = chain[0]
-    console.print(f"[bold]{model} v{number}[/bold]  {head['status']}  slot {head['regime']}/{head['symbol']}")
-    console.print(f"training data: {head['training_data_hash']}  ({head['n_samples']} samples: "
+    console.print(f"[bold]{shown(model)} v{number}[/bold]  {head['status']}  "
+                  f"slot {shown(head['regime'])}/{shown(head['symbol'])}")
+    console.print(f"training data: {shown(head['training_data_hash'])}  ({head['n_samples']} samples: "
                   f"{_count(head['training_samples'])} fitted, {_count(head['validation_samples'])} validation; "
-                  f"{head['n_features']} features, {head['timeframe']}, "
+                  f"{head['n_features']} features, {shown(head['timeframe'])}, "
                   f"{_when(head['training_data_start'])} – {_when(head['training_data_end'])})")
-    console.print(f"feature set:     {head['feature_set_hash']}")
-    console.print(f"hyperparameters: {head['hyperparameters_hash']}")
-    console.print(f"lineage key:     {head['lineage_key']}")
-    console.print(f"artifact sha256: {head['model_artifact_hash']}")
-    run_note = f" in flow run {head['flow_run_id']}" if head["flow_run_id"] else ""
-    console.print(f"trained by {head['created_by']}{run_note}")
+    console.print(f"feature set:     {shown(head['feature_set_hash'])}")
+    console.print(f"hyperparameters: {shown(head['hyperparameters_hash'])}")
+    console.print(f"lineage key:     {shown(head['lineage_key'])}")
+    console.print(f"artifact sha256: {shown(head['model_artifact_hash'])}")
+    run_note = f" in flow run {shown(head['flow_run_id'])}" if head["flow_run_id"] else ""
+    console.print(f"trained by {shown(head['created_by'])}{run_note}")
     env = ", ".join(f"{k} {v}" for k, v in sorted(dict(head["training_environment"]).items())) or "not recorded"
-    console.print(f"environment: {env}")
+    console.print(f"environment: {shown(env, 2000)}")
     rows = [(link["depth"], link["version"] if link["model_name"] == model else f"{link['model_name']} v{link['version']}",
              link["status"], _parent(model, link["parent_model_name"], link["parent_model_version"]),
              link["training_data_hash"], _when(link["created_at"]), link["quarantine_reason"] or "")
@@ -237,6 +252,7 @@ def history(
     from alphaplus.core.entities import Slot
     from alphaplus.monitoring.report import move_kind
 
+    check_slot_names(model, regime, symbol)
     slot = Slot(model, regime, symbol)
     if url:
         _print_slot_url(slot)
@@ -257,9 +273,9 @@ def history(
         show([Column("version"), Column("from"), Column("to"), Column("moved by", 2, 20), Column("reason", 1, 60)],
              [("none" if p.version is None else f"v{p.version}", _when(p.start),
                "now" if p.end is None else _when(p.end), p.actor, p.reason) for p in periods],
-             wide=wide, title=f"who served {inert(slot)}")
+             wide=wide, title=f"who served {shown(slot)}")
     else:
-        console.print(f"no version of {inert(slot)} has served production yet")
+        console.print(f"no version of {shown(slot)} has served production yet")
     rows = []
     for e in events:
         if e.event == "production_moved":
@@ -298,6 +314,7 @@ def usage(
     from db.catalog import require_model
 
     number = None if version is None else parse_version(version)
+    check_model_name(model)
 
     async def go():
         registry = await _registry()
@@ -318,64 +335,11 @@ def usage(
           Column("mean ms", 1, justify="right"), Column("last used", 3)],
          [(r["version"], f"{r['regime']}/{r['symbol']}", r["status"], r["total_inferences"], r["error_count"],
            f"{r['error_rate']:.2%}", f"{r['avg_inference_time_ms']:.3f}", _when(r["last_used_timestamp"]))
-          for r in rows], wide=wide, title=f"usage of {inert(model)}")
-
-
-@quarantine_app.command("data")
-def quarantine_data(
-    data_hash: str = typer.Argument(..., metavar="HASH", help="Training-data hash, as `versions lineage` shows it."),
-    reason: str = typer.Option(..., "--reason", help="Why (recorded in the audit log)."),
-) -> None:
-    """Quarantine training data: no version trained on it, or descending from one, may serve."""
-    from db.pool import get_pool
-    from alphaplus.core.errors import InvalidInput
-    from db.catalog import versions_trained_on
-
-    if not data_hash.strip():
-        raise InvalidInput("give the training-data hash to quarantine")
-    if not reason.strip():
-        raise InvalidInput("a quarantine needs a reason (--reason)")
-
-    async def go():
-        registry = await _registry()
-        await registry.quarantine_training_data(data_hash, reason=reason)
-        return await versions_trained_on(await get_pool(), data_hash)
-
-    affected = run(go)
-    named = ", ".join(f"{m} v{v}" for m, v in affected)
-    console.print(f"quarantined training data {data_hash}; "
-                  + (f"trained on it: {named}" if affected else "no version was trained on it yet"))
-
-
-@quarantine_app.command("version")
-def quarantine_version(
-    model: str = typer.Argument(..., help="Model name."),
-    version: str = typer.Argument(..., help="Version number."),
-    reason: str = typer.Option(..., "--reason", help="Why (recorded in the audit log)."),
-) -> None:
-    """Quarantine a version: it, and every version descending from it, may no longer serve."""
-    from alphaplus.cli.lookup import parse_version, require_version
-    from alphaplus.core.errors import InvalidInput
-
-    number = parse_version(version)
-    if not reason.strip():
-        raise InvalidInput("a quarantine needs a reason (--reason)")
-
-    async def go():
-        registry = await _registry()
-        await require_version(registry.repo.pool, model, number)
-        await registry.quarantine_version(model, number, reason=reason)
-        return (await registry.get_version(model, number)).status
-
-    status = run(go)
-    # Quarantine blocks future promotions and rollbacks to it; it does not move a slot's pointer.
-    note = ("; it is production now and keeps serving until its slot is rolled back (`alphaplus rollback`)"
-            if status == "production" else "")
-    console.print(f"quarantined {model} v{number}{note}")
+          for r in rows], wide=wide, title=f"usage of {shown(model)}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``models``, ``versions``, ``history``, ``usage`` and ``quarantine`` to the ``alphaplus`` command.
+    """Add ``models``, ``versions``, ``history`` and ``usage`` to the ``alphaplus`` command.
 
     ``versions reproduce`` (a write path, defined with the training commands) joins the ``versions``
     group here, once.
@@ -388,4 +352,3 @@ def register(app: typer.Typer) -> None:
     app.add_typer(versions_app, name="versions")
     app.command("history")(history)
     app.command("usage")(usage)
-    app.add_typer(quarantine_app, name="quarantine")

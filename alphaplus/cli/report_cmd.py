@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from alphaplus.cli.common import console, run
+from alphaplus.cli.common import console, run, shown
 
 
 def report(
@@ -25,6 +25,9 @@ def report(
     from alphaplus.core.settings import get_settings
     from db.report import live_history, pointer_moves
 
+    from alphaplus.core.validation import check_slot_names
+
+    check_slot_names(model, regime, symbol)
     report_format(out)
     slot = Slot(model, regime, symbol)
 
@@ -42,7 +45,7 @@ def report(
     )
     path = write_report(data, out)
     versions = len({p.version for p in data.points})
-    console.print(f"wrote {path}: {len(data.points)} live windows of {versions} version(s), "
+    console.print(f"wrote {shown(path)}: {len(data.points)} live windows of {versions} version(s), "
                   f"{len(data.moves)} production move(s)")
 
 

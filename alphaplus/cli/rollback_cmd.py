@@ -9,13 +9,14 @@ from typing import Optional
 
 import typer
 
-from alphaplus.cli.common import WIDE_HELP, console, print_json, run
+from alphaplus.cli.common import WIDE_HELP, console, print_json, run, shown
 
 rollbacks_app = typer.Typer(help="Rollback history: what was rolled back, when, why and by whom.",
                             no_args_is_help=True)
 
 
-def _operator() -> str | None:
+def operator_name() -> str | None:
+    """The operating-system user running the command (recorded as on_behalf_of), if known."""
     import getpass
 
     try:
@@ -39,11 +40,15 @@ def assess(
     """Assess production slots from live evidence and roll back those that degraded."""
     from alphaplus.cli.tables import Column, show
 
+    from alphaplus.core.validation import check_model_name
     from alphaplus.rollback.service import SlotFilter
+
+    if model is not None:
+        check_model_name(model)
 
     async def go():
         service = await _service()
-        return await service.assess_slots(SlotFilter(model_name=model), dry_run=dry_run, on_behalf_of=_operator())
+        return await service.assess_slots(SlotFilter(model_name=model), dry_run=dry_run, on_behalf_of=operator_name())
 
     results = run(go)
     if as_json:
@@ -75,7 +80,7 @@ def rollback(
     async def go():
         service = await _service()
         return await service.request_rollback(model, regime, symbol, to_version=to, reason=reason,
-                                              dry_run=dry_run, on_behalf_of=_operator())
+                                              dry_run=dry_run, on_behalf_of=operator_name())
 
     out = run(go)
     if as_json:
@@ -85,13 +90,13 @@ def rollback(
     if as_json:
         return
     if out.outcome == "aborted":
-        console.print(f"nothing changed: {out.reason}")
+        console.print(f"nothing changed: {shown(out.reason)}")
     elif out.outcome == "dry_run":
         console.print(f"dry run: would restore version {out.to_version} (now {out.from_version})")
-        console.print(out.choice.reason if out.choice else "")
+        console.print(shown(out.choice.reason, 2000) if out.choice else "")
     else:
-        console.print(f"rolled back {out.slot}: version {out.from_version} -> {out.to_version}")
-        console.print(out.choice.reason if out.choice else "")
+        console.print(f"rolled back {shown(out.slot)}: version {out.from_version} -> {out.to_version}")
+        console.print(shown(out.choice.reason, 2000) if out.choice else "")
 
 
 @rollbacks_app.command("list")
@@ -105,6 +110,11 @@ def list_rollbacks(
     from dataclasses import asdict
 
     from alphaplus.cli.tables import Column, show
+
+    if model is not None:
+        from alphaplus.core.validation import check_model_name
+
+        check_model_name(model)
 
     async def go():
         return await (await _service()).list_events(model_name=model, limit=limit)

@@ -4,24 +4,16 @@ terminal control sequences)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from rich.table import Table
 from rich.text import Text
 
-# C0/C1 control characters and the Unicode bidirectional overrides: a name or reason containing them
-# could move the cursor, clear the screen or reorder what a person reads.
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+from alphaplus.cli.common import printable
+
 # Per column: one space of padding each side and one rule; one more rule closes the row.
 _CELL_FRAME = 3
-
-
-def inert(value: Any) -> str:
-    """``value`` as text whose control characters are shown escaped (``\\x1b``), never acted on."""
-    text = "" if value is None else str(value)
-    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 @dataclass(frozen=True)
@@ -55,7 +47,8 @@ def table(
     title: str | None = None,
 ) -> Table:
     """A Rich table of ``rows`` with the columns that fit ``width`` (every column when ``wide``)."""
-    cells = [[inert(v) for v in row] for row in rows]
+    # Cells are Rich Text (no markup), made printable: stored text cannot act on the terminal.
+    cells = [[printable("" if v is None else v, None) for v in row] for row in rows]
     shown = list(range(len(columns))) if wide else fitting(columns, cells, width)
     hidden = len(columns) - len(shown)
     caption = f"{hidden} more column(s) with --wide" if hidden else None

@@ -204,3 +204,21 @@ class ChangeContext:
     on_behalf_of: str | None = None
     flow_run_id: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Quarantine:
+    """A quarantine of training data (``training_data_hash``) or of a version (``model_name``, ``version``).
+
+    ``created`` is False when the same data or version was quarantined before: the first record
+    (its reason, actor and time) stands, and nothing new was written.
+    """
+
+    kind: str
+    training_data_hash: str | None
+    model_name: str | None
+    version: int | None
+    reason: str
+    created_by: str
+    created_at: datetime
+    created: bool

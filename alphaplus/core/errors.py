@@ -70,6 +70,12 @@ class QuarantinedError(AlphaPlusError):
     code = "quarantined"
 
 
+class QuarantineOfServingVersion(QuarantinedError):
+    """A quarantine would cover a version serving production; nothing was quarantined."""
+
+    code = "quarantine_of_serving_version"
+
+
 class InvalidInput(AlphaPlusError):
     code = "invalid_input"
 

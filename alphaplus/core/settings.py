@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,13 @@ class Settings(BaseSettings):
     artifact_root: Path | None = Field(default=None, description="Model artifacts. Unset: <home>/artifacts.")
     embedded_port: int = Field(default=0, description="Port of the embedded cluster; 0 picks a free one.")
 
+    superuser_login: Literal["refuse", "warn", "allow"] = Field(
+        default="refuse",
+        description="What day-to-day commands do when the database login is a superuser (or can act as "
+                    "the schema's owner): refuse, warn on stderr, or allow. The private embedded cluster "
+                    "is exempt.",
+    )
+
     # --- connection pool ---------------------------------------------------------------------
     pool_min_size: int = 1
     pool_max_size: int = 10
@@ -45,6 +53,10 @@ class Settings(BaseSettings):
     max_abs_return: float = Field(default=0.5, description="Largest allowed close-to-close bar return.")
     label_horizon: int = 12
     train_max_workers: int = Field(default=2, description="Slots retrained concurrently in one run.")
+    training_job_lease_seconds: float = Field(
+        default=300.0, gt=0,
+        description="A running training job without a heartbeat for this long was abandoned and is closed.",
+    )
 
     # --- promotion gate -----------------------------------------------------------------------
     gate_min_f1: float = 0.45
@@ -98,5 +110,16 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
-    return Settings()
+    """The process-wide settings, read once from the environment; a bad value is one
+    ConfigurationError naming the variable (``ALPHAPLUS_POOL_MAX_SIZE: ...``)."""
+    from pydantic import ValidationError
+
+    from alphaplus.core.errors import ConfigurationError
+
+    try:
+        return Settings()
+    except ValidationError as e:
+        problems = "; ".join(
+            f"ALPHAPLUS_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in e.errors()
+        )
+        raise ConfigurationError(f"bad setting in the environment: {problems}") from None

@@ -40,17 +40,23 @@ class TrainingConfig:
 
     @classmethod
     def from_lineage(cls, training_config: Mapping[str, Any], feature_set: Mapping[str, Any]) -> "TrainingConfig":
-        """The config a version was trained with, rebuilt from its lineage record."""
-        rule = training_config.get("regime_rule")
-        return cls(
-            horizon=int(training_config["horizon"]),
-            train_frac=float(training_config["train_frac"]),
-            valid_frac=float(training_config["valid_frac"]),
-            seed=int(training_config["seed"]),
-            psi_bins=int(training_config["psi_bins"]),
-            feature_spec=FeatureSpec.from_dict(dict(feature_set)),
-            regime_rule=RegimeRule(**rule) if rule else DEFAULT_RULE,
-        )
+        """The config a version was trained with, rebuilt from its lineage record; InvalidInput when the
+        record lacks a field or holds one of the wrong kind (a version registered by hand, say)."""
+        try:
+            rule = training_config.get("regime_rule")
+            return cls(
+                horizon=int(training_config["horizon"]),
+                train_frac=float(training_config["train_frac"]),
+                valid_frac=float(training_config["valid_frac"]),
+                seed=int(training_config["seed"]),
+                psi_bins=int(training_config["psi_bins"]),
+                feature_spec=FeatureSpec.from_dict(dict(feature_set)),
+                regime_rule=RegimeRule(**rule) if rule else DEFAULT_RULE,
+            )
+        except KeyError as e:
+            raise InvalidInput(f"its recorded training config or feature set lacks {e.args[0]!r}") from None
+        except (TypeError, ValueError, AttributeError) as e:
+            raise InvalidInput(f"its recorded training config or feature set is malformed: {str(e)[:200]}") from None
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -14,6 +14,7 @@ from alphaplus.ml.pipeline import TrainingConfig
 from alphaplus.promotion.comparison import GateOutcome, run_gate
 from alphaplus.registry.service import Registry
 from alphaplus.core.settings import get_settings
+from alphaplus.core.validation import check_reason, one_line
 
 
 async def evaluate_challenger(
@@ -67,17 +68,18 @@ async def apply_decision(
     """Promote (only if the champion is still the one compared), start a canary, reject, or wait."""
     d = outcome.decision
     name, version = outcome.slot.model_name, outcome.challenger_version
-    reason = "; ".join(d.reasons)[:2000]
+    reason = "; ".join(d.reasons)
     ctx = {"flow_run_id": flow_run_id, "on_behalf_of": on_behalf_of}
     if d.outcome == "promote" and canary:
-        return await registry.start_canary(name, version, reason=f"gate passed, canary first: {reason}", **ctx)
+        return await registry.start_canary(name, version, reason=one_line(f"gate passed, canary first: {reason}"),
+                                           **ctx)
     if d.outcome == "promote":
         return await registry.promote(
-            name, version, reason=f"gate passed: {reason}", expected_current=outcome.champion_version,
+            name, version, reason=one_line(f"gate passed: {reason}"), expected_current=outcome.champion_version,
             metadata={"gate": d.to_dict()}, **ctx,
         )
     if d.outcome == "reject":
-        return await registry.mark_failed(name, version, reason=f"gate rejected: {reason}", **ctx)
+        return await registry.mark_failed(name, version, reason=one_line(f"gate rejected: {reason}"), **ctx)
     return None
 
 
@@ -90,10 +92,11 @@ async def force_promote(
 
     if not reason.strip():
         raise InvalidInput("a forced promotion needs a reason")
+    check_reason(reason)
     target = await registry.get_version(model_name, version)
     slot = target.slot
     move = await registry.promote(
-        model_name, version, reason=f"forced: {reason}", on_behalf_of=on_behalf_of, flow_run_id=flow_run_id,
+        model_name, version, reason=one_line(f"forced: {reason}"), on_behalf_of=on_behalf_of, flow_run_id=flow_run_id,
         metadata={"forced": True},
     )
     await insert_comparison(
@@ -121,7 +124,13 @@ async def promote_with_gate(
 
     target = await registry.get_version(model_name, version)
     lineage = await registry.get_lineage(model_name, version)
-    config = TrainingConfig.from_lineage(lineage.training_config, lineage.feature_set)
+    try:
+        config = TrainingConfig.from_lineage(lineage.training_config, lineage.feature_set)
+    except InvalidInput as e:
+        raise InvalidInput(
+            f"version {version} of {model_name} cannot be scored by the gate: {e}; promote it with --force "
+            "and a --reason instead"
+        ) from None
     candles = await fetch_candles(registry.repo.pool, symbol=target.symbol, timeframe=lineage.timeframe or "1h")
     policy = gate_policy_for(gate)
     outcome = await evaluate_challenger(registry, target, candles, config, policy)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from datetime import timedelta
 
 import joblib
 
+from alphaplus.core.errors import InvalidInput
 from alphaplus.ml.lineage import hash_frame
 from alphaplus.ml.pipeline import TrainingConfig, fit_slot, prepare_dataset
 from alphaplus.registry.service import Registry
@@ -24,6 +26,8 @@ class Reproduction:
     data_hash: str
     recorded_artifact_hash: str
     artifact_hash: str
+    artifact_path: str
+    stored_artifact_hash: str | None  # of the file in the artifact store now; None: missing or unreadable
 
     @property
     def data_matches(self) -> bool:
@@ -33,8 +37,28 @@ class Reproduction:
     def artifact_matches(self) -> bool:
         return self.recorded_artifact_hash == self.artifact_hash
 
+    @property
+    def stored_matches(self) -> bool:
+        return self.recorded_artifact_hash == self.stored_artifact_hash
+
+    @property
+    def all_match(self) -> bool:
+        return self.data_matches and self.artifact_matches and self.stored_matches
+
     def to_dict(self) -> dict:
-        return {**self.__dict__, "data_matches": self.data_matches, "artifact_matches": self.artifact_matches}
+        return {**self.__dict__, "data_matches": self.data_matches, "artifact_matches": self.artifact_matches,
+                "stored_matches": self.stored_matches}
+
+
+def stored_file_hash(registry: Registry, path: str) -> str | None:
+    """SHA-256 of the file the registry points to, as it is in the store now (None: missing,
+    unreadable, or a path leading outside the store)."""
+    from alphaplus.core.errors import ArtifactIntegrityError
+
+    try:
+        return hashlib.sha256(registry.artifacts.resolve(path).read_bytes()).hexdigest()
+    except (ArtifactIntegrityError, OSError):
+        return None
 
 
 async def reproduce_version(registry: Registry, model_name: str, version: int) -> Reproduction:
@@ -50,7 +74,11 @@ async def reproduce_version(registry: Registry, model_name: str, version: int) -
         start=lineage.training_data_start,
         end=lineage.training_data_end + timedelta(microseconds=1) if lineage.training_data_end else None,
     )
-    config = TrainingConfig.from_lineage(lineage.training_config, lineage.feature_set)
+    try:
+        config = TrainingConfig.from_lineage(lineage.training_config, lineage.feature_set)
+    except InvalidInput as e:
+        raise InvalidInput(f"version {version} of {model_name} cannot be reproduced: {e}") from None
+    stored = await asyncio.to_thread(stored_file_hash, registry, mv.artifact.path)
     fit = fit_slot(prepare_dataset(candles, lineage.regime, config), config, dict(lineage.hyperparameters))
     buffer = io.BytesIO()
     joblib.dump(fit.trained, buffer)
@@ -61,4 +89,6 @@ async def reproduce_version(registry: Registry, model_name: str, version: int) -
         data_hash=hash_frame(candles),
         recorded_artifact_hash=mv.artifact.sha256,
         artifact_hash=hashlib.sha256(buffer.getvalue()).hexdigest(),
+        artifact_path=mv.artifact.path,
+        stored_artifact_hash=stored,
     )

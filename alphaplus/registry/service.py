@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any
+from typing import Any, Mapping
 
 from alphaplus.core import lifecycle
 from alphaplus.registry.artifacts import ArtifactStore
@@ -18,6 +18,7 @@ from alphaplus.core.entities import (
     Lineage,
     ModelVersion,
     ProductionMove,
+    Quarantine,
     Registration,
     ServingPeriod,
     Slot,
@@ -26,24 +27,49 @@ from alphaplus.core.entities import (
 )
 from alphaplus.core.errors import InvalidInput
 from alphaplus.core.settings import Settings, get_settings
-
-
-def validate_name(kind: str, value: str, *, max_length: int) -> str:
-    """Reject names the schema would refuse, before any transaction starts."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"{kind} must be a non-empty string")
-    if len(value) > max_length:
-        raise InvalidInput(f"{kind} is {len(value)} characters long; the limit is {max_length}")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise InvalidInput(f"{kind} {value[:40]!r} contains control characters")
-    return value
+from alphaplus.core.validation import (
+    check_document,
+    check_hash,
+    check_model_name,
+    check_on_behalf_of,
+    check_reason,
+    check_slot_names,
+    check_text,
+    check_version_number,
+)
 
 
 def validate_slot(slot: Slot) -> Slot:
-    validate_name("model name", slot.model_name, max_length=200)
-    validate_name("regime", slot.regime, max_length=64)
-    validate_name("symbol", slot.symbol, max_length=64)
+    """The slot, if its three names follow the naming rule (alphaplus.core.validation)."""
+    check_slot_names(slot.model_name, slot.regime, slot.symbol)
     return slot
+
+
+def change_context(
+    reason: str, on_behalf_of: str | None = None, flow_run_id: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> ChangeContext:
+    """The audit context of a change, checked before any transaction starts."""
+    return ChangeContext(
+        check_reason(reason), check_on_behalf_of(on_behalf_of),
+        None if flow_run_id is None else check_text("flow run id", flow_run_id, max_length=200),
+        check_document("audit metadata", metadata),
+    )
+
+
+def validate_lineage(lineage: Lineage) -> None:
+    """Names, hashes and JSON documents of a lineage about to be registered."""
+    validate_slot(lineage.slot)
+    check_hash(lineage.training_data_hash)
+    check_hash(lineage.feature_set_hash, "feature-set hash")
+    check_hash(lineage.hyperparameters_hash, "hyperparameters hash")
+    check_hash(lineage.lineage_key, "lineage key")
+    if lineage.parent_model_name is not None:
+        check_model_name(lineage.parent_model_name)
+    if lineage.parent_model_version is not None:
+        check_version_number(lineage.parent_model_version)
+    for kind in ("feature_set", "hyperparameters", "training_config", "training_environment", "lineage_metadata"):
+        check_document(kind.replace("_", " "), getattr(lineage, kind))
 
 
 class Registry:
@@ -77,7 +103,11 @@ class Registry:
         ctx: ChangeContext | None = None,
     ) -> Registration:
         """Store the model (or take a stored artifact) and register it as staging; idempotent by lineage."""
-        validate_slot(lineage.slot)
+        validate_lineage(lineage)
+        for kind, document in (("training metrics", training_metrics), ("validation metrics", validation_metrics),
+                               ("version metadata", version_metadata)):
+            check_document(kind, document)
+        ctx = ctx or change_context("registered", flow_run_id=lineage.flow_run_id)
         if (model is None) == (artifact is None):
             raise InvalidInput("give either the fitted model or an already stored artifact")
         # Serialising, hashing and fsyncing the artifact is blocking work: off the event loop, so
@@ -92,7 +122,7 @@ class Registry:
             training_metrics=training_metrics or {},
             validation_metrics=validation_metrics or {},
             version_metadata=version_metadata,
-            ctx=ctx or ChangeContext(reason="registered", flow_run_id=lineage.flow_run_id),
+            ctx=ctx,
         )
 
     # --- reads -------------------------------------------------------------------------------
@@ -140,12 +170,12 @@ class Registry:
         metadata: dict[str, Any] | None = None,
     ) -> ProductionMove:
         """Make a version its slot's production; the previous one becomes rollback_candidate."""
+        ctx = change_context(reason or "promoted", on_behalf_of, flow_run_id, metadata)
         target = await self.repo.get_version(model_name, version)
-        ctx = ChangeContext(reason or "promoted", on_behalf_of, flow_run_id, metadata or {})
         return await self.repo.move_production(target.slot, version, expected_current=expected_current, ctx=ctx)
 
     async def _set(self, model_name: str, version: int, status: str, reason: str, **ctx: Any) -> ModelVersion:
-        return await self.repo.set_status(model_name, version, status, ctx=ChangeContext(reason, **ctx))
+        return await self.repo.set_status(model_name, version, status, ctx=change_context(reason, **ctx))
 
     async def demote(self, model_name: str, version: int, *, reason: str, **ctx: Any) -> ModelVersion:
         """Take a production version out of service, keeping it eligible as a rollback target."""
@@ -163,11 +193,21 @@ class Registry:
     async def start_canary(self, model_name: str, version: int, *, reason: str, **ctx: Any) -> ModelVersion:
         return await self._set(model_name, version, lifecycle.CANARY, reason, **ctx)
 
-    async def quarantine_training_data(self, training_data_hash: str, *, reason: str) -> None:
-        await self.repo.quarantine_training_data(training_data_hash, reason=reason)
+    async def quarantine_training_data(self, training_data_hash: str, *, reason: str) -> Quarantine:
+        """Quarantine training data: no version trained on it, or descending from one, may serve.
+        Refused (nothing written) while such a version serves production: roll it back first, or use
+        ``alphaplus.rollback.quarantine`` to do both at once. Quarantining again changes nothing."""
+        from db.quarantine import quarantine
 
-    async def quarantine_version(self, model_name: str, version: int, *, reason: str) -> None:
-        await self.repo.quarantine_version(model_name, version, reason=reason)
+        return await quarantine(self.repo.pool, training_data_hash=check_hash(training_data_hash),
+                                reason=check_reason(reason))
+
+    async def quarantine_version(self, model_name: str, version: int, *, reason: str) -> Quarantine:
+        """Quarantine a version and its descendants; refused while one of them serves (see above)."""
+        from db.quarantine import quarantine
+
+        return await quarantine(self.repo.pool, model_name=check_model_name(model_name),
+                                version=check_version_number(version), reason=check_reason(reason))
 
     async def quarantine_reason(self, model_name: str, version: int) -> str | None:
         return await self.repo.quarantine_reason(model_name, version)

@@ -17,10 +17,11 @@ Evidence rules on top of the policy's:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Mapping, Sequence
+from typing import Any, AsyncIterator, Mapping, Sequence
 
 from alphaplus.core import lifecycle
 from alphaplus.registry.artifacts import ArtifactStore
@@ -43,8 +44,6 @@ from alphaplus.rollback.results import (
     UnsafeRollbackTarget,
 )
 from alphaplus.rollback.policy import (
-    Baseline,
-    LiveWindow,
     RollbackAssessment,
     RollbackPolicy,
     SlotHistory,
@@ -52,8 +51,10 @@ from alphaplus.rollback.policy import (
     next_history,
     record_rollback,
 )
-from alphaplus.rollback.target import Candidate, CandidateChoice, choose_rollback_target
+from alphaplus.rollback.evidence import baseline, candidate, live_window, totals_dict
+from alphaplus.rollback.target import CandidateChoice, choose_rollback_target
 from alphaplus.core.settings import Settings, get_settings
+from alphaplus.core.validation import check_on_behalf_of, check_reason, check_version_number, one_line
 from db import rollback as q
 from db.errors import translated
 from db.registry import RegistryRepository, lock_slot
@@ -79,69 +80,6 @@ def policy_from_settings(settings: Settings) -> RollbackPolicy:
         no_return=timedelta(days=settings.rollback_no_return_days),
         eligible_statuses=tuple(sorted(lifecycle.ROLLBACK_TARGET_STATUSES)),
     )
-
-
-# --- stored rows -> policy inputs ----------------------------------------------------------------
-
-
-def _metric(metrics: Mapping[str, Any], key: str) -> float | None:
-    value = metrics.get(key)
-    try:
-        return None if value is None else float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _f1(totals: Any) -> float | None:
-    if totals.confusion is not None:
-        tp, fp, fn = totals.confusion
-        return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None
-    return totals.f1
-
-
-def _live_window(t: Any) -> LiveWindow:
-    tp, fp, fn = t.confusion if t.confusion is not None else (None, None, None)
-    return LiveWindow(
-        window_end=t.window_end, window_start=t.window_start, n=t.n, n_correct=t.n_correct,
-        f1=None if t.confusion is not None else t.f1, true_positives=tp, false_positives=fp, false_negatives=fn,
-        error_count=t.errors, total_inferences=t.inferences, max_psi=t.max_psi,
-    )
-
-
-def _baseline(validation: Mapping[str, Any], early: Any) -> Baseline:
-    return Baseline(
-        accuracy=_metric(validation, "accuracy"), f1=_metric(validation, "f1"),
-        live_accuracy=early.n_correct / early.n if early.n else None,
-        live_f1=_f1(early) if early.n else None, live_samples=early.n,
-    )
-
-
-def _candidate(rec: Any, verified: bool) -> Candidate:
-    recent = rec.recent
-    live = None
-    if recent.n:
-        live = {"accuracy": recent.n_correct / recent.n}
-        f1 = _f1(recent)
-        if f1 is not None:
-            live["f1"] = f1
-    return Candidate(
-        version=rec.version, status=rec.status, quarantined=rec.quarantine_reason is not None,
-        artifact_verified=verified,
-        validation_metrics={k: v for k in ("f1", "accuracy") if (v := _metric(rec.validation_metrics, k)) is not None},
-        live_metrics=live, live_samples=recent.n,
-        served_production_without_incident=(
-            rec.served_production and rec.rolled_back_for_cause_at is None and rec.status != lifecycle.FAILED
-        ),
-        last_production_end=rec.last_production_end, rolled_back_for_cause_at=rec.rolled_back_for_cause_at,
-    )
-
-
-def _totals_dict(t: Any) -> dict[str, Any]:
-    return {
-        "windows": t.windows, "window_start": t.window_start, "window_end": t.window_end, "n": t.n,
-        "n_correct": t.n_correct, "confusion": None if t.confusion is None else list(t.confusion),
-        "f1": t.f1, "errors": t.errors, "inferences": t.inferences, "max_psi": t.max_psi,
-    }
 
 
 def _utcnow() -> datetime:
@@ -232,7 +170,7 @@ class RollbackService:
         if t.windows == 0:
             return SlotAssessmentResult(ev.slot, ev.version, "no_new_data", "no_new_data"), None, None
         a = assess_rollback_needs(
-            _baseline(ev.validation_metrics, ev.early_live), _live_window(t), history, self.policy, now
+            baseline(ev.validation_metrics, ev.early_live), live_window(t), history, self.policy, now
         )
         if t.n < self.policy.min_samples and t.inferences < self.policy.min_samples:
             # Too little to judge yet: leave the windows for the next run to pool with newer ones.
@@ -254,12 +192,12 @@ class RollbackService:
     ) -> SlotAssessmentResult:
         snapshot = {
             "assessment": a.to_dict(), "risk_score": a.risk, "policy": self.policy.to_dict(),
-            "window": _totals_dict(ev.new_windows), "early_live": _totals_dict(ev.early_live),
+            "window": totals_dict(ev.new_windows), "early_live": totals_dict(ev.early_live),
             "validation_metrics": dict(ev.validation_metrics),
         }
         try:
             out = await self.execute_rollback(
-                ev.slot, assessed_version=ev.version, target_version=None, reason="; ".join(a.reasons),
+                ev.slot, assessed_version=ev.version, target_version=None, reason=one_line("; ".join(a.reasons)),
                 rollback_type="automatic", triggers=a.triggers, metrics_snapshot=snapshot,
                 degradation=a.degradation, confidence=a.confidence, risk=a.severity, for_cause=True,
                 dry_run=dry_run, flow_run_id=flow_run_id, on_behalf_of=on_behalf_of, now=now,
@@ -292,6 +230,7 @@ class RollbackService:
         now: datetime | None = None,
         assessment: RollbackAssessment | None = None,
         window_end: datetime | None = None,
+        conn: Any = None,
     ) -> RollbackOutcome:
         """Roll ``slot`` back from ``assessed_version`` (None: whatever serves it when the lock is taken) to
         ``target_version`` (None: the policy's safest choice), in one transaction under the slot lock.
@@ -299,13 +238,18 @@ class RollbackService:
         Production changed since the assessment -> 'aborted', nothing written. No safe version -> a
         'no_safe_candidate' rollback_events row, production unchanged. An explicit target that is not
         safe raises UnsafeRollbackTarget. ``risk`` is the severity word; ``assessment`` and
-        ``window_end`` (automatic rollbacks) are folded into the stored slot history.
+        ``window_end`` (automatic rollbacks) are folded into the stored slot history. ``conn``: run inside
+        the caller's transaction (a savepoint of it) instead of a transaction of its own.
         """
         validate_slot(slot)
         if rollback_type not in _ROLLBACK_TYPES:
             raise InvalidInput(f"rollback type {rollback_type!r} is not one of {', '.join(_ROLLBACK_TYPES)}")
-        if not reason or not reason.strip():
+        if not isinstance(reason, str) or not reason.strip():
             raise InvalidInput("a rollback needs a reason")
+        check_reason(reason)
+        check_on_behalf_of(on_behalf_of)
+        if target_version is not None:
+            check_version_number(target_version)
         now = now or _utcnow()
         snapshot = dict(metrics_snapshot or {})
         triggers = tuple(triggers) or (("manual",) if rollback_type == "manual" else ())
@@ -328,7 +272,7 @@ class RollbackService:
 
         # A connection lost mid-rollback (the transaction is rolled back) is one clear error.
         with translated():
-            async with self.pool.acquire() as conn, conn.transaction():
+            async with self._transaction(conn) as conn:
                 await lock_slot(conn, slot)
                 pointer = await q.current_pointer(conn, slot)
                 current = await self._check_pointer(slot, pointer, assessed_version)
@@ -361,7 +305,8 @@ class RollbackService:
                     log.warning("no safe rollback target for %s: %s", slot, choice.reason)
                     return outcome("no_safe_candidate", current, choice, event_id=event_id, event_time=at)
                 ctx = ChangeContext(
-                    reason=f"rollback ({rollback_type}): {reason}", on_behalf_of=on_behalf_of, flow_run_id=flow_run_id,
+                    reason=one_line(f"rollback ({rollback_type}): {reason}"), on_behalf_of=on_behalf_of,
+                    flow_run_id=flow_run_id,
                     metadata={"rollback_type": rollback_type, "triggers": list(triggers), "for_cause": for_cause},
                 )
                 move = await self.repo.move_production(
@@ -377,6 +322,16 @@ class RollbackService:
                 ))
         log.info("rolled back %s from version %s to %s (%s)", slot, current, choice.target, rollback_type)
         return outcome("executed", current, choice, move=move, event_id=event_id, event_time=at)
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self, conn: Any = None) -> AsyncIterator[Any]:
+        """A transaction on a pooled connection, or a savepoint in the caller's ``conn``."""
+        if conn is not None:
+            async with conn.transaction():
+                yield conn
+            return
+        async with self.pool.acquire() as own, own.transaction():
+            yield own
 
     async def _check_pointer(
         self, slot: Slot, pointer: tuple[int, datetime] | None, assessed_version: int | None
@@ -414,7 +369,7 @@ class RollbackService:
             return verified[version]
 
         def choose() -> CandidateChoice:
-            cands = [_candidate(r, verified.get(r.version, True)) for r in records]
+            cands = [candidate(r, verified.get(r.version, True)) for r in records]
             return choose_rollback_target(cands, current, self.policy, now, history=history)
 
         if target_version is not None:
@@ -475,8 +430,11 @@ class RollbackService:
         ``expected_version``: roll back only if this version still serves the slot (else 'aborted').
         """
         slot = validate_slot(Slot(model_name, regime, symbol))
-        if to_version is not None and to_version < 1:
-            raise InvalidInput(f"version numbers start at 1 (got {to_version})")
+        if to_version is not None:
+            check_version_number(to_version)
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidInput("a rollback needs a reason")
+        check_reason(reason)
         if not await q.model_exists(self.pool, model_name):
             raise ModelNotFound(f"model {model_name!r} is not registered")
         pointer = await q.current_pointer(self.pool, slot)

@@ -105,9 +105,17 @@ async def test_quarantined_data_blocks_the_versions_trained_on_it(cli_env, serve
     assert f"trained on it: {model_name} v3" in capsys.readouterr().out
     shown = await _ajson(["versions", "show", model_name, "3"], capsys)
     assert "exchange glitch" in shown["quarantine_reason"]
-    assert await _amain(["quarantine", "version", model_name, "1", "--reason", "look-ahead bug"]) == 0
-    assert "keeps serving until its slot is rolled back" in capsys.readouterr().out
-    assert await registry.quarantine_reason(model_name, 1) == "version 1 is quarantined: look-ahead bug"
+    # v1 serves the slot: a quarantine of it is refused, saying what to do; with --roll-back it is
+    # refused too, as no other version is safe to restore (v2 failed, v3 was never gated).
+    assert await _amain(["quarantine", "version", model_name, "1", "--reason", "look-ahead bug"]) == 1
+    assert "nothing was quarantined: version 1 serves" in capsys.readouterr().err
+    assert await _amain(["quarantine", "version", model_name, "1", "--reason", "look-ahead bug", "--roll-back"]) == 1
+    assert "no other version of it is safe to restore" in capsys.readouterr().err
+    assert await registry.quarantine_reason(model_name, 1) is None
+    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == 1
+    # Quarantining again keeps the first record and says so.
+    assert await _amain(["quarantine", "data", lineage.training_data_hash, "--reason", "again"]) == 0
+    assert "was already quarantined by" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -129,7 +137,7 @@ async def test_quarantined_data_blocks_the_versions_trained_on_it(cli_env, serve
         (["versions", "list", "--status", "live"], "unknown status 'live'; statuses are staging"),
         (["history", "{model}", "-r", "ranging", "-s", "BTCUSDT"], "its slots are: trending/BTCUSDT"),
         (["quarantine", "version", "{model}", "1", "--reason", " "], "a quarantine needs a reason"),
-        (["quarantine", "data", "xxh3_128:abc", "--reason", ""], "a quarantine needs a reason"),
+        (["quarantine", "data", "xxh3_128:" + "a" * 32, "--reason", ""], "a quarantine needs a reason"),
     ],
 )
 def test_registry_mistakes_end_in_one_line_and_a_nonzero_exit(cli_env, served_slot, model_name, capsys, args, message):

@@ -6,7 +6,7 @@ import pytest
 
 from alphaplus.cli import common
 from alphaplus.cli.main import main
-from alphaplus.cli.tables import Column, fitting, inert
+from alphaplus.cli.tables import Column, fitting, table
 
 
 def _render(monkeypatch, capsys, width: int, *args: str) -> list[str]:
@@ -42,8 +42,13 @@ def test_history_and_rollbacks_fit_80_columns(cli_env, served_slot, model_name, 
     assert max(len(line) for line in lines) <= 80
 
 
-def test_control_characters_in_stored_text_are_shown_escaped_never_sent_to_the_terminal():
-    assert inert("fills\x1b[2J got worse\n\u202eevil") == "fills\\x1b[2J got worse\\n\\u202eevil"
+def test_control_characters_and_markup_in_stored_text_are_shown_as_text_never_acted_on():
+    from rich.console import Console
+
+    console = Console(width=120, record=True, color_system=None)
+    console.print(table([Column("reason")], [["fills\x1b[2J got [bold]worse\u202e"]], width=120))
+    out = console.export_text()
+    assert "fills\\x1b[2J got [bold]worse\\u202e" in out and "\x1b" not in out
 
 
 def test_columns_are_kept_by_rank_and_shown_in_their_own_order():

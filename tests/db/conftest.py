@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from alphaplus.core.entities import Lineage
+from tests.db.logins import as_role, connect_as, logins  # noqa: F401  (fixtures: a login per role)
 
 
 def make_lineage(model_name: str, *, regime: str = "trending", symbol: str = "BTCUSDT",
@@ -15,8 +16,9 @@ def make_lineage(model_name: str, *, regime: str = "trending", symbol: str = "BT
     key = uuid.uuid4().hex
     return Lineage(
         model_name=model_name, regime=regime, symbol=symbol,
-        training_data_hash=data_hash or f"xxh3_128:{key}", feature_set_hash="sha256:f",
-        hyperparameters_hash="sha256:h", lineage_key=f"sha256:{key}", parent_model_version=parent_model_version,
+        training_data_hash=data_hash or f"xxh3_128:{key}", feature_set_hash="sha256:" + "f" * 64,
+        hyperparameters_hash="sha256:" + "e" * 64, lineage_key=f"sha256:{key}",
+        parent_model_version=parent_model_version,
         timeframe="1h", n_samples=100, n_features=3,
     )
 

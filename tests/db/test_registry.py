@@ -137,17 +137,20 @@ async def test_a_tampered_or_truncated_artifact_is_refused_on_load(registry, reg
         await registry.load_model(v)
 
 
+POISONED = "xxh3_128:" + "0badda7a" * 4
+
+
 async def test_a_quarantined_lineage_blocks_promotion_of_its_descendants(registry, register, model_name):
-    parent = await register(model_name, data_hash="xxh3_128:poisoned")
+    parent = await register(model_name, data_hash=POISONED)
     await registry.promote(model_name, parent.version, reason="first")
     child = await register(model_name, parent_model_version=parent.version)
-    sibling = await register(model_name, data_hash="xxh3_128:poisoned")
+    sibling = await register(model_name, data_hash=POISONED)
     unrelated = await register(model_name)
-    await registry.quarantine_training_data("xxh3_128:poisoned", reason="exchange sent bad prints")
-    for v in (child, sibling):
+    await registry.promote(model_name, unrelated.version, reason="clean")
+    await registry.quarantine_training_data(POISONED, reason="exchange sent bad prints")
+    for v in (parent, child, sibling):
         with pytest.raises(QuarantinedError, match="exchange sent bad prints"):
             await registry.promote(model_name, v.version, reason="try")
-    await registry.promote(model_name, unrelated.version, reason="clean")
     assert await registry.quarantine_reason(model_name, child.version) is not None
     assert await registry.quarantine_reason(model_name, unrelated.version) is None
 

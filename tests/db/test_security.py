@@ -23,19 +23,10 @@ from alphaplus.core.errors import ConfigurationError, DatabaseUnavailable, Permi
 from alphaplus.core.settings import Settings
 from db.errors import translated
 from tests.db.conftest import make_lineage
+from tests.db.logins import PASSWORD, assert_one_clear_line, dsn_for
 from tests.db.test_schema import insert_version
 
 ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "Sup3r-s3cret/p@ss"  # holds '/' and '@' on purpose: the masking must not cut it short
-ROLES = ("reader", "trainer", "operator")
-
-
-def dsn_for(url: str, user: str, password: str | None = None) -> str:
-    """``url`` with another login (and optionally a password), same host, port and database."""
-    parts = urlsplit(url)
-    auth = user + (f":{quote(password, safe='')}" if password else "")
-    host = parts.hostname + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=f"{auth}@{host}"))
 
 
 def closed_port() -> int:
@@ -44,75 +35,10 @@ def closed_port() -> int:
         return s.getsockname()[1]  # released when the block ends: nothing listens there
 
 
-@pytest.fixture(scope="session")
-async def logins(database_url):
-    """One LOGIN per group role, unique to this session, dropped at the end: role -> DSN."""
-    admin = await asyncpg.connect(database_url)
-    suffix = uuid.uuid4().hex[:8]
-    names = {role: f"ap_test_{role}_{suffix}" for role in ROLES}
-    for role, name in names.items():
-        # A password too, though trust authentication ignores it: a password URL must work and
-        # be masked everywhere.
-        await admin.execute(f"CREATE ROLE \"{name}\" LOGIN PASSWORD '{PASSWORD}' IN ROLE alphaplus_{role}")
-    dsns = {role: dsn_for(database_url, name) for role, name in names.items()}
-    dsns["reader_with_password"] = dsn_for(database_url, names["reader"], PASSWORD)
-    yield {"dsn": dsns, "name": names}
-    from db import pool as pools
-
-    by_dsn = pools._pools.get(asyncio.get_running_loop(), {})
-    for dsn in dsns.values():
-        pool = by_dsn.pop(dsn, None)
-        if pool is not None:
-            await pool.close()
-    for name in names.values():
-        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", name)
-        for _ in range(50):
-            try:
-                await admin.execute(f'DROP ROLE IF EXISTS "{name}"')
-                break
-            except asyncpg.DependentObjectsStillReferencedError:
-                await asyncio.sleep(0.1)  # a terminated session is still dropping its temp tables
-    await admin.close()
-
-
-@pytest.fixture(scope="session")
-def as_role(logins, settings):
-    """Factory: a Registry connected as the role's login, sharing the session's artifact root."""
-    from alphaplus.registry.service import Registry
-
-    async def make(role: str) -> Registry:
-        return await Registry.open(Settings(database_url=logins["dsn"][role], home=settings.home))
-
-    return make
-
-
-@pytest.fixture
-async def connect_as(logins):
-    """Factory: a dedicated connection as the role's login, closed after the test."""
-    from db.pool import connect
-
-    opened: list[asyncpg.Connection] = []
-
-    async def make(role: str) -> asyncpg.Connection:
-        c = await connect(logins["dsn"][role])
-        opened.append(c)
-        return c
-
-    yield make
-    for c in opened:
-        await c.close()
-
-
-def assert_one_clear_line(err: BaseException) -> None:
-    text = str(err)
-    assert text.startswith("permission denied: "), text
-    assert "\n" not in text and "Traceback" not in text
-
-
 # --- reader ---------------------------------------------------------------------------------------
 
 
-async def test_a_reader_resolves_production_records_usage_and_inference_and_hears_moves(
+async def test_a_reader_resolves_production_records_usage_and_inference_events_and_hears_moves(
     registry, register, as_role, connect_as, model_name
 ):
     v = await register(model_name)
@@ -130,11 +56,6 @@ async def test_a_reader_resolves_production_records_usage_and_inference_and_hear
         await conn.execute(
             "INSERT INTO inference_events (ts, model_name, version, regime, symbol, success, latency_ms) "
             "VALUES (now(), $1, $2, 'trending', 'BTCUSDT', true, 1.5)",
-            model_name, v.version,
-        )
-        await conn.execute(
-            "INSERT INTO model_performance_history (ts, model_name, version, regime, symbol, n_samples) "
-            "VALUES (now(), $1, $2, 'trending', 'BTCUSDT', 10)",
             model_name, v.version,
         )
     heard: asyncio.Queue = asyncio.Queue()
@@ -325,7 +246,7 @@ async def test_definer_functions_pin_their_search_path_and_are_not_executable_by
         if r["prosecdef"]:
             path = next(c for c in r["proconfig"] or [] if c.startswith("search_path="))
             assert path.startswith("search_path=pg_catalog,") and path.endswith(", pg_temp"), (r["proname"], path)
-            assert r["owner"] == "alphaplus_admin", r["proname"]
+            assert r["owner"] == "alphaplus_owner", r["proname"]
             assert not r["public_exec"], r["proname"]
 
 
@@ -377,7 +298,7 @@ async def test_a_password_login_works_and_its_settings_never_show_the_password(a
     reader = await Registry.open(settings)
     assert await reader.get_production_model(model_name, "trending", "BTCUSDT") is None
     with pytest.raises(PermissionDenied) as info:
-        await reader.quarantine_training_data("xxh3_128:nothing", reason="no right")
+        await reader.quarantine_training_data("xxh3_128:" + "0" * 32, reason="no right")
     assert "s3cret" not in str(info.value)
 
 

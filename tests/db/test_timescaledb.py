@@ -77,3 +77,35 @@ async def test_the_registry_and_candle_upserts_work_on_hypertables(timescale_dsn
 
 def test_the_binaries_used_are_the_ones_with_the_extension():
     assert extension_available("timescaledb", find_bin_dir())
+
+
+async def test_an_admin_login_can_neither_drop_nor_truncate_audit_chunks(timescale_dsn, tmp_path):
+    import asyncpg
+
+    from alphaplus.core.settings import Settings
+    from alphaplus.registry.service import Registry
+    from tests.db.conftest import make_lineage
+    from tests.db.logins import dsn_for
+
+    registry = await Registry.open(Settings(database_url=timescale_dsn, home=tmp_path))
+    await registry.register_model_version(make_lineage("tsdb_chunks"), model={"w": 3})
+    owner = await asyncpg.connect(timescale_dsn)
+    try:
+        # A private cluster: its logins are nobody else's.
+        await owner.execute("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tsdb_admin') THEN "
+                            "CREATE ROLE tsdb_admin LOGIN IN ROLE alphaplus_admin; END IF; END $$")
+        chunks = [r[0] for r in await owner.fetch(
+            "SELECT show_chunks(t)::text FROM unnest(ARRAY['lifecycle_audit', 'rollback_events']) t")]
+        assert chunks
+        admin = await asyncpg.connect(dsn_for(timescale_dsn, "tsdb_admin"))
+        try:
+            for statement in ["SELECT drop_chunks('lifecycle_audit', newer_than => '-infinity'::timestamptz)",
+                              "SELECT drop_chunks('rollback_events', newer_than => '-infinity'::timestamptz)",
+                              *(f"TRUNCATE {chunk}" for chunk in chunks)]:
+                with pytest.raises(asyncpg.PostgresError):
+                    await admin.execute(statement)
+        finally:
+            await admin.close()
+        assert await owner.fetchval("SELECT count(*) FROM lifecycle_audit WHERE model_name = 'tsdb_chunks'") == 1
+    finally:
+        await owner.close()

@@ -59,7 +59,7 @@ async def test_upgrading_a_filled_database_keeps_every_row_and_honours_the_contr
     assert await contract_violations(conn) == []
 
     after = await head.snapshot(conn)
-    assert set(after) == set(before)
+    assert set(before) <= set(after)  # later migrations may add tables (slot_locks), never drop one
     for table, rows in before.items():
         keys = set(rows[0]) if rows else set()
         kept = sorted((_as_before(table, r, keys) for r in after[table]), key=lambda d: json.dumps(d, sort_keys=True))

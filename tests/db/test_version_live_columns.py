@@ -12,7 +12,6 @@ from alphaplus.core.errors import PermissionDenied
 from alphaplus.rollback.service import RollbackService, SlotFilter
 from db.errors import translated
 from db.pool import get_pool
-from tests.db.test_security import as_role, connect_as, logins  # noqa: F401  (shared fixtures)
 
 HOUR = timedelta(hours=1)
 LIVE_COLUMNS = "performance_metrics, drift_metrics, rollback_metrics, deployment_timestamp"
@@ -109,8 +108,9 @@ async def test_the_roles_that_write_history_and_moves_update_the_columns_but_nob
 ):
     v = await register(model_name)
     reader = await connect_as("reader")
+    resolver = await connect_as("resolver")
     t = datetime.now(UTC).replace(microsecond=0)
-    await write_window(reader, v, start=t, acc=0.55)  # the reader's INSERT carries the update with it
+    await write_window(resolver, v, start=t, acc=0.55)  # the resolver's INSERT carries the update with it
     assert (await live_columns(reader, model_name))[1]["performance_metrics"]["accuracy"] == 0.55
 
     operator = await as_role("operator")
@@ -128,9 +128,11 @@ async def test_the_roles_that_write_history_and_moves_update_the_columns_but_nob
             with translated():
                 await conn.execute("UPDATE model_versions SET deployment_timestamp = now() WHERE model_name = $1",
                                    model_name)
-    # The trainer's column grant followed the rename of metadata.
+    # Registered metadata is immutable (0011): nobody, the trainer included, may rewrite it.
     trainer = await connect_as("trainer")
-    await trainer.execute(
-        """UPDATE model_versions SET version_metadata = version_metadata || '{"note": "x"}'
-           WHERE model_name = $1""", model_name)
-    assert (await registry.get_version(model_name, 1)).version_metadata["note"] == "x"
+    with pytest.raises(PermissionDenied):
+        with translated():
+            await trainer.execute(
+                """UPDATE model_versions SET version_metadata = version_metadata || '{"note": "x"}'
+                   WHERE model_name = $1""", model_name)
+    assert "note" not in (await registry.get_version(model_name, 1)).version_metadata

@@ -88,7 +88,7 @@ async def test_bad_candles_fail_the_run_name_the_expectation_and_register_nothin
     assert "gap" in jobs[0]["error"]
 
 
-async def test_reproducing_a_version_yields_identical_data_and_artifact_hashes(flow_env, model_name):
+async def test_reproducing_a_version_yields_identical_hashes_and_reports_a_tampered_stored_file(flow_env, model_name):
     from alphaplus.registry.service import Registry
     from alphaplus.registry.reproduce import reproduce_version
     from flows.retrain import retrain
@@ -99,6 +99,15 @@ async def test_reproducing_a_version_yields_identical_data_and_artifact_hashes(f
     outcome = await reproduce_version(registry, model_name, results[0]["version"])
     assert outcome.data_matches, outcome
     assert outcome.artifact_matches, outcome
+    assert outcome.stored_matches and outcome.all_match, outcome
+    # A stored file changed on disk is reported, not hidden behind the recorded hash.
+    stored = registry.artifacts.resolve(outcome.artifact_path)
+    stored.write_bytes(stored.read_bytes()[:-1] + b"\x00")
+    tampered = await reproduce_version(registry, model_name, results[0]["version"])
+    assert tampered.data_matches and tampered.artifact_matches
+    assert not tampered.stored_matches and not tampered.all_match
+    stored.unlink()
+    assert (await reproduce_version(registry, model_name, results[0]["version"])).stored_artifact_hash is None
 
 
 WEAK = {"n_estimators": 1, "num_leaves": 2, "learning_rate": 0.001, "min_child_samples": 1000}

@@ -39,7 +39,7 @@ def lineage(model_name: str, regime: str, symbol: str) -> Lineage:
     key = uuid.uuid4().hex
     return Lineage(
         model_name=model_name, regime=regime, symbol=symbol, training_data_hash=f"xxh3_128:{key}",
-        feature_set_hash="sha256:f", hyperparameters_hash="sha256:h", lineage_key=f"sha256:{key}",
+        feature_set_hash="sha256:" + "f" * 64, hyperparameters_hash="sha256:" + "e" * 64, lineage_key=f"sha256:{key}",
         timeframe="1h", n_samples=100, n_features=3,
     )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
+from alphaplus.core.entities import Slot
 from alphaplus.core.errors import ConcurrentModification
 from alphaplus.core.settings import Settings
 from tests.db.conftest import make_lineage
@@ -13,16 +14,13 @@ from tests.reliability.invariants import check_model
 
 pytestmark = pytest.mark.reliability
 
-_HOLD_SLOT = "SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2 || chr(31) || $3, 0))"
-
-
 async def test_a_rollback_or_promotion_of_a_slot_locked_past_the_lock_timeout_fails_cleanly_and_changes_nothing(
     settings, registry, model_name, conn
 ):
     from alphaplus.registry.service import Registry
     from alphaplus.rollback.service import RollbackService, policy_from_settings
     from db.pool import init_connection, server_settings
-    from db.registry import RegistryRepository
+    from db.registry import RegistryRepository, lock_slot
 
     for i in range(3):
         await registry.register_model_version(make_lineage(model_name), model={"w": i})
@@ -34,7 +32,7 @@ async def test_a_rollback_or_promotion_of_a_slot_locked_past_the_lock_timeout_fa
     holder = await asyncpg.connect(settings.database_url)
     try:
         async with holder.transaction():
-            await holder.execute(_HOLD_SLOT, model_name, "trending", "BTCUSDT")
+            await lock_slot(holder, Slot(model_name, "trending", "BTCUSDT"))
             service = RollbackService(pool, registry.artifacts, policy_from_settings(impatient))
             with pytest.raises(ConcurrentModification, match="busy"):
                 await service.request_rollback(model_name, "trending", "BTCUSDT", reason="stuck slot")

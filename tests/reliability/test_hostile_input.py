@@ -136,15 +136,27 @@ def test_a_hostile_symbol_or_timeframe_on_import_is_refused_with_one_line(
 
 @pytest.mark.parametrize(
     "symbol",
-    ["x'; DROP TABLE candles; --", "../../etc/passwd", "币安/BTC-€", "\u202eDSUCTB", "%s%n{0}$1"],
-    ids=["sql", "path-traversal", "unicode", "right-to-left", "format-strings"],
+    ["x'; DROP TABLE candles; --", "../../etc/passwd", "币安/BTC-€", "\u202eDSUCTB", "%s%n{0}$1", "BTC/USDT",
+     "-rf", ".hidden"],
+    ids=["sql", "path-traversal", "unicode", "right-to-left", "format-strings", "slash", "option-like", "dot-first"],
 )
-def test_an_odd_but_printable_symbol_is_stored_verbatim(symbol, cli, settings, tmp_path, capsys):
+def test_a_symbol_outside_the_naming_rule_is_refused_with_one_line(symbol, cli, settings, tmp_path, capsys):
+    path = tmp_path / "good.csv"
+    path.write_text(csv_text(good_rows()))
+    capsys.readouterr()
+    assert cli(["data", "import", str(path), "--symbol", symbol, "--timeframe", "1h"]) != 0
+    assert "is not a valid name" in one_error_line(capsys)
+    assert count_candles(settings.database_url, symbol) == 0
+    assert not (Path.cwd() / "etc").exists() and not (tmp_path / "etc").exists()
+
+
+@pytest.mark.parametrize("symbol", ["BTC-USD", "ES=F", "^GSPC", "BRK.B", "EUR_USD", "7203.T", "CME:6E"])
+def test_a_symbol_within_the_naming_rule_is_stored_verbatim(symbol, cli, settings, tmp_path, capsys):
+    symbol = f"{symbol}{uuid.uuid4().hex[:6].upper()}"
     path = tmp_path / "good.csv"
     path.write_text(csv_text(good_rows()))
     assert cli(["data", "import", str(path), "--symbol", symbol, "--timeframe", "1h"]) == 0, capsys.readouterr().err
     assert count_candles(settings.database_url, symbol) == len(good_rows())
-    assert not (Path.cwd() / "etc").exists() and not (tmp_path / "etc").exists()
 
 
 # --- frames through the quality gate ------------------------------------------------------------
@@ -199,13 +211,19 @@ REFUSED_NAMES = {
     "delete-char": "model\x7f",
     "empty": "",
     "blank": "   ",
-}
-STORED_NAMES = {
     "sql": "x'; DROP TABLE model_versions; --",
     "path-traversal": "../../etc/passwd",
     "unicode": "模型-αβγ-🚀",
     "right-to-left": "\u202elanif",
     "format-strings": "%s%n{0}$1",
+    "markup": "[/bold]model",
+}
+STORED_NAMES = {
+    "dashes": "btc-usd",
+    "dots-and-colons": "cme:6e.h25",
+    "equals": "ES=F",
+    "caret": "^GSPC",
+    "digits-first": "7203.T",
 }
 
 
@@ -254,7 +272,7 @@ async def test_a_hostile_name_is_refused_before_anything_is_stored(case, field, 
 
 @pytest.mark.parametrize("field", ["model_name", "regime", "symbol"])
 @pytest.mark.parametrize("case", sorted(STORED_NAMES))
-async def test_an_odd_but_printable_name_is_stored_verbatim_and_writes_only_inside_the_root(
+async def test_a_name_within_the_naming_rule_is_stored_verbatim_and_writes_only_inside_the_root(
     case, field, boxed_registry, conn, model_name
 ):
     registry, box = boxed_registry
