@@ -29,6 +29,7 @@ async def trigger_rollback_on_failure(flow: Any, flow_run: Any, state: Any) -> N
 
 async def _roll_back_moves_of(flow: Any, flow_run: Any, state: Any) -> None:
     from alphaplus.core.validation import one_line
+    from alphaplus.core.validation import one_line
     from alphaplus.rollback.service import RollbackService
 
     run_id = str(flow_run.id)
@@ -44,7 +45,7 @@ async def _roll_back_moves_of(flow: Any, flow_run: Any, state: Any) -> None:
         try:
             outcome = await service.request_rollback(
                 move.slot.model_name, move.slot.regime, move.slot.symbol, to_version=move.from_version,
-                reason=f"flow run {flow_run.name} of {flow.name} failed after moving production: {message}"[:2000],
+                reason=one_line(f"flow run {flow_run.name} of {flow.name} failed after moving production: {message}"),
                 rollback_type="on_failure", expected_version=move.to_version, flow_run_id=run_id,
             )
             log.warning("failed run %s moved %s: rollback %s (%s -> %s)", run_id, move.slot, outcome.outcome,
