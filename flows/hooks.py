@@ -29,7 +29,6 @@ async def trigger_rollback_on_failure(flow: Any, flow_run: Any, state: Any) -> N
 
 async def _roll_back_moves_of(flow: Any, flow_run: Any, state: Any) -> None:
     from alphaplus.core.validation import one_line
-    from alphaplus.core.validation import one_line
     from alphaplus.rollback.service import RollbackService
 
     run_id = str(flow_run.id)
