@@ -62,14 +62,29 @@ class Settings(BaseSettings):
     # gate compares accuracy and ROC AUC (F1 still has its floor).
     gate_compared_metrics: tuple[str, ...] = ("accuracy", "roc_auc")
 
-    # --- rollback policy ----------------------------------------------------------------------
-    rollback_performance_drop: float = Field(default=0.15, description="Relative drop of F1 or accuracy.")
-    rollback_error_rate: float = 0.10
-    rollback_psi: float = 0.25
-    rollback_min_samples: int = 200
-    rollback_consecutive: int = Field(default=3, description="Assessments a trigger must persist for.")
-    rollback_cooldown_hours: float = 6.0
+    # --- rollback policy (alphaplus.rollback.policy) --------------------------------------------
+    # Evidence is counted in independent outcomes: outcome rows / the version's label horizon.
+    rollback_performance_drop: float = Field(
+        default=0.15, description="Relative drop of skill below the holdout baseline's that counts as lost edge.")
+    rollback_error_rate: float = Field(default=0.10, description="Failed share of inference calls that counts.")
+    rollback_psi: float = Field(default=0.25, description="Drift threshold of versions without a calibrated one.")
+    rollback_look_outcomes: int = Field(default=10, description="Independent outcomes of new evidence per look.")
+    rollback_min_outcomes: int = Field(default=30, description="Independent outcomes before the edge is tested.")
+    rollback_window_looks: int = Field(default=20, description="Looks pooled in the rolling test window.")
+    rollback_min_inferences: int = Field(default=200, description="Inference calls per error-rate check.")
+    rollback_confidence: float = Field(default=0.95, description="1 - family-wise error rate per look (Holm).")
+    rollback_consecutive: int = Field(default=2, description="Confirming looks in a row before a rollback.")
+    rollback_cooldown_outcomes: int = Field(
+        default=40, description="Independent outcomes after a rollback before automatic rollbacks resume.")
     rollback_no_return_days: float = 7.0
+    rollback_market_shift_share: float = Field(
+        default=0.5, description="Share of a symbol's (or all) production slots losing edge that is a market shift.")
+    rollback_market_shift_min_slots: int = Field(default=2, description="Slots a market shift needs at least.")
+
+    # --- drift (alphaplus.monitoring.drift) -----------------------------------------------------
+    drift_window_bars: int = Field(default=200, description="Distinct bars PSI is measured over (and calibrated on).")
+    drift_calibration_quantile: float = Field(
+        default=0.99, description="Quantile of the training period's window-to-window PSI used as threshold.")
 
     # --- inference recording ------------------------------------------------------------------
     inference_flush_rows: int = 5_000

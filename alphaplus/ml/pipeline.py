@@ -23,6 +23,7 @@ from alphaplus.ml.labels import forward_returns, make_labels
 from alphaplus.ml.lineage import json_safe
 from alphaplus.ml.metrics import classification_metrics, correct_vector
 from alphaplus.ml.regimes import DEFAULT_RULE, RegimeRule, classify_regimes
+from alphaplus.rollback.baseline import holdout_record
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class FitResult:
     psi_reference: dict[str, Any]
     sizes: tuple[int, int, int]
     duration_seconds: float
+    psi_calibration: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -114,8 +116,14 @@ def prepare_dataset(candles: pd.DataFrame, regime: str, config: TrainingConfig) 
     )
 
 
-def fit_slot(dataset: Dataset, config: TrainingConfig, hyperparameters: Mapping[str, Any]) -> FitResult:
-    """Split in time with a purge gap, train deterministically, score validation and holdout."""
+def fit_slot(
+    dataset: Dataset, config: TrainingConfig, hyperparameters: Mapping[str, Any], *,
+    drift_window_bars: int = 200, drift_quantile: float = 0.99,
+) -> FitResult:
+    """Split in time with a purge gap, train deterministically, score validation and holdout; record
+    what monitoring needs: the holdout's outcome counts and effective size (the rollback baseline),
+    and the PSI reference bins with a drift threshold calibrated on ``drift_window_bars``-row windows
+    of the training rows (monitoring settings: they change no model, so they are not in the lineage)."""
     if len(dataset) < config.min_rows:
         raise InvalidInput(
             f"regime '{dataset.regime}' has {len(dataset)} usable bars; at least {config.min_rows} are needed "
@@ -135,7 +143,13 @@ def fit_slot(dataset: Dataset, config: TrainingConfig, hyperparameters: Mapping[
         name: classification_metrics(part.y, training.predict_proba(trained, part.X), forward_returns=part.forward)
         for name, part in (("train", train), ("validation", valid), ("holdout", holdout))
     }
-    reference = {c: drift.reference_bins(train.X[c], config.psi_bins).to_dict() for c in trained.feature_names}
+    metrics["holdout"].update(holdout_record(
+        holdout.y, training.predict_proba(trained, holdout.X), horizon=config.horizon,
+        training_prior=float(train.y.mean()), seed=config.seed,
+    ))
+    bins = {c: drift.reference_bins(train.X[c], config.psi_bins) for c in trained.feature_names}
+    reference = {c: b.to_dict() for c, b in bins.items()}
+    calibration = drift.calibrate_threshold(bins, train.X, window_bars=drift_window_bars, quantile=drift_quantile)
     return FitResult(
         trained=trained,
         validation_metrics=metrics["validation"],
@@ -144,6 +158,7 @@ def fit_slot(dataset: Dataset, config: TrainingConfig, hyperparameters: Mapping[
         holdout_start=holdout.ts.iloc[0],
         holdout_end=holdout.ts.iloc[-1],
         psi_reference=reference,
+        psi_calibration=None if calibration is None else calibration.to_dict(),
         sizes=split.sizes,
         duration_seconds=time.perf_counter() - started,
     )
