@@ -78,7 +78,7 @@ class Settings(BaseSettings):
         default=40, description="Independent outcomes after a rollback before automatic rollbacks resume.")
     rollback_no_return_days: float = 7.0
     rollback_market_shift_share: float = Field(
-        default=0.5, description="Share of a symbol's (or all) production slots losing edge that is a market shift.")
+        default=0.5, description="More than this share of a symbol's (or all) slots losing edge is a market shift.")
     rollback_market_shift_min_slots: int = Field(default=2, description="Slots a market shift needs at least.")
 
     # --- drift (alphaplus.monitoring.drift) -----------------------------------------------------

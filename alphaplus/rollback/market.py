@@ -4,8 +4,8 @@ A production version that loses its edge may be broken, or the market may have c
 model at once.  Rolling back helps only in the first case: in the second the older version fails just
 as much.  So before an automatic rollback for loss of edge:
 
-1. ``market_shift`` looks at every production slot's latest edge verdict: when at least
-   ``market_shift_share`` of the slots of the symbol (or of all symbols), and at least
+1. ``market_shift`` looks at every production slot's latest edge verdict: when more than
+   ``market_shift_share`` of the tested slots of the symbol (or of all symbols), and at least
    ``market_shift_min_slots`` of them, have lost their edge, the market moved;
 2. ``target_does_better`` asks whether the rollback target, scored in shadow over the same period, did
    significantly better than the production version live (two-sample skill tests, Holm).
@@ -71,7 +71,7 @@ def market_shift(verdicts: Iterable[EdgeVerdict], policy: RollbackPolicy) -> Mar
         c[1] += 1
 
     def moved(lost: int, tested: int) -> bool:
-        return tested > 0 and lost >= policy.market_shift_min_slots and lost / tested >= policy.market_shift_share
+        return tested > 0 and lost >= policy.market_shift_min_slots and lost / tested > policy.market_shift_share
 
     lost_all = sum(c[0] for c in counts.values())
     tested_all = sum(c[1] for c in counts.values())

@@ -66,9 +66,9 @@ class RollbackPolicy:
     no_return: how long a version rolled back for cause may not be chosen as a target again.
     ranking_metric: skill ranking rollback candidates (see ``alphaplus.rollback.statistics.SKILLS``).
     eligible_statuses: lifecycle statuses a rollback target may have.
-    market_shift_share / market_shift_min_slots: when at least this share of a symbol's (or of all)
-        production slots, and at least this many, lose their edge in one assessment run, and the
-        rollback target does no better in shadow, it is a market shift, not a model failure.
+    market_shift_share / market_shift_min_slots: when more than this share of a symbol's (or of all)
+        tested production slots, and at least this many, have lost their edge, and the rollback
+        target does no better in shadow, it is a market shift, not a model failure.
     """
 
     performance_drop: float = 0.15
@@ -158,11 +158,15 @@ class Evidence:
 
     def outcomes_only(self) -> Evidence:
         """This evidence without its inference calls (they were consumed by an error check)."""
+        if not self.n:
+            return Evidence()
         return Evidence(windows=self.windows, n=self.n, n_correct=self.n_correct, confusion=self.confusion,
                         start=self.start, end=self.end)
 
     def calls_only(self) -> Evidence:
         """This evidence without its outcomes (they were consumed by a look)."""
+        if not self.inferences:
+            return Evidence()
         return Evidence(windows=self.windows, errors=self.errors, inferences=self.inferences,
                         start=self.start, end=self.end)
 
