@@ -19,7 +19,8 @@ _WINDOW_EVENTS = """
 WITH earlier AS (
     SELECT DISTINCT model_name, version, shadow, bar_ts
     FROM inference_events
-    WHERE ts >= $1 - ($2 - $1) AND ts < $1 AND bar_ts IS NOT NULL AND success
+    WHERE ts >= $1::timestamptz - ($2::timestamptz - $1::timestamptz) AND ts < $1 AND bar_ts IS NOT NULL
+      AND success
       AND ($3::text IS NULL OR model_name = $3)
 )
 SELECT e.model_name, e.version, e.shadow, e.success, e.latency_ms, e.bar_ts, e.prediction, e.features, e.ts,

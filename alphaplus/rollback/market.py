@@ -51,8 +51,9 @@ class MarketShift:
 
     def describe(self, slot: Slot) -> str:
         """Plain words: how many slots lost their edge, where."""
-        lost, tested = self.overall if self.everywhere else self.per_symbol.get(slot.symbol, (0, 0))
-        where = "of all symbols" if self.everywhere else f"of {slot.symbol}"
+        local = slot.symbol in self.symbols
+        lost, tested = self.per_symbol.get(slot.symbol, (0, 0)) if local else self.overall
+        where = f"of {slot.symbol}" if local else "of all symbols"
         return f"{lost} of {tested} tested production slots {where} lost their edge in the same period"
 
     def to_dict(self) -> dict[str, object]:
