@@ -48,14 +48,27 @@ def assess(
     if as_json:
         print_json([r.to_dict() for r in results])
         return
-    table = Table("model", "regime", "symbol", "version", "status", "outcome", "target", "summary",
+    table = Table("model", "regime", "symbol", "version", "status", "outcome", "target", "evidence", "summary",
                   title=f"rollback assessment{' (dry run)' if dry_run else ''}")
     for r in results:
         row = r.to_row()
         table.add_row(row["model_name"], row["regime"], row["symbol"], str(row["version"]), row["status"],
                       row["outcome"], "" if row["target_version"] is None else str(row["target_version"]),
-                      row["summary"])
+                      evidence_text(row), row["summary"])
     console.print(table if results else "no production slots to assess")
+    for r in results:
+        if r.status == "market_shift":
+            console.print(f"[bold yellow]market shift[/bold yellow] {r.slot}: rollback of version "
+                          f"{r.production_version} withheld; {r.assessment.reasons[-3]}; {r.assessment.reasons[-2]}")
+
+
+def evidence_text(row: dict) -> str:
+    """'n outcomes (~n_eff independent), p=...' of an assessment row's decisive test, or ''."""
+    if row.get("n") is None:
+        return ""
+    n_eff = "" if row.get("n_effective") is None else f" (~{row['n_effective']:.0f} independent)"
+    p = "" if row.get("p_value") is None else f", p={row['p_value']:.2g}"
+    return f"{row['n']:,}{n_eff}{p}"
 
 
 def rollback(

@@ -86,3 +86,39 @@ async def test_the_rollback_flow_undoes_the_production_moves_of_a_failed_run_and
     # Run again (as the automation and the failure hook both may): nothing of that run still stands.
     assert await rollback(failed_flow_run_id="run-that-failed", rollback_type="on_failure") == []
     assert await rollback(failed_flow_run_id="a-run-that-moved-nothing") == []
+
+
+async def test_the_assess_flow_raises_a_market_shift_instead_of_rolling_back(flow_env, model_name):
+    from datetime import UTC, datetime, timedelta
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from alphaplus.registry.service import Registry
+    from db.pool import get_pool
+    from flows.assess_rollbacks import assess_rollbacks
+    from tests.db.live_windows import HOLDOUT, HOUR, write_window
+
+    registry = await Registry.open(flow_env)
+    served = {}
+    for regime in ("trending", "ranging"):
+        for _ in range(2):
+            reg = await registry.register_model_version(
+                make_lineage(model_name, regime=regime), model={"w": f"{model_name}{regime}{_}"},
+                training_metrics={"holdout": HOLDOUT})
+            await registry.promote(model_name, reg.version.version, reason="test promotion")
+            served.setdefault(regime, []).append(reg.version)
+    pool = await get_pool(settings=flow_env)
+    t = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
+    for _ in range(4):
+        for regime in ("trending", "ranging"):
+            await write_window(pool, served[regime][1], start=t, acc=0.30)
+        await write_window(pool, served["trending"][0], start=t, acc=0.30, source="shadow")
+        t += HOUR
+        rows = await assess_rollbacks(model_name=model_name)
+    assert {r["regime"]: r["outcome"] for r in rows} == {"trending": "market_shift", "ranging": "market_shift"}
+    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == served["trending"][1].version
+    async with get_client() as client:
+        [artifact] = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["market-shift"])), limit=1, sort="CREATED_DESC")
+    assert "Market shift: rollbacks withheld" in artifact.data and f"{model_name} / trending" in artifact.data
