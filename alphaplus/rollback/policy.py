@@ -123,9 +123,7 @@ def _test(baseline: Baseline, history: SlotHistory, pending: Evidence, calls: Ev
           horizon: int) -> tuple[_Findings, bool, bool]:
     """Run the tests that are due; returns the findings, whether a look and an error check happened."""
     look = pending.n >= policy.look_outcomes * horizon
-    window = Evidence()
-    for e in (*history.looks, pending)[-policy.window_looks:] if look else history.looks:
-        window = window + e
+    window = Evidence.pool((*history.looks, pending)[-policy.window_looks:] if look else history.looks)
     edge = _edge_tests(baseline, window, horizon) if look and window.n >= policy.min_outcomes * horizon else []
     check = calls.inferences >= policy.min_inferences
     pooled_calls = history.error_evidence + calls if history.error_streak else calls
@@ -152,7 +150,7 @@ def _carry(history: SlotHistory, f: _Findings, pending: Evidence, calls: Evidenc
         streaking = f.errors_confirmed and not in_cooldown
         error_streak = error_streak + 1 if streaking else 0
         error_evidence = (history.error_evidence + calls if history.error_streak else calls) if streaking else Evidence()
-    looks = (*history.looks, pending.outcomes_only())[-policy.window_looks:] if look else history.looks
+    looks = (*history.looks, pending.counts_only())[-policy.window_looks:] if look else history.looks
     rest = calls.calls_only() if not check else Evidence()
     left = (Evidence() if look else pending.outcomes_only()) + rest
     return Carry(consecutive_count=edge_streak, error_streak=error_streak, looks=looks, pending=left,

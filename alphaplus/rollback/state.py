@@ -131,7 +131,7 @@ class RollbackPolicy:
 
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Evidence:
     """Outcome and inference-call counts pooled over windows (confusion None once a window lacked counts)."""
 
@@ -163,6 +163,10 @@ class Evidence:
         return Evidence(windows=self.windows, n=self.n, n_correct=self.n_correct, confusion=self.confusion,
                         start=self.start, end=self.end)
 
+    def counts_only(self) -> Evidence:
+        """This evidence's outcome counts without times: what a look keeps in the rolling test window."""
+        return replace(self.outcomes_only(), start=None, end=None)
+
     def calls_only(self) -> Evidence:
         """This evidence without its outcomes (they were consumed by a look)."""
         if not self.inferences:
@@ -179,10 +183,12 @@ class Evidence:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | None) -> Evidence | None:
-        """Inverse of ``to_dict`` (None stays None)."""
+    def from_dict(cls, d: Mapping[str, Any] | Sequence[Any] | None) -> Evidence | None:
+        """Inverse of ``to_dict`` and of ``to_row`` (None stays None)."""
         if d is None:
             return None
+        if not isinstance(d, Mapping):
+            return cls.from_row(d)
         conf = d.get("confusion")
         return cls(
             windows=int(d.get("windows", 0)), n=int(d.get("n", 0)), n_correct=int(d.get("n_correct", 0)),
@@ -190,6 +196,37 @@ class Evidence:
             errors=int(d.get("errors", 0)), inferences=int(d.get("inferences", 0)),
             start=parse_dt(d.get("start")), end=parse_dt(d.get("end")),
         )
+
+    def to_row(self) -> list[Any]:
+        """Compact JSON form (slot histories hold dozens of these and are read for every slot):
+        [windows, n, n_correct, tp, fp, fn, tn, errors, inferences, start, end]."""
+        c = self.confusion
+        counts = [None] * 4 if c is None else [c.tp, c.fp, c.fn, c.tn]
+        return [self.windows, self.n, self.n_correct, *counts, self.errors, self.inferences,
+                iso(self.start), iso(self.end)]
+
+    @classmethod
+    def from_row(cls, r: Sequence[Any]) -> Evidence:
+        """Inverse of ``to_row``."""
+        windows, n, n_correct, tp, fp, fn, tn, errors, inferences, start, end = r
+        return cls(windows=int(windows), n=int(n), n_correct=int(n_correct),
+                   confusion=None if tp is None else Confusion(int(tp), int(fp), int(fn), int(tn)),
+                   errors=int(errors), inferences=int(inferences), start=parse_dt(start), end=parse_dt(end))
+
+    @classmethod
+    def pool(cls, items: Sequence[Evidence]) -> Evidence:
+        """All of ``items`` added up, oldest first (faster than adding one by one)."""
+        items = [e for e in items if e.windows]
+        if not items:
+            return cls()
+        confusions = [e.confusion for e in items]
+        conf = None if any(c is None for c in confusions) else Confusion(
+            sum(c.tp for c in confusions), sum(c.fp for c in confusions),  # type: ignore[union-attr]
+            sum(c.fn for c in confusions), sum(c.tn for c in confusions))  # type: ignore[union-attr]
+        return cls(windows=sum(e.windows for e in items), n=sum(e.n for e in items),
+                   n_correct=sum(e.n_correct for e in items), confusion=conf,
+                   errors=sum(e.errors for e in items), inferences=sum(e.inferences for e in items),
+                   start=items[0].start, end=items[-1].end)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -319,8 +356,8 @@ class SlotHistory:
         """JSON-safe form."""
         return {
             "consecutive_count": self.consecutive_count, "error_streak": self.error_streak,
-            "looks": [e.to_dict() for e in self.looks], "pending": self.pending.to_dict(),
-            "error_evidence": self.error_evidence.to_dict(), "since_rollback": self.since_rollback.to_dict(),
+            "looks": [e.to_row() for e in self.looks], "pending": self.pending.to_row(),
+            "error_evidence": self.error_evidence.to_row(), "since_rollback": self.since_rollback.to_row(),
             "recent_statuses": list(self.recent_statuses),
             "last_assessed_at": iso(self.last_assessed_at), "last_rollback_at": iso(self.last_rollback_at),
             "rolled_back_for_cause": {str(v): iso(t) for v, t in self.rolled_back_for_cause.items()},

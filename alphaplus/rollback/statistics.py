@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 # scipy.special's kernels give the same values as scipy.stats' distributions many times faster,
@@ -33,7 +33,7 @@ UP, NOT_UP = 1, 0
 _COUNT_KEYS = ("true_positives", "false_positives", "false_negatives", "true_negatives")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Confusion:
     """Outcome counts of a direction classifier (class 1 is "up")."""
 
@@ -43,8 +43,10 @@ class Confusion:
     tn: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("tp", "fp", "fn", "tn"):
-            value = getattr(self, name)
+        values = (self.tp, self.fp, self.fn, self.tn)
+        if all(type(v) is int for v in values) and min(values) >= 0:
+            return
+        for name, value in zip(("tp", "fp", "fn", "tn"), values):
             if int(value) != value or value < 0:
                 raise InvalidInput(f"confusion counts must be non-negative integers (got {name}={value})")
             object.__setattr__(self, name, int(value))
@@ -107,7 +109,7 @@ class Confusion:
         return counts
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Estimate:
     """A skill value and its variance as if every outcome were independent."""
 
@@ -150,7 +152,7 @@ def skill(metric: str, c: Confusion, reference_class: int) -> Estimate | None:
     raise InvalidInput(f"unknown skill metric {metric!r}; known: {', '.join(SKILLS)}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MetricTest:
     """One one-sided test of an assessment.
 
@@ -180,7 +182,8 @@ class MetricTest:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (non-finite numbers become null)."""
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in self.__dict__.items()}
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                for k, v in ((name, getattr(self, name)) for name in self.__slots__)}
 
 
 def drop_test(
@@ -244,4 +247,10 @@ def holm_adjusted(p_values: Sequence[float]) -> list[float]:
 
 def holm(tests: Sequence[MetricTest]) -> tuple[MetricTest, ...]:
     """The tests with their Holm-adjusted p-values filled in."""
-    return tuple(replace(t, adjusted_p=a) for t, a in zip(tests, holm_adjusted([t.p_value for t in tests])))
+    if not tests:
+        return ()
+    return tuple(
+        MetricTest(t.metric, t.test, t.live, t.reference, t.statistic, t.p_value, t.n, t.n_effective,
+                   t.reference_n, t.reference_n_effective, a)
+        for t, a in zip(tests, holm_adjusted([t.p_value for t in tests]))
+    )
