@@ -94,19 +94,11 @@ def fitted_window(candles) -> Window:
 
 def gate_decisions(w: Window) -> tuple[str, str]:
     """(first-model decision, challenger-vs-champion decision) of the gate at the default settings."""
-    from alphaplus.core.settings import Settings
-    from alphaplus.ml.metrics import classification_metrics, correct_vector
-    from alphaplus.promotion.config import gate_policy
-    from alphaplus.promotion.gate import Evaluation, decide_promotion
+    from alphaplus.promotion.gate import Evaluation, GatePolicy, decide_promotion
 
-    policy = gate_policy(Settings())
-
-    def evaluation(p: np.ndarray) -> Evaluation:
-        m = classification_metrics(w.y, p)
-        numeric = {k: float(v) for k, v in m.items() if isinstance(v, (int, float)) and np.isfinite(v)}
-        return Evaluation(metrics=numeric, correct=correct_vector(w.y, (p > 0.5).astype(int)))
-
-    challenger, champion = evaluation(w.challenger), evaluation(w.champion)
+    policy = GatePolicy()
+    challenger = Evaluation(y=w.y, proba=w.challenger, horizon=HORIZON, training_prior=w.training_prior)
+    champion = Evaluation(y=w.y, proba=w.champion, horizon=HORIZON, training_prior=w.training_prior)
     return decide_promotion(challenger, None, policy).outcome, decide_promotion(challenger, champion, policy).outcome
 
 
