@@ -90,6 +90,8 @@ async def register_staging(
         "psi_calibration": fit.psi_calibration,
         "holdout_start": fit.holdout_start.isoformat(),
         "holdout_end": fit.holdout_end.isoformat(),
+        # Rows from this bar on are unseen by the version: the promotion gate scores it only there.
+        "seen_data_end": fit.seen_data_end.isoformat() if fit.seen_data_end is not None else None,
         "split_sizes": list(fit.sizes),
     }
     return await registry.register_model_version(

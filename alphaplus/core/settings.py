@@ -46,21 +46,49 @@ class Settings(BaseSettings):
     label_horizon: int = 12
     train_max_workers: int = Field(default=2, description="Slots retrained concurrently in one run.")
 
-    # --- promotion gate -----------------------------------------------------------------------
-    gate_min_f1: float = 0.45
-    # A constant "always up" model scores AUC 0.50 and a high F1 on balanced direction labels: the
-    # AUC floor sits just above no skill, and the primary metric is accuracy, which is what
-    # McNemar's test on paired correctness compares.
-    gate_min_roc_auc: float = 0.52
-    gate_primary_metric: str = "accuracy"
+    # --- promotion gate ---------------------------------------------------------------------
+    # The gate's defaults live here only: GatePolicy reads its field defaults from these fields.
+    # Every candidate, the first model of a slot included, must beat the no-skill references of its
+    # own training window on its unseen window (ROC AUC interval above 0.5; loss skill over the
+    # training prior; primary metric above always-up and the majority class), then a challenger must
+    # beat the champion; every test is a paired block bootstrap on overlapping-horizon rows.
+    gate_alpha: float = Field(default=0.05, description="Level of each one-sided bootstrap test of the gate.")
+    gate_min_outcomes: int = Field(
+        default=30, description="Independent outcomes (evaluation rows / label horizon) needed to decide."
+    )
+    gate_primary_metric: str = Field(
+        default="accuracy",
+        description="Metric tested against always-up, the majority class and the champion "
+        "(accuracy, balanced_accuracy, mcc, roc_auc, log_loss, brier).",
+    )
+    gate_skill_metric: str = Field(default="log_loss", description="Loss whose skill over the training prior is tested.")
+    # "positive": the loss must be below the prior's on the estimate (its interval is reported);
+    # "significant": its interval must lie above no skill too. Probability losses are dominated by a
+    # few confident misses and drift in calibration: with few independent outcomes the significant
+    # rule has far less power than the AUC and accuracy tests, which already bound false promotions.
+    gate_skill_rule: str = Field(default="positive", description="positive or significant (see above).")
     gate_max_degradation: float = Field(default=0.02, description="Largest metric loss vs the champion.")
     gate_min_improvement: float = Field(default=0.0, description="Relative gain of the primary metric needed.")
-    gate_min_samples: int = 200
-    gate_alpha: float = Field(default=0.05, description="Significance level of McNemar's exact test.")
-    # Precision and recall trade off against each other, and positive-class F1 rewards a model that
-    # always says "up": holding those to the degradation limit rejects clear improvements, so the
-    # gate compares accuracy and ROC AUC (F1 still has its floor).
+    # Balanced accuracy and MCC are reported beside accuracy; ROC AUC and accuracy are held to the
+    # degradation limit (precision and recall trade off against each other).
     gate_compared_metrics: tuple[str, ...] = ("accuracy", "roc_auc")
+    gate_min_f1: float | None = Field(default=None, description="Optional floor on F1 (point estimate).")
+    gate_min_roc_auc: float | None = Field(default=None, description="Optional floor on ROC AUC (point estimate).")
+    gate_on_insignificant: str = Field(
+        default="needs_review", description="What a gain over the champion the test cannot confirm leads to."
+    )
+    gate_resampling: str = Field(
+        default="stationary", description="stationary or circular block bootstrap, or subsample (every h-th row)."
+    )
+    gate_bootstrap_reps: int = Field(default=999, description="Bootstrap resamples per decision.")
+    gate_block_floor: float = Field(default=2.0, description="Shortest bootstrap block, in label horizons.")
+    gate_seed: int = Field(default=0, description="Seed of the resampling (decisions are reproducible).")
+    gate_walk_forward_folds: int = Field(
+        default=1, description="Consecutive folds of the window; > 1 requires beating always-up in most of them."
+    )
+    gate_cost_per_trade: float = Field(
+        default=0.0002, description="Round-trip cost per trade of the reported signal return (fraction of price)."
+    )
 
     # --- rollback policy (alphaplus.rollback.policy) --------------------------------------------
     # Evidence is counted in independent outcomes: outcome rows / the version's label horizon.

@@ -21,7 +21,7 @@ from alphaplus.ml.features import DEFAULT_FEATURE_SPEC, FeatureSpec, build_featu
 from alphaplus.promotion.gate import Evaluation
 from alphaplus.ml.labels import forward_returns, make_labels
 from alphaplus.ml.lineage import json_safe
-from alphaplus.ml.metrics import classification_metrics, correct_vector
+from alphaplus.ml.metrics import classification_metrics, signal_after_costs
 from alphaplus.ml.regimes import DEFAULT_RULE, RegimeRule, classify_regimes
 from alphaplus.rollback.baseline import holdout_record
 
@@ -66,19 +66,29 @@ class TrainingConfig:
 
 @dataclass(frozen=True)
 class Dataset:
-    """One slot's rows: features, labels and forward returns, time-ordered, regime-filtered."""
+    """One slot's rows: features, labels and forward returns, time-ordered, regime-filtered.
+
+    ``label_end`` is, per row, the bar whose close its label compares with (``horizon`` bars later):
+    the last price a model trained on the row has seen.
+    """
 
     regime: str
     X: pd.DataFrame
     y: pd.Series
     forward: pd.Series
     ts: pd.Series
+    label_end: pd.Series | None = None
 
     def __len__(self) -> int:
         return len(self.y)
 
-    def part(self, rows: slice) -> "Dataset":
-        return Dataset(self.regime, self.X.iloc[rows], self.y.iloc[rows], self.forward.iloc[rows], self.ts.iloc[rows])
+    def part(self, rows: slice | np.ndarray) -> "Dataset":
+        """The rows at ``rows`` (a slice, or positions / a boolean mask), re-indexed from 0."""
+        def pick(s: pd.Series | pd.DataFrame) -> Any:
+            return s.iloc[rows].reset_index(drop=True)
+
+        return Dataset(self.regime, pick(self.X), pick(self.y), pick(self.forward), pick(self.ts),
+                       None if self.label_end is None else pick(self.label_end))
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,8 @@ class FitResult:
     training_metrics: dict[str, Any]
     holdout_start: pd.Timestamp
     holdout_end: pd.Timestamp
+    # The last bar whose price entered a training or validation label: rows from here on are unseen.
+    seen_data_end: pd.Timestamp | None
     psi_reference: dict[str, Any]
     sizes: tuple[int, int, int]
     duration_seconds: float
@@ -113,6 +125,7 @@ def prepare_dataset(candles: pd.DataFrame, regime: str, config: TrainingConfig) 
         y=labels.loc[keep].astype("int64").reset_index(drop=True),
         forward=fwd.loc[keep].reset_index(drop=True),
         ts=candles.loc[keep, "ts"].reset_index(drop=True),
+        label_end=candles["ts"].shift(-config.horizon).loc[keep].reset_index(drop=True),
     )
 
 
@@ -157,6 +170,7 @@ def fit_slot(
         training_metrics=metrics["train"],
         holdout_start=holdout.ts.iloc[0],
         holdout_end=holdout.ts.iloc[-1],
+        seen_data_end=valid.label_end.iloc[-1] if valid.label_end is not None else None,
         psi_reference=reference,
         psi_calibration=None if calibration is None else calibration.to_dict(),
         sizes=split.sizes,
@@ -170,13 +184,19 @@ def holdout_window(dataset: Dataset, config: TrainingConfig) -> Dataset:
     return dataset.part(split.holdout)
 
 
-def evaluate(trained: training.TrainedModel, window: Dataset) -> tuple[Evaluation, dict[str, Any]]:
-    """Score a model on a window: the gate's Evaluation (numeric metrics + per-sample correctness)
-    and the full metrics dict for storage."""
+def evaluate(
+    trained: training.TrainedModel, window: Dataset, *, training_prior: float, cost_per_trade: float = 0.0
+) -> tuple[Evaluation, dict[str, Any]]:
+    """Score a model on a window: the gate's Evaluation (labels, probabilities, the training prior its
+    no-skill references come from) and the full metrics dict for storage."""
     if len(window) == 0:
         raise InvalidInput("the evaluation window is empty")
     proba = training.predict_proba(trained, window.X)
     metrics = classification_metrics(window.y, proba, forward_returns=window.forward)
-    numeric = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and np.isfinite(v)}
-    correct = correct_vector(window.y.to_numpy(), (proba > 0.5).astype(np.int64))
-    return Evaluation(metrics=numeric, correct=correct, n=len(window)), metrics
+    metrics.update(signal_after_costs(proba, window.forward, horizon=trained.horizon, cost_per_trade=cost_per_trade))
+    numeric = {k: float(v) for k, v in metrics.items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)}
+    evaluation = Evaluation(y=window.y.to_numpy(), proba=proba, horizon=trained.horizon,
+                            training_prior=training_prior, metrics=numeric)
+    metrics.update({k: v for k, v in evaluation.metrics.items() if k not in metrics})
+    return evaluation, metrics

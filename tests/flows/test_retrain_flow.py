@@ -55,7 +55,7 @@ async def test_the_first_model_of_a_slot_is_promoted_through_the_gate_with_a_com
 
     await import_candles(flow_env, "SYNC", synth_candles(8000, seed=1))
     results = await retrain(symbols=["SYNC"], regime="trending", model_name=model_name,
-                            gate={"min_samples": 100})
+                            gate={"min_outcomes": 10})
     assert results[0]["decision"] == "promote", results
     registry = await Registry.open(flow_env)
     production = await registry.get_production_model(model_name, "trending", "SYNC")
@@ -111,7 +111,7 @@ async def test_a_clearly_better_challenger_replaces_the_champion_which_becomes_r
     registry = await Registry.open(flow_env)
     await promotion_service.force_promote(registry, model_name, weak[0]["version"], reason="test champion",
                                           on_behalf_of=None, flow_run_id=None)
-    results = await retrain(symbols=["SYNF"], regime="trending", model_name=model_name, gate={"min_samples": 100})
+    results = await retrain(symbols=["SYNF"], regime="trending", model_name=model_name, gate={"min_outcomes": 10})
     assert results[0]["decision"] == "promote", results
     assert (await registry.get_version(model_name, weak[0]["version"])).status == "rollback_candidate"
     assert (await registry.get_production_model(model_name, "trending", "SYNF")).version == results[0]["version"]
@@ -128,10 +128,10 @@ async def test_a_clearly_worse_challenger_is_rejected_and_production_is_unchange
     from flows.retrain import retrain
 
     await import_candles(flow_env, "SYNG", synth_candles(8000, seed=1))
-    good = await retrain(symbols=["SYNG"], regime="trending", model_name=model_name, gate={"min_samples": 100})
+    good = await retrain(symbols=["SYNG"], regime="trending", model_name=model_name, gate={"min_outcomes": 10})
     assert good[0]["decision"] == "promote", good
     worse = await retrain(symbols=["SYNG"], regime="trending", model_name=model_name, hyperparameters=WEAK,
-                          gate={"min_samples": 100})
+                          gate={"min_outcomes": 10})
     assert worse[0]["decision"] == "reject", worse
     registry = await Registry.open(flow_env)
     assert (await registry.get_production_model(model_name, "trending", "SYNG")).version == good[0]["version"]
