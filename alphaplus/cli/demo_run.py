@@ -1,5 +1,6 @@
-"""The end-to-end demo: two symbols, two rounds of retraining through the gate, a live market
-that shifts so the new champions degrade, outcome resolution, assessment and an audited rollback."""
+"""The end-to-end demo: two symbols, two rounds of retraining through the gate, a live market whose
+trending stretches change character so the trending champions lose their edge, outcome resolution,
+assessment and an audited rollback."""
 
 from __future__ import annotations
 
@@ -18,6 +19,18 @@ HISTORY_BARS = 9_000
 FIRST_ROUND_BARS = 4_000
 LIVE_PHASES = 5
 LIVE_BARS_PER_PHASE = 900
+
+
+def live_dynamics():
+    """The live market: trending stretches now push against the last 12 bars' move (a trend-follower
+    loses its edge there), while ranging and volatile stretches behave as before, so the other slots
+    keep theirs and the loss is not a market-wide shift."""
+    from dataclasses import replace
+
+    from alphaplus.market.synth import DEFAULT_DYNAMICS, SHIFTED_DYNAMICS
+
+    return replace(DEFAULT_DYNAMICS, states=(SHIFTED_DYNAMICS.states[0], *DEFAULT_DYNAMICS.states[1:]),
+                   contrarian_lookback=SHIFTED_DYNAMICS.contrarian_lookback)
 WINDOW_BARS = 600  # candles handed to each prediction (enough for regime and feature warm-up)
 FOCUS_REGIME = "trending"
 
@@ -62,7 +75,7 @@ async def retrain_round(console: Console, state: DemoState, *, end: datetime | N
 
 
 async def live_phase(engine, state: DemoState, phase: int, console: Console) -> dict[str, int]:
-    """Trade one stretch of the shifted market: a prediction per new bar, candles stored as they come."""
+    """Trade one stretch of the live market: a prediction per new bar, candles stored as they come."""
     from alphaplus.core.errors import NoProductionVersion
     from alphaplus.market.synth import continue_candles
     from db.candles import upsert_candles
@@ -71,7 +84,7 @@ async def live_phase(engine, state: DemoState, phase: int, console: Console) -> 
     counts = {"predictions": 0, "no_model": 0}
     for i, symbol in enumerate(SYMBOLS):
         history = state.candles[symbol]
-        new = continue_candles(history, LIVE_BARS_PER_PHASE, seed=1000 + 10 * phase + i, dynamics="shifted")
+        new = continue_candles(history, LIVE_BARS_PER_PHASE, seed=1000 + 10 * phase + i, dynamics=live_dynamics())
         frame = pd.concat([history, new], ignore_index=True)
         state.candles[symbol] = frame
         await upsert_candles(await get_pool(), symbol=symbol, timeframe="1h", frame=new)
@@ -105,9 +118,25 @@ def phase_table(phase: int, records, results) -> Table:
     for r in sorted(results, key=lambda r: (r.slot.symbol, r.slot.regime)):
         rec = live.get((r.slot.regime, r.slot.symbol, r.production_version))
         acc = f"{rec.metrics.accuracy:.3f} ({rec.metrics.n_samples})" if rec and rec.metrics.accuracy is not None else "–"
-        what = r.status if r.rollback is None else f"ROLLED BACK v{r.rollback.from_version} -> v{r.rollback.to_version}"
-        table.add_row(f"{r.slot.symbol}/{r.slot.regime}", f"v{r.production_version}", acc, what)
+        table.add_row(f"{r.slot.symbol}/{r.slot.regime}", f"v{r.production_version}", acc, _verdict(r))
     return table
+
+
+def _verdict(r) -> str:
+    """The assessment in a few words, with the evidence it rests on."""
+    out = r.rollback
+    if out is not None and out.outcome == "executed":
+        what = f"ROLLED BACK v{out.from_version} -> v{out.to_version}"
+    elif out is not None and out.outcome == "no_safe_candidate":
+        what = f"loss of edge, no safe version to restore: v{out.from_version} stays"
+    elif r.status == "market_shift":
+        what = "MARKET SHIFT: rollback withheld, retrain"
+    else:
+        what = r.status
+    row = r.to_row()
+    if row["n"] is not None:
+        what += f" ({row['n']} outcomes, ~{row['n_effective']:.0f} independent, p={row['p_value']:.2g})"
+    return what
 
 
 async def print_timeline(console: Console, state: DemoState) -> None:
@@ -126,11 +155,15 @@ async def print_timeline(console: Console, state: DemoState) -> None:
         console.print(table)
     service = await RollbackService.open()
     for e in await service.list_events(model_name=state.model_name):
+        target = f"v{e.to_version}" if e.to_version is not None else "nothing restored"
+        evidence = "" if e.n_outcomes is None else (
+            f"\n  evidence: {e.test_name}, statistic {e.statistic:.2f}, p {e.p_value:.2g}, on {e.n_outcomes} "
+            f"outcomes (~{e.n_effective:.0f} independent)")
         console.print(
             f"[bold]rollback event[/bold] {e.event_time:%Y-%m-%d %H:%M:%S} {e.symbol}/{e.regime}: "
-            f"v{e.from_version} -> v{e.to_version} ({e.rollback_type}, {e.outcome}, by {e.actor})\n"
-            f"  triggers: {', '.join(e.triggers) or '-'}; degradation: {_pct(e.degradation)}; "
-            f"confidence: {_pct(e.confidence)}; risk: {e.risk}\n  reason: {e.rollback_reason}"
+            f"v{e.from_version} -> {target} ({e.rollback_type}, {e.outcome}, by {e.actor})\n"
+            f"  triggers: {', '.join(e.triggers) or '-'}; skill drop: {_pct(e.degradation)}; "
+            f"confidence: {_pct(e.confidence)}; risk: {e.risk}{evidence}\n  reason: {e.rollback_reason}"
         )
 
 
@@ -150,7 +183,7 @@ async def run_demo(console: Console, model_name: str) -> None:
     history_end = state.candles["BTCUSDT"]["ts"].iloc[-1].to_pydatetime() + timedelta(hours=1)
     await retrain_round(console, state, end=history_end, label="round 2 (all history)")
 
-    console.rule("live trading (the market regime shifts)")
+    console.rule("live trading (trending stretches now reverse)")
     engine = await InferenceEngine.open(model_name=model_name, shadow=True)
     try:
         for phase in range(1, LIVE_PHASES + 1):

@@ -34,8 +34,9 @@ cooldown, but never the safety rules of ``choose_rollback_target``.
 Cooldown: after any rollback of the slot, automatic rollbacks pause until ``cooldown_outcomes``
 independent outcomes (or as many horizons of inference calls) have arrived.
 
-Rule order: manual -> cooldown -> rollback (a streak reached ``consecutive``) -> triggered_pending ->
-insufficient_evidence (nothing could be tested) -> healthy.  ``market_shift`` is set by the service,
+Rule order: manual -> cooldown -> rollback (a streak reached ``consecutive``) -> triggered_pending (a
+trigger confirmed now, or before and not yet cleared by a test) -> insufficient_evidence (nothing could
+be tested) -> healthy.  ``market_shift`` is set by the service,
 which sees every slot of a run (``alphaplus.rollback.market``).
 """
 
@@ -197,7 +198,8 @@ def assess_rollback_needs(
     reasons = findings_reasons(baseline, f.tests, f.window, pending, calls, policy, horizon, look, check,
                                live, threshold, drift, fired=bool(f.edge_confirmed or f.errors_confirmed))
     status, should = _verdict(history, carry, f, policy, manual_reason, in_cooldown)
-    reasons = verdict_reason(reasons, status, history, carry, since, policy, horizon, manual_reason, baseline)
+    reasons = verdict_reason(reasons, status, history, carry, since, policy, horizon, manual_reason, baseline,
+                             f.tests)
     confidence = 1.0 if manual_reason is not None else max(
         (1.0 - t.adjusted_p for t in f.tests if t.adjusted_p is not None), default=0.0)
     severity = _severity(f, drift, manual_reason is not None, policy)
@@ -227,8 +229,9 @@ def _verdict(history: SlotHistory, carry: Carry, f: _Findings, policy: RollbackP
         return "cooldown", False
     if carry.consecutive_count >= policy.consecutive or carry.error_streak >= policy.consecutive:
         return "rollback", True
-    if f.edge_confirmed or f.errors_confirmed:
-        return "triggered_pending", False
+    held = (carry.consecutive_count and not f.edge_tested) or (carry.error_streak and not f.errors_tested)
+    if f.edge_confirmed or f.errors_confirmed or held:
+        return "triggered_pending", False  # confirmed now, or confirmed before and not yet cleared
     if not (f.edge_tested or f.errors_tested):
         return "insufficient_evidence", False
     return "healthy", False

@@ -74,7 +74,7 @@ def findings_reasons(
 
 def verdict_reason(
     reasons: list[str], status: Status, history: SlotHistory, carry, since: Evidence, policy: RollbackPolicy,
-    horizon: int, manual_reason: str | None, baseline: Baseline,
+    horizon: int, manual_reason: str | None, baseline: Baseline, tests: Sequence[MetricTest] = (),
 ) -> list[str]:
     """``reasons`` with the verdict's sentence added (last, or first for a manual request)."""
     streak = max(carry.consecutive_count, carry.error_streak)
@@ -90,10 +90,9 @@ def verdict_reason(
     elif status == "rollback":
         reasons.append(f"confirmed in {streak} consecutive looks: roll back")
     elif status == "triggered_pending":
-        reasons.append(f"confirmed in {streak} of the {policy.consecutive} consecutive looks needed before a rollback")
-    elif status == "insufficient_evidence":
-        if history.consecutive_count or history.error_streak:
-            reasons.append("a pending problem is neither confirmed nor cleared until the next look")
+        reasons.append(f"confirmed in {streak} of the {policy.consecutive} consecutive looks needed before a rollback"
+                       + ("" if any(t.adjusted_p is not None and t.adjusted_p < policy.alpha for t in tests)
+                          else "; neither confirmed nor cleared until the next look"))
     else:
         reasons.append(f"healthy: no clear loss of edge against the {baseline.source} baseline"
                        if baseline.confusion is not None else "healthy: no error-rate problem")

@@ -159,8 +159,11 @@ def test_a_healthy_look_clears_the_streak_and_a_pending_one_holds_it():
     assert assessments[-1].status == "healthy"
     between = [block(i, acc=0.30) for i in range(3)] + [block(3, n=40, acc=0.60)]
     assessments, history = run(between)
-    assert assessments[-1].status == "insufficient_evidence" and history.consecutive_count == 1
-    assert "neither confirmed nor cleared" in assessments[-1].reasons[-1]
+    assert assessments[-1].status == "triggered_pending" and history.consecutive_count == 1
+    assert "neither confirmed nor cleared until the next look" in assessments[-1].reasons[-1]
+    errors_only = block(4, n=0, inferences=200)  # an error check between looks does not clear the edge
+    a = assess_rollback_needs(BASE, errors_only, history, POLICY, T0 + 30 * DAY)
+    assert a.status == "triggered_pending" and a.carry.consecutive_count == 1
 
 
 def test_the_test_window_rolls_over_the_last_window_looks():
