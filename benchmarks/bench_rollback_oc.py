@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 from scipy.signal import lfilter
-from scipy.special import bdtr, bdtrc
+from scipy.special import bdtr
 
 from benchmarks.common import row
 
@@ -133,7 +133,7 @@ def before_rollbacks(seed: int, edge: float, bars: int) -> tuple[list[int], int,
     validation = ((tp + tn) / len(yv), _f1(tp, fp, fn))
     y, p = stream(rng, bars, edge)
     out, looks, fired = [], 0, 0
-    start, early, streak, pool = 0, None, 0, np.zeros(4)
+    early, streak, pool = None, 0, np.zeros(4)
     for end in range(BEFORE_MIN_SAMPLES, bars + 1, BEFORE_MIN_SAMPLES):
         c = np.array(_counts(y[end - BEFORE_MIN_SAMPLES:end], p[end - BEFORE_MIN_SAMPLES:end]))
         acc, f1 = (c[0] + c[3]) / c.sum(), _f1(*c[:3])
@@ -146,10 +146,53 @@ def before_rollbacks(seed: int, edge: float, bars: int) -> tuple[list[int], int,
             streak, pool = streak + 1, pool + c
             if streak >= BEFORE_CONSECUTIVE and _before_significant(pool, *ref):
                 out.append(end)
-                start, early, streak, pool = end, None, 0, np.zeros(4)
+                early, streak, pool = None, 0, np.zeros(4)
         else:
             streak, pool = 0, np.zeros(4)
     return out, looks, fired
+
+
+# --- the issue's constructed case -----------------------------------------------------------------
+
+
+def _windows_at(accuracy: float, windows: int, size: int) -> list[tuple[int, int, int, int]]:
+    """``windows`` windows of ``size`` balanced outcomes with exactly ``accuracy`` (F1 alike)."""
+    correct = round(accuracy * size)
+    tp, fp = correct // 2, (size - correct) // 2
+    return [(tp, fp, size - correct - fp, correct - tp)] * windows
+
+
+def constructed_case(windows: int = 6, size: int = 1_000) -> tuple[int | None, int | None]:
+    """Outcomes until a rollback when a 0.55 baseline meets six 1,000-outcome windows at exactly 0.50
+    (None: never): (before, with a 0.55 validation baseline; after, with a 0.55 holdout whose effective
+    size is what the simulated market's holdouts measure)."""
+    from alphaplus.rollback.baseline import Baseline
+    from alphaplus.rollback.policy import LiveWindow, SlotHistory, assess_rollback_needs, next_history
+    from alphaplus.rollback.statistics import Confusion
+
+    ref = (0.55, 0.55)
+    streak, pool, before = 0, np.zeros(4), None
+    for i, c in enumerate(_windows_at(0.50, windows, size)):
+        acc, f1 = (c[0] + c[3]) / size, _f1(*c[:3])
+        if acc <= ref[0] * (1 - BEFORE_DROP) or f1 <= ref[1] * (1 - BEFORE_DROP):
+            streak, pool = streak + 1, pool + np.array(c)
+            if streak >= BEFORE_CONSECUTIVE and _before_significant(pool, *ref) and before is None:
+                before = (i + 1) * size
+        else:
+            streak, pool = 0, np.zeros(4)
+    measured = _baseline(np.random.default_rng(0), 0)
+    holdout = Baseline(confusion=Confusion(*_windows_at(0.55, 1, HOLDOUT_ROWS)[0]),
+                       n_effective=HOLDOUT_ROWS / measured.design_effect(HORIZON), label_horizon=HORIZON)
+    history, after = SlotHistory(), None
+    for i, (tp, fp, fn, _) in enumerate(_windows_at(0.50, windows, size)):
+        at = T0 + timedelta(hours=(i + 1) * size)
+        w = LiveWindow(window_end=at, window_start=at - timedelta(hours=size), n=size, true_positives=tp,
+                       false_positives=fp, false_negatives=fn, total_inferences=size, label_horizon=HORIZON)
+        a = assess_rollback_needs(holdout, w, history, None, at)
+        history = next_history(history, a, at)
+        if a.should_rollback and after is None:
+            after = (i + 1) * size
+    return before, after
 
 
 # --- measures --------------------------------------------------------------------------------------
@@ -184,7 +227,10 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     def finite(x: float) -> float | None:
         return x if math.isfinite(x) else None
 
+    case_before, case_after = constructed_case()
     return [
+        row("constructed: 0.55 baseline, six 1,000-outcome windows at 0.50: outcomes until rollback",
+            case_after, "outcomes", None, case_before, "baseline: before; empty = never (healthy every time)"),
         row("healthy model (live = holdout 0.55): false rollbacks per slot-year", after["false_per_year"], "/slot-year",
             "<= 1", before["false_per_year"], f"baseline: before (same streams); {setting}"),
         row("healthy model: share of looks with a confirmed trigger", after["fired_share"], "share", None,
