@@ -23,7 +23,7 @@ from types import MappingProxyType
 from alphaplus.core.entities import Slot
 from alphaplus.rollback.baseline import Baseline
 from alphaplus.rollback.state import Evidence, RollbackPolicy
-from alphaplus.rollback.statistics import SKILLS, MetricTest, drop_test, holm, skill
+from alphaplus.rollback.statistics import SKILLS, MetricTest, holm, skill_drop_tests
 
 
 @dataclass(frozen=True)
@@ -103,16 +103,11 @@ def target_does_better(
         n = 0 if shadow is None else shadow.n
         return TargetComparison(False, f"version {target} was scored in shadow on {n:,} outcomes of this period "
                                        f"(at least {need:,} are needed to show it does better)")
-    design = baseline.design_effect(horizon)
-    tests = []
-    for metric in SKILLS:
-        prod = skill(metric, live.confusion, baseline.reference_class)
-        cand = skill(metric, shadow.confusion, baseline.reference_class)
-        if prod is not None and cand is not None:
-            tests.append(drop_test(metric, prod, live.n, design, cand, shadow.n, design))
-    tests = list(holm(tests))
+    # "The production version's live skill is below the target's shadow skill."
+    tests = holm(skill_drop_tests(live.confusion, shadow.confusion, baseline.reference_class,
+                                  baseline.design_effect(horizon)))
     better = [t for t in tests if t.adjusted_p is not None and t.adjusted_p < policy.alpha]
     parts = "; ".join(f"{SKILLS[t.metric]} {t.reference:+.3f} in shadow vs {t.live:+.3f} live "
                       f"(Holm p={t.adjusted_p:.2g})" for t in tests)
     verdict = f"version {target} does better in shadow" if better else f"version {target} does no better in shadow"
-    return TargetComparison(bool(better), f"{verdict}: {parts}" if parts else verdict, tuple(tests))
+    return TargetComparison(bool(better), f"{verdict}: {parts}" if parts else verdict, tests)

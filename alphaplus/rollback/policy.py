@@ -48,7 +48,6 @@ from types import MappingProxyType
 
 from alphaplus.rollback.baseline import Baseline
 from alphaplus.rollback.state import (
-    Carry,
     Evidence,
     LiveWindow,
     RollbackAssessment,
@@ -60,7 +59,7 @@ from alphaplus.rollback.state import (
     as_utc,
     json_float,
 )
-from alphaplus.rollback.statistics import SKILLS, MetricTest, drop_test, error_rate_test, holm, skill
+from alphaplus.rollback.statistics import MetricTest, error_rate_test, holm, skill_drop_tests
 from alphaplus.rollback.wording import findings_reasons, verdict_reason
 
 __all__ = [
@@ -110,14 +109,8 @@ def _material(t: MetricTest, policy: RollbackPolicy) -> bool:
 def _edge_tests(baseline: Baseline, window: Evidence, horizon: int) -> list[MetricTest]:
     if baseline.confusion is None or window.confusion is None:
         return []
-    design = baseline.design_effect(horizon)
-    tests = []
-    for metric in SKILLS:
-        live = skill(metric, window.confusion, baseline.reference_class)
-        base = skill(metric, baseline.confusion, baseline.reference_class)
-        if live is not None and base is not None:
-            tests.append(drop_test(metric, live, window.n, design, base, baseline.confusion.n, design))
-    return tests
+    return skill_drop_tests(window.confusion, baseline.confusion, baseline.reference_class,
+                            baseline.design_effect(horizon))
 
 
 def _test(baseline: Baseline, history: SlotHistory, pending: Evidence, calls: Evidence, policy: RollbackPolicy,
@@ -141,7 +134,7 @@ def _test(baseline: Baseline, history: SlotHistory, pending: Evidence, calls: Ev
 
 
 def _carry(history: SlotHistory, f: _Findings, pending: Evidence, calls: Evidence, since: Evidence,
-           look: bool, check: bool, policy: RollbackPolicy, in_cooldown: bool) -> Carry:
+           look: bool, check: bool, policy: RollbackPolicy, in_cooldown: bool) -> SlotHistory:
     """Streaks, the rolling window and the not yet consumed evidence after this assessment."""
     edge_streak = history.consecutive_count
     if f.edge_tested:
@@ -154,8 +147,8 @@ def _carry(history: SlotHistory, f: _Findings, pending: Evidence, calls: Evidenc
     looks = (*history.looks, pending.counts_only())[-policy.window_looks:] if look else history.looks
     rest = calls.calls_only() if not check else Evidence()
     left = (Evidence() if look else pending.outcomes_only()) + rest
-    return Carry(consecutive_count=edge_streak, error_streak=error_streak, looks=looks, pending=left,
-                 error_evidence=error_evidence, since_rollback=since)
+    return replace(history, consecutive_count=edge_streak, error_streak=error_streak, looks=looks, pending=left,
+                   error_evidence=error_evidence, since_rollback=since)
 
 
 def _cooled(since: Evidence, horizon: int, policy: RollbackPolicy) -> bool:
@@ -221,7 +214,7 @@ def assess_rollback_needs(
     )
 
 
-def _verdict(history: SlotHistory, carry: Carry, f: _Findings, policy: RollbackPolicy, manual_reason: str | None,
+def _verdict(history: SlotHistory, carry: SlotHistory, f: _Findings, policy: RollbackPolicy, manual_reason: str | None,
              in_cooldown: bool) -> tuple[Status, bool]:
     if manual_reason is not None:
         return "rollback", True
@@ -255,10 +248,8 @@ def next_history(history: SlotHistory | None, assessment: RollbackAssessment, no
                  keep: int = 20) -> SlotHistory:
     """The slot history to persist after ``assessment`` (streaks, test window, recent statuses)."""
     history = history or SlotHistory()
-    c = assessment.carry
     return replace(
-        history, consecutive_count=c.consecutive_count, error_streak=c.error_streak, looks=c.looks,
-        pending=c.pending, error_evidence=c.error_evidence, since_rollback=c.since_rollback,
+        history, **{name: getattr(assessment.carry, name) for name in SlotHistory.EVIDENCE_FIELDS},
         recent_statuses=(*history.recent_statuses, assessment.status)[-keep:], last_assessed_at=as_utc(now),
     )
 

@@ -41,7 +41,7 @@ from alphaplus.rollback.results import (
     SlotFilter,
     UnsafeRollbackTarget,
 )
-from alphaplus.rollback.state import Carry, RollbackAssessment, RollbackPolicy, SlotHistory
+from alphaplus.rollback.state import RollbackAssessment, RollbackPolicy, SlotHistory
 from db import rollback as q
 
 __all__ = [
@@ -67,7 +67,7 @@ def policy_from_settings(settings: Settings) -> RollbackPolicy:
     )
 
 
-def _edge_verdict(slot: Slot, carry: Carry | SlotHistory, horizon: int, policy: RollbackPolicy) -> EdgeVerdict:
+def _edge_verdict(slot: Slot, carry: SlotHistory, horizon: int, policy: RollbackPolicy) -> EdgeVerdict:
     """Lost while a loss of edge is being confirmed; kept once the test window was tested clean."""
     if carry.consecutive_count > 0:
         return EdgeVerdict(slot, True)

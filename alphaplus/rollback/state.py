@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -346,6 +346,10 @@ class SlotHistory:
         object.__setattr__(self, "recent_statuses", tuple(self.recent_statuses))
         object.__setattr__(self, "looks", tuple(self.looks))
 
+    # What an assessment changes (``RollbackAssessment.carry``); the rest is bookkeeping of the slot.
+    EVIDENCE_FIELDS: ClassVar[tuple[str, ...]] = (
+        "consecutive_count", "error_streak", "looks", "pending", "error_evidence", "since_rollback")
+
     def new_stint(self) -> SlotHistory:
         """The history for a new production stint: streaks and evidence of the old one are dropped;
         the cooldown and the no-return bars stay."""
@@ -386,18 +390,6 @@ class SlotHistory:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Carry:
-    """The evidence an assessment hands to the next one (``next_history`` stores it)."""
-
-    consecutive_count: int = 0
-    error_streak: int = 0
-    looks: tuple[Evidence, ...] = ()
-    pending: Evidence = Evidence()
-    error_evidence: Evidence = Evidence()
-    since_rollback: Evidence = Evidence()
-
-
-@dataclass(frozen=True, kw_only=True)
 class RollbackAssessment:
     """The verdict on one slot, with the numbers behind it.
 
@@ -408,6 +400,8 @@ class RollbackAssessment:
     risk: 0..1 ordering key for dashboards, severity weight x confidence (drift counts as 0.5).
     degradation: largest relative drop of skill below the baseline's (None when not tested).
     evidence: the pooled test window. look: this assessment completed a look.
+    carry: the slot's evidence after this assessment (streaks, looks, what is not yet consumed), the
+        fields ``next_history`` stores.
     """
 
     should_rollback: bool
@@ -423,7 +417,7 @@ class RollbackAssessment:
     baseline_source: BaselineSource = "holdout"
     tests: tuple[MetricTest, ...] = ()
     look: bool = False
-    carry: Carry = Carry()
+    carry: SlotHistory = SlotHistory()
     details: Mapping[str, float | None] = field(default_factory=lambda: MappingProxyType({}))
 
     @property

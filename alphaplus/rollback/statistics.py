@@ -217,6 +217,18 @@ def drop_test(
     )
 
 
+def skill_drop_tests(live: Confusion, baseline: Confusion, reference_class: int, design_effect: float,
+                     ) -> list[MetricTest]:
+    """``drop_test`` of every skill in ``SKILLS`` that is defined on both sides (both sides' rows at
+    ``design_effect``): is ``live``'s skill below ``baseline``'s?"""
+    tests = []
+    for metric in SKILLS:
+        a, b = skill(metric, live, reference_class), skill(metric, baseline, reference_class)
+        if a is not None and b is not None:
+            tests.append(drop_test(metric, a, live.n, design_effect, b, baseline.n, design_effect))
+    return tests
+
+
 def error_rate_test(errors: int, inferences: int, limit: float) -> MetricTest:
     """Is the failed share of ``inferences`` above ``limit``?  Exact binomial test (calls fail or
     succeed one by one; they do not overlap the way outcomes do)."""

@@ -73,7 +73,8 @@ def findings_reasons(
 
 
 def verdict_reason(
-    reasons: list[str], status: Status, history: SlotHistory, carry, since: Evidence, policy: RollbackPolicy,
+    reasons: list[str], status: Status, history: SlotHistory, carry: SlotHistory, since: Evidence,
+    policy: RollbackPolicy,
     horizon: int, manual_reason: str | None, baseline: Baseline, tests: Sequence[MetricTest] = (),
 ) -> list[str]:
     """``reasons`` with the verdict's sentence added (last, or first for a manual request)."""

@@ -119,19 +119,27 @@ async def test_a_lost_edge_is_rolled_back_once_to_the_previous_version_which_nev
     assert state["last_test"] and state["last_n"] > 0 and 0 <= state["last_p_value"] <= 1
 
 
-async def test_most_slots_of_a_symbol_losing_their_edge_with_a_target_no_better_in_shadow_is_a_market_shift(
-    service, registry, register, model_name, pool
-):
+async def both_slots_lose_their_edge(service, registry, register, model_name, pool, *, shadow_acc):
+    """Trending and ranging production versions of one symbol lose their edge together, while the
+    trending slot's previous version is scored in shadow at ``shadow_acc``; returns (results, old, trending)."""
     old, trending = await served_in_turn(register, registry, model_name, regime="trending")
     _, ranging = await served_in_turn(register, registry, model_name, regime="ranging")
-    flt = SlotFilter(model_name=model_name)
     t = future()
     for _ in range(4):
         for v in (trending, ranging):
             await write_window(pool, v, start=t, acc=0.30)
-        await write_window(pool, old, start=t, acc=0.32, source="shadow")  # the older version fails too
+        await write_window(pool, old, start=t, acc=shadow_acc, source="shadow")
         t += HOUR
-        results = {r.slot.regime: r for r in await service.assess_slots(flt, now=t)}
+        results = {r.slot.regime: r for r in await service.assess_slots(SlotFilter(model_name=model_name), now=t)}
+    return results, old, trending
+
+
+async def test_most_slots_of_a_symbol_losing_their_edge_with_a_target_no_better_in_shadow_is_a_market_shift(
+    service, registry, register, model_name, pool
+):
+    # The older version fails as much in shadow.
+    results, old, trending = await both_slots_lose_their_edge(service, registry, register, model_name, pool,
+                                                              shadow_acc=0.32)
     r = results["trending"]
     assert (r.status, r.outcome) == ("market_shift", "market_shift") and r.rollback.to_version is None
     assert "market shift: 2 of 2 tested production slots of BTCUSDT lost their edge" in " ".join(r.assessment.reasons)
@@ -149,16 +157,8 @@ async def test_most_slots_of_a_symbol_losing_their_edge_with_a_target_no_better_
 async def test_a_target_doing_clearly_better_in_shadow_is_restored_even_when_the_market_moved(
     service, registry, register, model_name, pool
 ):
-    old, trending = await served_in_turn(register, registry, model_name, regime="trending")
-    _, ranging = await served_in_turn(register, registry, model_name, regime="ranging")
-    flt = SlotFilter(model_name=model_name)
-    t = future()
-    for _ in range(4):
-        for v in (trending, ranging):
-            await write_window(pool, v, start=t, acc=0.30)
-        await write_window(pool, old, start=t, acc=0.62, source="shadow")
-        t += HOUR
-        results = {r.slot.regime: r for r in await service.assess_slots(flt, now=t)}
+    results, old, _ = await both_slots_lose_their_edge(service, registry, register, model_name, pool,
+                                                       shadow_acc=0.62)
     r = results["trending"]
     assert (r.status, r.outcome, r.target_version) == ("rollback", "executed", old.version)
 
