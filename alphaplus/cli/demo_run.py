@@ -124,6 +124,8 @@ def phase_table(phase: int, records, results) -> Table:
 
 def _verdict(r) -> str:
     """The assessment in a few words, with the evidence it rests on."""
+    from alphaplus.cli.rollback_cmd import evidence_text
+
     out = r.rollback
     if out is not None and out.outcome == "executed":
         what = f"ROLLED BACK v{out.from_version} -> v{out.to_version}"
@@ -133,10 +135,8 @@ def _verdict(r) -> str:
         what = "MARKET SHIFT: rollback withheld, retrain"
     else:
         what = r.status
-    row = r.to_row()
-    if row["n"] is not None:
-        what += f" ({row['n']} outcomes, ~{row['n_effective']:.0f} independent, p={row['p_value']:.2g})"
-    return what
+    evidence = evidence_text(r.to_row())
+    return f"{what} ({evidence})" if evidence else what
 
 
 async def print_timeline(console: Console, state: DemoState) -> None:

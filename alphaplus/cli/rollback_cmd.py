@@ -63,12 +63,15 @@ def assess(
 
 
 def evidence_text(row: dict) -> str:
-    """'n outcomes (~n_eff independent), p=...' of an assessment row's decisive test, or ''."""
+    """'n outcomes (~n_eff independent), p=...' of an assessment row's decisive test (inference calls
+    for the error-rate test), or ''."""
     if row.get("n") is None:
         return ""
-    n_eff = "" if row.get("n_effective") is None else f" (~{row['n_effective']:.0f} independent)"
     p = "" if row.get("p_value") is None else f", p={row['p_value']:.2g}"
-    return f"{row['n']:,}{n_eff}{p}"
+    if str(row.get("test") or "").startswith("error_rate"):
+        return f"{row['n']:,} calls{p}"
+    n_eff = "" if row.get("n_effective") is None else f" (~{row['n_effective']:.0f} independent)"
+    return f"{row['n']:,} outcomes{n_eff}{p}"
 
 
 def rollback(

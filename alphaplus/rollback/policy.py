@@ -220,7 +220,9 @@ def _verdict(history: SlotHistory, carry: SlotHistory, f: _Findings, policy: Rol
         return "rollback", True
     if in_cooldown:
         return "cooldown", False
-    if carry.consecutive_count >= policy.consecutive or carry.error_streak >= policy.consecutive:
+    # A rollback is decided by a test that just confirmed the streak, never by a streak held over.
+    if (f.edge_confirmed and carry.consecutive_count >= policy.consecutive) or (
+            f.errors_confirmed and carry.error_streak >= policy.consecutive):
         return "rollback", True
     held = (carry.consecutive_count and not f.edge_tested) or (carry.error_streak and not f.errors_tested)
     if f.edge_confirmed or f.errors_confirmed or held:

@@ -161,8 +161,9 @@ class RollbackService(RollbackExecution):
         horizon = horizon_of(baseline, live)
         a = assess_rollback_needs(baseline, live, history, self.policy, now)
         if not ready_to_assess(history, live, self.policy, horizon):
-            # Too little to judge yet: leave the windows for the next run to pool with newer ones.
-            result = SlotAssessmentResult(ev.slot, ev.version, "insufficient_evidence", "none", assessment=a)
+            # Too little to judge yet (the policy tested nothing): leave the windows for the next run
+            # to pool with newer ones.
+            result = SlotAssessmentResult(ev.slot, ev.version, a.status, "none", assessment=a)
             return result, None, history, _edge_verdict(ev.slot, history, horizon, self.policy)
         result = SlotAssessmentResult(ev.slot, ev.version, a.status, "none", assessment=a)
         state = state_row(ev.slot, ev.version, ev.since, next_history(history, a, now), t.window_end, now, a,

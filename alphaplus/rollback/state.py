@@ -422,8 +422,9 @@ class RollbackAssessment:
 
     @property
     def decisive(self) -> MetricTest | None:
-        """The test with the smallest adjusted p-value."""
-        return min(self.tests, key=lambda t: (t.adjusted_p if t.adjusted_p is not None else t.p_value), default=None)
+        """The test with the smallest adjusted p-value (a skill test before the error test on a tie)."""
+        return min(self.tests, key=lambda t: (t.adjusted_p if t.adjusted_p is not None else t.p_value,
+                                              t.metric == "error_rate"), default=None)
 
     def summary(self) -> dict[str, Any]:
         """n, n_effective, test, statistic, p_value of the decisive test (what assessments record)."""

@@ -332,3 +332,13 @@ def test_an_edge_that_turned_against_the_model_is_rolled_back_within_the_simulat
     for seed in range(3):
         assessments, _ = run(simulated_blocks(100 + seed, -0.125, looks=73))
         assert any(a.should_rollback for a in assessments)
+
+
+def test_a_streak_held_over_never_decides_a_rollback_without_a_new_confirming_test():
+    # No version could be restored: the streak is kept, but only the next confirming look decides again.
+    assessments, history = run([block(i, acc=0.30) for i in range(4)])
+    assert assessments[-1].should_rollback
+    a = assess_rollback_needs(BASE, block(4, n=50, inferences=50), history, POLICY, T0 + 30 * DAY)
+    assert not a.should_rollback and a.status == "triggered_pending"
+    a = assess_rollback_needs(BASE, block(4, acc=0.30), history, POLICY, T0 + 30 * DAY)
+    assert a.should_rollback
