@@ -12,11 +12,20 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-# Seeds whose synthetic markets give the story its shape: round two's models beat round one's on
-# the newest history (so the gate promotes them), and the shifted live market then hurts them.
-SYMBOLS = {"BTCUSDT": 6, "ETHUSDT": 1}
-HISTORY_BARS = 9_000
-FIRST_ROUND_BARS = 4_000
+# Seeds whose synthetic markets give the story its shape: round one's trending models beat the
+# no-skill references of their window (so the gate promotes them), round two's are not worse, and the
+# shifted live market then hurts them.
+SYMBOLS = {"BTCUSDT": 6, "ETHUSDT": 2}
+# The history has a real edge in its trending stretches (synth's "strong_trend" dynamics), large
+# enough for the gate's block-bootstrap tests to see on a few hundred unseen rows (overlapping 12-bar
+# labels hold ~40 independent outcomes per 500 rows); ranging and volatile stretches carry none.
+HISTORY_DYNAMICS = "strong_trend"
+HISTORY_BARS = 12_000
+FIRST_ROUND_BARS = 6_000
+# Round two is a scheduled refresh: a challenger that beats the no-skill references and is not
+# significantly worse than its champion replaces it (a non-inferiority gate), instead of waiting for
+# a person to review an improvement the test cannot confirm.
+REFRESH_GATE = {"on_insignificant": "promote"}
 LIVE_PHASES = 5
 LIVE_BARS_PER_PHASE = 900
 
@@ -50,22 +59,26 @@ async def import_history(console: Console, model_name: str) -> DemoState:
     pool = await get_pool()
     candles = {}
     for symbol, seed in SYMBOLS.items():
-        frame = synth_candles(HISTORY_BARS, seed=seed, start="2024-01-01")
+        frame = synth_candles(HISTORY_BARS, seed=seed, start="2024-01-01", dynamics=HISTORY_DYNAMICS)
         await upsert_candles(pool, symbol=symbol, timeframe="1h", frame=frame)
         candles[symbol] = frame
         console.print(f"  {symbol}: {len(frame)} hourly candles imported")
     return DemoState(model_name, candles)
 
 
-async def retrain_round(console: Console, state: DemoState, *, end: datetime | None, label: str) -> None:
+async def retrain_round(
+    console: Console, state: DemoState, *, end: datetime | None, label: str, gate: dict | None = None
+) -> None:
     """One run of the retrain flow over every slot of both symbols."""
     from alphaplus.cli.pipeline_cmd import print_results
+    from flows.parameters import GateSettings
     from flows.retrain import retrain
 
     console.rule(f"retraining: {label}")
     started = time.perf_counter()
     try:
-        results = await retrain(symbols=list(SYMBOLS), regime="all", model_name=state.model_name, end=end)
+        results = await retrain(symbols=list(SYMBOLS), regime="all", model_name=state.model_name, end=end,
+                                gate=GateSettings(**(gate or {})))
     except Exception as e:  # a slot that cannot train (too few bars) fails the run; the rest stands
         console.print(f"  [yellow]{e}[/yellow]")
         results = []
@@ -181,7 +194,8 @@ async def run_demo(console: Console, model_name: str) -> None:
     await retrain_round(console, state, end=cut, label=f"round 1 (history up to {cut:%Y-%m-%d})")
     # Explicit ends keep a re-run of the demo from training on an earlier run's live candles.
     history_end = state.candles["BTCUSDT"]["ts"].iloc[-1].to_pydatetime() + timedelta(hours=1)
-    await retrain_round(console, state, end=history_end, label="round 2 (all history)")
+    await retrain_round(console, state, end=history_end, label="round 2 (all history, non-inferiority gate)",
+                        gate=REFRESH_GATE)
 
     console.rule("live trading (trending stretches now reverse)")
     engine = await InferenceEngine.open(model_name=model_name, shadow=True)
