@@ -1,6 +1,6 @@
-"""The end-to-end demo: two symbols, two rounds of retraining through the gate, a live market whose
-trending stretches change character so the trending champions lose their edge, outcome resolution,
-assessment and an audited rollback."""
+"""The end-to-end demo: two symbols, two rounds of retraining through the gate, a live market in which
+one symbol's trending stretches change character so its trending champion loses its edge, outcome
+resolution, assessment and an audited rollback."""
 
 from __future__ import annotations
 
@@ -28,20 +28,26 @@ FIRST_ROUND_BARS = 6_000
 REFRESH_GATE = {"on_insignificant": "promote"}
 LIVE_PHASES = 5
 LIVE_BARS_PER_PHASE = 900
-
-
-def live_dynamics():
-    """The live market: trending stretches now push against the last 12 bars' move (a trend-follower
-    loses its edge there), while ranging and volatile stretches behave as before, so the other slots
-    keep theirs and the loss is not a market-wide shift."""
-    from dataclasses import replace
-
-    from alphaplus.market.synth import DEFAULT_DYNAMICS, SHIFTED_DYNAMICS
-
-    return replace(DEFAULT_DYNAMICS, states=(SHIFTED_DYNAMICS.states[0], *DEFAULT_DYNAMICS.states[1:]),
-                   contrarian_lookback=SHIFTED_DYNAMICS.contrarian_lookback)
 WINDOW_BARS = 600  # candles handed to each prediction (enough for regime and feature warm-up)
 FOCUS_REGIME = "trending"
+# Live, this symbol's trending stretches change character; the other symbol's market goes on as it was.
+CHANGED_SYMBOL = "ETHUSDT"
+
+
+def live_dynamics(symbol: str):
+    """The live market of ``symbol``: the history's dynamics, except that on CHANGED_SYMBOL trending
+    stretches now push against the last 12 bars' move, where a trend-follower loses its edge. One
+    slot of two losing its edge is a model failure to the assessment, not a market-wide shift, so
+    it rolls the slot back."""
+    from dataclasses import replace
+
+    from alphaplus.market.synth import SHIFTED_DYNAMICS, STRONG_TREND_DYNAMICS
+
+    if symbol != CHANGED_SYMBOL:
+        return HISTORY_DYNAMICS
+    return replace(STRONG_TREND_DYNAMICS,  # HISTORY_DYNAMICS, with the trending state changed
+                   states=(SHIFTED_DYNAMICS.states[0], *STRONG_TREND_DYNAMICS.states[1:]),
+                   contrarian_lookback=SHIFTED_DYNAMICS.contrarian_lookback)
 
 
 @dataclass
@@ -97,7 +103,8 @@ async def live_phase(engine, state: DemoState, phase: int, console: Console) -> 
     counts = {"predictions": 0, "no_model": 0}
     for i, symbol in enumerate(SYMBOLS):
         history = state.candles[symbol]
-        new = continue_candles(history, LIVE_BARS_PER_PHASE, seed=1000 + 10 * phase + i, dynamics=live_dynamics())
+        new = continue_candles(history, LIVE_BARS_PER_PHASE, seed=1000 + 10 * phase + i,
+                               dynamics=live_dynamics(symbol))
         frame = pd.concat([history, new], ignore_index=True)
         state.candles[symbol] = frame
         await upsert_candles(await get_pool(), symbol=symbol, timeframe="1h", frame=new)
@@ -197,7 +204,7 @@ async def run_demo(console: Console, model_name: str) -> None:
     await retrain_round(console, state, end=history_end, label="round 2 (all history, non-inferiority gate)",
                         gate=REFRESH_GATE)
 
-    console.rule("live trading (trending stretches now reverse)")
+    console.rule(f"live trading ({CHANGED_SYMBOL}'s trending stretches now reverse)")
     engine = await InferenceEngine.open(model_name=model_name, shadow=True)
     try:
         for phase in range(1, LIVE_PHASES + 1):
