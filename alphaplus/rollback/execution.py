@@ -21,9 +21,11 @@ from alphaplus.registry.service import validate_slot
 from alphaplus.rollback.inputs import candidate
 from alphaplus.rollback.policy import next_history, record_rollback
 from alphaplus.rollback.results import RollbackOutcome, RollbackType, UnsafeRollbackTarget
-from alphaplus.rollback.state import RollbackAssessment, RollbackPolicy, SlotHistory
+from alphaplus.rollback.config import RollbackPolicy
+from alphaplus.rollback.state import RollbackAssessment, SlotHistory
 from alphaplus.rollback.target import CandidateChoice, choose_rollback_target
 from db import rollback as q
+from db import rollback_events as events_q
 from db.errors import translated
 from db.registry import RegistryRepository, lock_slot
 
@@ -143,7 +145,7 @@ class RollbackExecution:
                     evidence=evidence_columns(assessment),
                 )
                 if choice.target is None:
-                    event_id, at, _ = await q.insert_event(
+                    event_id, at, _ = await events_q.insert_event(
                         conn, to_version=None, outcome="no_safe_candidate", **event_args
                     )
                     if assessment is not None:
@@ -160,7 +162,8 @@ class RollbackExecution:
                     slot, choice.target, expected_current=current,
                     previous_status=lifecycle.FAILED if for_cause else lifecycle.ROLLBACK_CANDIDATE, ctx=ctx, conn=conn,
                 )
-                event_id, at, _ = await q.insert_event(conn, to_version=choice.target, outcome="executed", **event_args)
+                event_id, at, _ = await events_q.insert_event(conn, to_version=choice.target, outcome="executed",
+                                                              **event_args)
                 history = record_rollback(history, current, now, for_cause=for_cause)
                 await q.save_state_locked(conn, state_row(
                     slot, choice.target, move.at, history, None, now, assessment, status="rollback"))
@@ -257,7 +260,7 @@ class RollbackExecution:
                 if pointer is None or pointer[0] != assessed_version:
                     return RollbackOutcome(slot, "aborted", "automatic", pointer[0] if pointer else None, None, reason)
                 await q.state_for_update(conn, slot)
-                event_id, at, _ = await q.insert_event(
+                event_id, at, _ = await events_q.insert_event(
                     conn, slot=slot, from_version=assessed_version, to_version=None, rollback_type="automatic",
                     outcome="market_shift", reason=reason, triggers=assessment.triggers,
                     metrics_snapshot={**snapshot, "withheld_target": target}, degradation=assessment.degradation,

@@ -22,7 +22,8 @@ from types import MappingProxyType
 
 from alphaplus.core.entities import Slot
 from alphaplus.rollback.baseline import Baseline
-from alphaplus.rollback.state import Evidence, RollbackPolicy
+from alphaplus.rollback.config import RollbackPolicy
+from alphaplus.rollback.state import Evidence
 from alphaplus.rollback.statistics import SKILLS, MetricTest, holm, skill_drop_tests
 
 

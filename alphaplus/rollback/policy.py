@@ -47,11 +47,11 @@ from datetime import datetime
 from types import MappingProxyType
 
 from alphaplus.rollback.baseline import Baseline
+from alphaplus.rollback.config import RollbackPolicy
 from alphaplus.rollback.state import (
     Evidence,
     LiveWindow,
     RollbackAssessment,
-    RollbackPolicy,
     Severity,
     SlotHistory,
     Status,
@@ -143,7 +143,8 @@ def _carry(history: SlotHistory, f: _Findings, pending: Evidence, calls: Evidenc
     if f.errors_tested:
         streaking = f.errors_confirmed and not in_cooldown
         error_streak = error_streak + 1 if streaking else 0
-        error_evidence = (history.error_evidence + calls if history.error_streak else calls) if streaking else Evidence()
+        pooled = history.error_evidence + calls if history.error_streak else calls
+        error_evidence = pooled if streaking else Evidence()
     looks = (*history.looks, pending.counts_only())[-policy.window_looks:] if look else history.looks
     rest = calls.calls_only() if not check else Evidence()
     left = (Evidence() if look else pending.outcomes_only()) + rest

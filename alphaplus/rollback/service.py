@@ -41,8 +41,10 @@ from alphaplus.rollback.results import (
     SlotFilter,
     UnsafeRollbackTarget,
 )
-from alphaplus.rollback.state import RollbackAssessment, RollbackPolicy, SlotHistory
+from alphaplus.rollback.config import RollbackPolicy
+from alphaplus.rollback.state import RollbackAssessment, SlotHistory
 from db import rollback as q
+from db import rollback_events as events_q
 
 __all__ = [
     "NoSafeCandidate", "RollbackOutcome", "RollbackService", "SlotAssessmentResult", "SlotFilter",
@@ -275,8 +277,8 @@ class RollbackService(RollbackExecution):
 
     async def list_events(self, **filters: Any) -> list[Any]:
         """Rollback events (optionally of one model, slot or outcome), newest first."""
-        return await q.list_events(self.pool, **filters)
+        return await events_q.list_events(self.pool, **filters)
 
     async def moves_by_flow_run(self, flow_run_id: str) -> list[Any]:
         """Production moves made by a flow run that still stand."""
-        return await q.moves_by_flow_run(self.pool, flow_run_id)
+        return await events_q.moves_by_flow_run(self.pool, flow_run_id)

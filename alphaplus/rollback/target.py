@@ -13,7 +13,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Literal
 
-from alphaplus.rollback.state import RollbackPolicy, SlotHistory, as_utc, json_float
+from alphaplus.rollback.config import RollbackPolicy
+from alphaplus.rollback.state import SlotHistory, as_utc, json_float
 
 
 @dataclass(frozen=True, kw_only=True)

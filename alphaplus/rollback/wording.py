@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from alphaplus.rollback.baseline import Baseline
-from alphaplus.rollback.state import Evidence, LiveWindow, RollbackPolicy, SlotHistory, Status
+from alphaplus.rollback.config import RollbackPolicy
+from alphaplus.rollback.state import Evidence, LiveWindow, SlotHistory, Status
 from alphaplus.rollback.statistics import SKILLS, MetricTest
 
 
@@ -16,9 +17,9 @@ def _p(value: float | None) -> str:
 
 def _test_reason(t: MetricTest, source: str, policy: RollbackPolicy) -> str:
     if t.metric == "error_rate":
-        verdict = "above the limit" if t.adjusted_p is not None and t.adjusted_p < policy.alpha else "not clearly above it"
+        clear = t.adjusted_p is not None and t.adjusted_p < policy.alpha
         return (f"{t.live:.1%} of {t.n:,} inference calls failed (limit {t.reference:.0%}); exact binomial "
-                f"p={_p(t.p_value)} (Holm {_p(t.adjusted_p)}): {verdict}")
+                f"p={_p(t.p_value)}: {'above the limit' if clear else 'not clearly above it'}")
     drop = t.relative_drop
     drop_text = f", a {drop:.0%} drop" if drop is not None and drop > 0 else ""
     clear = t.adjusted_p is not None and t.adjusted_p < policy.alpha
@@ -67,7 +68,8 @@ def findings_reasons(
         reasons.append(
             f"live inputs drifted from the training data (largest PSI {live.max_psi:.2f} over the latest bars, "
             f"threshold {threshold:.2f}): "
-            + ("it makes the problem above more severe" if fired else "retrain on recent data; drift alone does not roll back")
+            + ("it makes the problem above more severe" if fired
+               else "retrain on recent data; drift alone does not roll back")
         )
     return reasons
 

@@ -127,8 +127,9 @@ async def test_assess_shows_the_evidence_and_raises_a_market_shift(cli_env, regi
     served = {}
     for regime in ("trending", "ranging"):
         for i in range(2):
-            reg = await registry.register_model_version(make_lineage(model_name, regime=regime),
-                                                        model={"w": f"{regime}{i}"}, training_metrics={"holdout": HOLDOUT})
+            reg = await registry.register_model_version(
+                make_lineage(model_name, regime=regime), model={"w": f"{regime}{i}"},
+                training_metrics={"holdout": HOLDOUT})
             await registry.promote(model_name, reg.version.version, reason="test promotion")
             served[regime] = reg.version
     t = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)

@@ -117,7 +117,8 @@ async def test_the_assess_flow_raises_a_market_shift_instead_of_rolling_back(flo
         t += HOUR
         rows = await assess_rollbacks(model_name=model_name)
     assert {r["regime"]: r["outcome"] for r in rows} == {"trending": "market_shift", "ranging": "market_shift"}
-    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == served["trending"][1].version
+    production = await registry.get_production_model(model_name, "trending", "BTCUSDT")
+    assert production.version == served["trending"][1].version
     async with get_client() as client:
         [artifact] = await client.read_artifacts(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["market-shift"])), limit=1, sort="CREATED_DESC")

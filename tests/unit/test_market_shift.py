@@ -5,7 +5,8 @@ from __future__ import annotations
 from alphaplus.core.entities import Slot
 from alphaplus.rollback.baseline import Baseline
 from alphaplus.rollback.market import EdgeVerdict, market_shift, target_does_better
-from alphaplus.rollback.state import Evidence, RollbackPolicy
+from alphaplus.rollback.config import RollbackPolicy
+from alphaplus.rollback.state import Evidence
 from alphaplus.rollback.statistics import Confusion
 
 POLICY = RollbackPolicy()
@@ -20,7 +21,8 @@ def test_most_slots_of_a_symbol_losing_their_edge_is_a_shift_of_that_symbol():
     shift = market_shift(verdicts("BTC", True, True, False) + verdicts("ETH", False, False, True), POLICY)
     assert shift.symbols == {"BTC"} and not shift.everywhere
     assert shift.covers(Slot("m", "r9", "BTC")) and not shift.covers(Slot("m", "r0", "ETH"))
-    assert shift.describe(Slot("m", "r0", "BTC")) == "2 of 3 tested production slots of BTC lost their edge in the same period"
+    assert shift.describe(Slot("m", "r0", "BTC")) == (
+        "2 of 3 tested production slots of BTC lost their edge in the same period")
 
 
 def test_one_failing_slot_is_a_model_failure_and_untested_slots_do_not_count():

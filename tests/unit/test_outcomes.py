@@ -185,9 +185,9 @@ def test_repeated_predictions_of_a_bar_count_once_with_the_first_prediction(cand
     labels = make_labels(candles, HORIZON)
     features = build_features(candles).fillna(0.0)
     start = datetime(2025, 1, 1, tzinfo=UTC)
-    (record,) = summarize_window(_repeated_events(candles, labels, features, copies=100), {("m", 1): _context(features)},
-                                 {("BTCUSDT", "1h"): candles}, window_start=start, window_end=start + timedelta(hours=1),
-                                 psi_window_bars=10)
+    events = _repeated_events(candles, labels, features, copies=100)
+    (record,) = summarize_window(events, {("m", 1): _context(features)}, {("BTCUSDT", "1h"): candles},
+                                 window_start=start, window_end=start + timedelta(hours=1), psi_window_bars=10)
     assert (record.metrics.n_samples, record.metrics.n_correct) == (20, 20)
     assert record.metrics.total_inferences == 2_000  # every call still counts for the error rate
     assert record.details["n_repeated_predictions"] == 1_980 and record.details["psi_bars"] == 20
