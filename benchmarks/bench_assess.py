@@ -1,8 +1,8 @@
 """Benchmark of the rollback assessment: wall time to assess 100, 1,000 and 10,000 production slots.
 
 Each size gets a private database on the server (ALPHAPLUS_DATABASE_URL, else the embedded cluster),
-seeded in bulk with generate_series: per slot an archived and a production version, and 24 hourly live
-windows of the production version (one statement per hour). Measured: the first assessment (24 windows per slot to pool) and
+seeded in bulk with generate_series: per slot an archived and a production version (with holdout
+counts, the rollback baseline), and 24 hourly live windows of 500 outcomes of the production version. Measured: the first assessment (24 windows per slot to pool) and
 an hourly one (one new window per slot). The database is dropped at the end.
 
     .venv/bin/python -m benchmarks.bench_assess [SIZES...]
@@ -37,9 +37,11 @@ SELECT $1, 2 * i - 2 + k, 'trending', 'SYM' || i, 'xxh3_128:' || i || '-' || k, 
        'sha256:' || i || '-' || k
 FROM generate_series(1, $2) i, generate_series(1, 2) k;
 INSERT INTO model_versions (model_name, version, regime, symbol, lineage_id, model_artifact_path, model_size_bytes,
-                            model_artifact_hash, validation_metrics)
+                            model_artifact_hash, validation_metrics, training_metrics)
 SELECT $1, l.model_version, l.regime, l.symbol, l.lineage_id, 'aa/bench.joblib', 1, repeat('a', 64),
-       '{"accuracy": 0.6, "f1": 0.6}'::jsonb
+       '{"accuracy": 0.6, "f1": 0.6}'::jsonb,
+       '{"holdout": {"true_positives": 1200, "false_positives": 800, "false_negatives": 800,
+                     "true_negatives": 1200, "n_effective": 571.4, "label_horizon": 12}}'::jsonb
 FROM model_lineage l WHERE l.model_name = $1;
 """
 _SEED_PRODUCTION = """
@@ -56,7 +58,7 @@ SELECT p.since + (h + 1) * interval '1 hour', p.since + h * interval '1 hour', p
        p.regime, p.symbol, 'live', 500, c.n_correct, c.n_correct / 500.0, c.n_correct / 500.0, 505, 5,
        5 / 505.0, random() * 0.2,
        jsonb_build_object('true_positives', c.n_correct / 2, 'false_positives', (500 - c.n_correct) / 2,
-                          'false_negatives', (500 - c.n_correct) / 2)
+                          'false_negatives', (500 - c.n_correct) / 2, 'label_horizon', 12)
 FROM production_slots p, generate_series($2::int, $3::int) h,
      LATERAL (SELECT (285 + floor(random() * 30))::int AS n_correct OFFSET 0 * h) c
 WHERE p.model_name = $1

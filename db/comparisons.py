@@ -1,4 +1,4 @@
-"""model_comparison: one row per gate decision (challenger vs champion on the same window)."""
+"""model_comparison: one row per gate decision (challenger vs champion on the same unseen window)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from db.errors import translated
 _INSERT = """
 INSERT INTO model_comparison (model_name, regime, symbol, challenger_version, champion_version,
     window_start, window_end, n_samples, challenger_metrics, champion_metrics, metric_deltas,
-    test_name, statistic, p_value, decision, reasons, flow_run_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+    test_name, statistic, p_value, decision, reasons, flow_run_id,
+    label_horizon, n_outcomes, n_effective, ci_low, ci_high, confidence, evidence)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+        $18, $19, $20, $21, $22, $23, $24)
 RETURNING id
 """
 _LIST = """
@@ -43,13 +45,21 @@ async def insert_comparison(
     decision: str,
     reasons: list[str],
     flow_run_id: str | None,
+    label_horizon: int | None = None,
+    n_outcomes: int | None = None,
+    n_effective: float | None = None,
+    ci_low: float | None = None,
+    ci_high: float | None = None,
+    confidence: float | None = None,
+    evidence: dict[str, Any] | None = None,
 ) -> int:
     """Store a comparison; returns its id."""
     with translated():
         return await conn.fetchval(
             _INSERT, model_name, regime, symbol, challenger_version, champion_version, window_start,
             window_end, n_samples, challenger_metrics, champion_metrics, metric_deltas, test_name,
-            statistic, p_value, decision, reasons, flow_run_id,
+            statistic, p_value, decision, reasons, flow_run_id, label_horizon, n_outcomes, n_effective,
+            ci_low, ci_high, confidence, evidence or {},
         )
 
 

@@ -12,10 +12,41 @@ import pandas as pd
 from alphaplus.monitoring.outcomes import EVENT_COLUMNS, PerformanceRecord, VersionContext
 from db.errors import translated
 
+# The window's events, each flagged when its (version, source, bar) was already predicted in the
+# window's length before it: that bar's outcome and inputs belong to the earlier window (one event
+# per version and bar). Both scans use the prediction-time index.
 _WINDOW_EVENTS = """
-SELECT model_name, version, shadow, success, latency_ms, bar_ts, prediction, features
-FROM inference_events
-WHERE ts >= $1 AND ts < $2 AND ($3::text IS NULL OR model_name = $3)
+WITH earlier AS (
+    SELECT DISTINCT model_name, version, shadow, bar_ts
+    FROM inference_events
+    WHERE ts >= $1::timestamptz - ($2::timestamptz - $1::timestamptz) AND ts < $1 AND bar_ts IS NOT NULL
+      AND success
+      AND ($3::text IS NULL OR model_name = $3)
+)
+SELECT e.model_name, e.version, e.shadow, e.success, e.latency_ms, e.bar_ts, e.prediction, e.features, e.ts,
+       (x.bar_ts IS NOT NULL) AS seen_before
+FROM inference_events e
+LEFT JOIN earlier x
+       ON x.model_name = e.model_name AND x.version = e.version AND x.shadow = e.shadow AND x.bar_ts = e.bar_ts
+WHERE e.ts >= $1 AND e.ts < $2 AND ($3::text IS NULL OR e.model_name = $3)
+"""
+# Per (version, source): the PSI bin counts of its latest windows before ``$4``, newest first, until
+# they hold ``$5`` distinct bars (the rolling set PSI is measured over).
+_PREVIOUS_DRIFT = """
+SELECT k.model_name, k.version, k.source, h.drift_metrics
+FROM unnest($1::text[], $2::int[], $3::text[]) AS k(model_name, version, source)
+CROSS JOIN LATERAL (
+    SELECT r.drift_metrics,
+           coalesce(sum(r.bars) OVER (ORDER BY r.ts DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+               AS before
+    FROM (SELECT h0.ts, h0.drift_metrics, coalesce((h0.metrics ->> 'psi_bars')::int, 0) AS bars
+          FROM model_performance_history h0
+          WHERE h0.model_name = k.model_name AND h0.version = k.version AND h0.source = k.source
+            AND h0.ts <= $4
+          ORDER BY h0.ts DESC
+          LIMIT $5) r
+) h
+WHERE h.before < $5
 """
 _VERSIONS = """
 SELECT v.model_name, v.version, v.regime, v.symbol, v.version_metadata
@@ -64,7 +95,23 @@ async def fetch_window_events(
     """Every event predicted in [window_start, window_end), of every version (of one model, or all)."""
     with translated():
         rows = await pool.fetch(_WINDOW_EVENTS, window_start, window_end, model_name)
-    return pd.DataFrame([tuple(r) for r in rows], columns=list(EVENT_COLUMNS))
+    return pd.DataFrame([tuple(r) for r in rows], columns=[*EVENT_COLUMNS, "ts", "seen_before"])
+
+
+async def fetch_previous_drift(
+    pool: asyncpg.Pool, keys: Sequence[tuple[str, int, str]], *, before: datetime, bars: int
+) -> dict[tuple[str, int, str], list[dict[str, Any]]]:
+    """Per (model_name, version, source): the drift_metrics of its latest windows ending at or before
+    ``before``, newest first, until they hold ``bars`` distinct bars."""
+    if not keys:
+        return {}
+    names, versions, sources = (list(c) for c in zip(*keys))
+    with translated():
+        rows = await pool.fetch(_PREVIOUS_DRIFT, names, [int(v) for v in versions], sources, before, int(bars))
+    out: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault((r["model_name"], r["version"], r["source"]), []).append(dict(r["drift_metrics"] or {}))
+    return out
 
 
 async def fetch_version_contexts(

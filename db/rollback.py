@@ -1,9 +1,8 @@
-"""Rollback queries: evidence of every production slot in one round trip, rollback candidates, slot
-assessment state (compare-and-set), rollback events."""
+"""Rollback queries: evidence of every production slot in one round trip, rollback candidates and their
+shadow record, slot assessment state (compare-and-set). Rollback events: db.rollback_events."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping, Sequence
@@ -13,12 +12,12 @@ import asyncpg
 from alphaplus.core.entities import Slot
 from db.errors import translated
 
-# Live windows written by the performance recorder may carry confusion counts in ``metrics``
-# under these keys; with them the policy can test an F1 drop, without them only accuracy.
+# Live windows written by the performance recorder carry confusion counts in ``metrics`` under these
+# keys; with them the policy measures skill, without them the loss of edge cannot be tested.
 CONFUSION_KEYS = ("true_positives", "false_positives", "false_negatives")
-# Cap on the windows read to build an early baseline or a candidate's recent live record: enough to
-# reach min_samples at any sensible window size, and it keeps one lateral scan short per slot.
-WINDOW_SCAN_CAP = 200
+# Cap on the windows read for a candidate's recent live record: it keeps one lateral scan short per
+# version; windows hold one outcome or more each.
+WINDOW_SCAN_CAP = 2_000
 
 # Windows pooled into one: counts are summed, F1 without counts is a sample-weighted mean.
 _AGG = """
@@ -35,26 +34,28 @@ _AGG = """
     sum(h.f1 * h.n_samples) / nullif(sum(h.n_samples) FILTER (WHERE h.f1 IS NOT NULL), 0) AS f1,
     coalesce(sum(h.error_count), 0)::bigint AS errors,
     coalesce(sum(h.total_inferences), 0)::bigint AS inferences,
-    max(h.max_psi) AS max_psi
+    max(h.max_psi) AS max_psi,
+    max((h.metrics ->> 'label_horizon')::int) AS label_horizon,
+    max((h.metrics ->> 'psi_threshold')::float8) AS psi_threshold
 """
 
 
 def _prefixed(prefix: str) -> str:
     names = ("windows", "window_start", "window_end", "n", "n_correct", "has_counts", "tp", "fp", "fn", "f1",
-             "errors", "inferences", "max_psi")
+             "errors", "inferences", "max_psi", "label_horizon", "psi_threshold")
     return ", ".join(f"{prefix}.{n} AS {prefix}_{n}" for n in names)
 
 
-# Every production slot (optionally filtered) with what one assessment needs: the version's
-# validation metrics, the stored slot state, the live windows not yet consumed in this production
-# stint (after the pointer moved, after the stored cursor) and the version's earliest live windows
-# up to min_samples outcomes (the early-live baseline). One statement, two index scans per slot.
+# Every production slot (optionally filtered) with what one assessment needs: the version's stored
+# metrics (its holdout baseline lives in training_metrics), the stored slot state and the live windows
+# not yet consumed in this production stint (after the pointer moved, after the stored cursor).
+# One statement, one index scan per slot.
 _ASSESSMENT_INPUTS = f"""
 SELECT p.model_name, p.regime, p.symbol, p.version, p.since,
-       v.validation_metrics,
+       v.training_metrics, v.validation_metrics,
        s.history, s.production_version AS state_version, s.production_since AS state_since,
        s.last_window_end, coalesce(s.revision, 0) AS revision,
-       {_prefixed("w")}, {_prefixed("b")}
+       {_prefixed("w")}
 FROM production_slots p
 JOIN model_versions v ON v.model_name = p.model_name AND v.version = p.version
 LEFT JOIN slot_assessments s
@@ -69,17 +70,6 @@ LEFT JOIN LATERAL (
                THEN s.last_window_end END,
           '-infinity'::timestamptz)
 ) w ON true
-LEFT JOIN LATERAL (
-    SELECT {_AGG}
-    FROM (
-        SELECT e.*, coalesce(sum(e.n_samples) OVER (ORDER BY e.ts ROWS BETWEEN UNBOUNDED PRECEDING
-                                                    AND 1 PRECEDING), 0) AS before
-        FROM (SELECT * FROM model_performance_history h0
-              WHERE h0.model_name = p.model_name AND h0.version = p.version AND h0.source = 'live'
-              ORDER BY h0.ts LIMIT {WINDOW_SCAN_CAP}) e
-    ) h
-    WHERE h.before < $5
-) b ON true
 WHERE ($1::text IS NULL OR p.model_name = $1) AND ($2::text IS NULL OR p.regime = $2)
   AND ($3::text IS NULL OR p.symbol = $3)
   AND ($4::text[] IS NULL OR (p.model_name || chr(31) || p.regime || chr(31) || p.symbol) = ANY($4))
@@ -91,18 +81,24 @@ ORDER BY p.model_name, p.regime, p.symbol
 # assessor wrote in between are left alone and missing from RETURNING.
 _SAVE_STATES = """
 INSERT INTO slot_assessments AS s (model_name, regime, symbol, production_version, production_since, history,
-    last_window_end, last_assessed_at, last_status, last_assessment, revision, updated_at)
+    last_window_end, last_assessed_at, last_status, last_assessment, last_n, last_n_effective, last_test,
+    last_statistic, last_p_value, revision, updated_at)
 SELECT u.model_name, u.regime, u.symbol, u.production_version, u.production_since, u.history,
-       u.last_window_end, u.last_assessed_at, u.last_status, u.last_assessment, u.revision, clock_timestamp()
+       u.last_window_end, u.last_assessed_at, u.last_status, u.last_assessment, u.n, u.n_effective, u.test,
+       u.statistic, u.p_value, u.revision, clock_timestamp()
 FROM jsonb_to_recordset($1::jsonb) AS u(model_name text, regime text, symbol text, production_version int,
     production_since timestamptz, history jsonb, last_window_end timestamptz, last_assessed_at timestamptz,
-    last_status text, last_assessment jsonb, revision bigint)
+    last_status text, last_assessment jsonb, n bigint, n_effective float8, test text, statistic float8,
+    p_value float8, revision bigint)
 ORDER BY u.model_name, u.regime, u.symbol
 ON CONFLICT (model_name, regime, symbol) DO UPDATE SET
     production_version = EXCLUDED.production_version, production_since = EXCLUDED.production_since,
     history = EXCLUDED.history, last_window_end = EXCLUDED.last_window_end,
     last_assessed_at = EXCLUDED.last_assessed_at, last_status = EXCLUDED.last_status,
-    last_assessment = EXCLUDED.last_assessment, revision = EXCLUDED.revision, updated_at = clock_timestamp()
+    last_assessment = EXCLUDED.last_assessment, last_n = EXCLUDED.last_n,
+    last_n_effective = EXCLUDED.last_n_effective, last_test = EXCLUDED.last_test,
+    last_statistic = EXCLUDED.last_statistic, last_p_value = EXCLUDED.last_p_value,
+    revision = EXCLUDED.revision, updated_at = clock_timestamp()
 WHERE s.revision = EXCLUDED.revision - 1
 RETURNING s.model_name, s.regime, s.symbol
 """
@@ -118,13 +114,17 @@ WHERE model_name = $1 AND regime = $2 AND symbol = $3 FOR UPDATE
 # so that an assessor holding an older read cannot overwrite it.
 _SAVE_STATE_LOCKED = """
 INSERT INTO slot_assessments AS s (model_name, regime, symbol, production_version, production_since, history,
-    last_window_end, last_assessed_at, last_status, last_assessment, revision)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1)
+    last_window_end, last_assessed_at, last_status, last_assessment, last_n, last_n_effective, last_test,
+    last_statistic, last_p_value, revision)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1)
 ON CONFLICT (model_name, regime, symbol) DO UPDATE SET
     production_version = EXCLUDED.production_version, production_since = EXCLUDED.production_since,
     history = EXCLUDED.history, last_window_end = EXCLUDED.last_window_end,
     last_assessed_at = EXCLUDED.last_assessed_at, last_status = EXCLUDED.last_status,
-    last_assessment = EXCLUDED.last_assessment, revision = s.revision + 1, updated_at = clock_timestamp()
+    last_assessment = EXCLUDED.last_assessment, last_n = EXCLUDED.last_n,
+    last_n_effective = EXCLUDED.last_n_effective, last_test = EXCLUDED.last_test,
+    last_statistic = EXCLUDED.last_statistic, last_p_value = EXCLUDED.last_p_value,
+    revision = s.revision + 1, updated_at = clock_timestamp()
 """
 
 _POINTER = "SELECT version, since FROM production_slots WHERE model_name = $1 AND regime = $2 AND symbol = $3"
@@ -132,7 +132,8 @@ _POINTER = "SELECT version, since FROM production_slots WHERE model_name = $1 AN
 # Versions of a slot that could be restored (and failed ones, so the ranking shows why not), each
 # with its artifact, quarantine, recent live/shadow record and production track record.
 _CANDIDATES = f"""
-SELECT v.version, v.status, v.model_artifact_path, v.model_size_bytes, v.model_artifact_hash, v.validation_metrics,
+SELECT v.version, v.status, v.model_artifact_path, v.model_size_bytes, v.model_artifact_hash, v.training_metrics,
+       v.validation_metrics,
        alphaplus_quarantine_reason(v.model_name, v.version) AS quarantine_reason,
        {_prefixed("r")},
        EXISTS (SELECT 1 FROM lifecycle_audit a
@@ -162,45 +163,22 @@ WHERE v.model_name = $1 AND v.regime = $2 AND v.symbol = $3
 ORDER BY v.version DESC
 """
 
+# Per version of a slot: its shadow windows after $4 (the production stint's start) pooled, i.e. how
+# a rollback target did, scored in shadow, over the same period the production version is judged on.
+_SHADOW_SINCE = f"""
+SELECT v.version, {_prefixed("r")}
+FROM unnest($4::int[]) AS v(version)
+LEFT JOIN LATERAL (
+    SELECT {_AGG}
+    FROM model_performance_history h
+    WHERE h.model_name = $1 AND h.version = v.version AND h.source = 'shadow' AND h.ts > $5
+      AND EXISTS (SELECT 1 FROM model_versions m
+                  WHERE m.model_name = $1 AND m.version = v.version AND m.regime = $2 AND m.symbol = $3)
+) r ON true
+"""
+
 _VERSION_BRIEF = "SELECT version, regime, symbol, status FROM model_versions WHERE model_name = $1 AND version = $2"
 _MODEL_EXISTS = "SELECT EXISTS (SELECT 1 FROM ml_models WHERE model_name = $1)"
-
-_INSERT_EVENT = """
-INSERT INTO rollback_events (model_name, regime, symbol, from_version, to_version, rollback_type, outcome,
-    rollback_reason, triggers, metrics_snapshot, degradation, confidence, risk, on_behalf_of, flow_run_id,
-    for_cause)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-RETURNING id, event_time, actor
-"""
-
-_EVENT_COLUMNS = """
-    id, event_time, model_name, regime, symbol, from_version, to_version, rollback_type, outcome,
-    rollback_reason, triggers, metrics_snapshot, degradation, confidence, risk, actor, on_behalf_of,
-    flow_run_id, for_cause
-"""
-_LIST_EVENTS = f"""
-SELECT {_EVENT_COLUMNS} FROM rollback_events
-WHERE ($1::text IS NULL OR model_name = $1) AND ($2::text IS NULL OR regime = $2)
-  AND ($3::text IS NULL OR symbol = $3) AND ($4::text IS NULL OR outcome = $4)
-ORDER BY event_time DESC, id DESC
-LIMIT $5
-"""
-
-# Pointer moves a flow run made that still stand: the failure hook rolls these back. A slot whose
-# training job in that run succeeded finished its work correctly, so its move is kept.
-_MOVES_BY_FLOW_RUN = """
-SELECT a.model_name, a.regime, a.symbol, a.from_version, a.to_version, a.ts
-FROM lifecycle_audit a
-JOIN production_slots p
-  ON p.model_name = a.model_name AND p.regime = a.regime AND p.symbol = a.symbol AND p.version = a.to_version
-WHERE a.event = 'production_moved' AND a.flow_run_id = $1 AND a.to_version IS NOT NULL
-  AND NOT EXISTS (
-      SELECT 1 FROM ml_training_jobs j
-      WHERE j.flow_run_id = a.flow_run_id AND j.status = 'succeeded'
-        AND j.model_name = a.model_name AND j.regime = a.regime AND j.symbol = a.symbol)
-ORDER BY a.ts
-"""
-
 
 @dataclass(frozen=True)
 class WindowTotals:
@@ -216,6 +194,8 @@ class WindowTotals:
     errors: int = 0
     inferences: int = 0
     max_psi: float | None = None
+    label_horizon: int | None = None
+    psi_threshold: float | None = None
 
 
 def _totals(row: Mapping[str, Any], prefix: str) -> WindowTotals:
@@ -227,6 +207,7 @@ def _totals(row: Mapping[str, Any], prefix: str) -> WindowTotals:
         windows=int(get("windows")), window_start=get("window_start"), window_end=get("window_end"),
         n=int(get("n")), n_correct=int(get("n_correct")), confusion=counts, f1=get("f1"),
         errors=int(get("errors")), inferences=int(get("inferences")), max_psi=get("max_psi"),
+        label_horizon=get("label_horizon"), psi_threshold=get("psi_threshold"),
     )
 
 
@@ -237,6 +218,7 @@ class SlotEvidence:
     slot: Slot
     version: int
     since: datetime
+    training_metrics: Mapping[str, Any]
     validation_metrics: Mapping[str, Any]
     history: Mapping[str, Any] | None
     state_version: int | None
@@ -244,7 +226,6 @@ class SlotEvidence:
     last_window_end: datetime | None
     revision: int
     new_windows: WindowTotals
-    early_live: WindowTotals
 
     @property
     def same_stint(self) -> bool:
@@ -261,51 +242,13 @@ class CandidateRecord:
     model_artifact_path: str
     model_size_bytes: int
     model_artifact_hash: str
+    training_metrics: Mapping[str, Any]
     validation_metrics: Mapping[str, Any]
     quarantine_reason: str | None
     recent: WindowTotals
     served_production: bool
     last_production_end: datetime | None
     rolled_back_for_cause_at: datetime | None
-
-
-@dataclass(frozen=True)
-class RollbackEvent:
-    """One row of rollback_events."""
-
-    id: int
-    event_time: datetime
-    model_name: str
-    regime: str
-    symbol: str
-    from_version: int | None
-    to_version: int | None
-    rollback_type: str
-    outcome: str
-    rollback_reason: str
-    triggers: Sequence[str]
-    metrics_snapshot: Mapping[str, Any]
-    degradation: float | None
-    confidence: float | None
-    risk: str | None
-    actor: str
-    on_behalf_of: str | None
-    flow_run_id: str | None
-    for_cause: bool
-
-    @property
-    def slot(self) -> Slot:
-        return Slot(self.model_name, self.regime, self.symbol)
-
-
-@dataclass(frozen=True)
-class FlowRunMove:
-    """A production move made by a flow run that still stands."""
-
-    slot: Slot
-    from_version: int | None
-    to_version: int
-    at: datetime
 
 
 @dataclass(frozen=True)
@@ -322,6 +265,11 @@ class SlotState:
     last_assessment: Mapping[str, Any] | None
     revision: int = 0
 
+    def evidence_columns(self) -> tuple[Any, ...]:
+        """(n, n_effective, test, statistic, p_value) of the stored assessment's decisive test."""
+        a = self.last_assessment or {}
+        return tuple(a.get(k) for k in ("n", "n_effective", "test", "statistic", "p_value"))
+
 
 def _iso(dt: datetime | None) -> str | None:
     return None if dt is None else dt.isoformat()
@@ -334,18 +282,17 @@ async def assessment_inputs(
     regime: str | None = None,
     symbol: str | None = None,
     slots: Sequence[Slot] | None = None,
-    min_samples: int,
 ) -> list[SlotEvidence]:
     """Evidence of every production slot matching the filters, in one query."""
     keys = None if slots is None else [f"{s.model_name}\x1f{s.regime}\x1f{s.symbol}" for s in slots]
     with translated():
-        rows = await conn.fetch(_ASSESSMENT_INPUTS, model_name, regime, symbol, keys, min_samples)
+        rows = await conn.fetch(_ASSESSMENT_INPUTS, model_name, regime, symbol, keys)
     return [
         SlotEvidence(
             slot=Slot(r["model_name"], r["regime"], r["symbol"]), version=r["version"], since=r["since"],
-            validation_metrics=r["validation_metrics"] or {}, history=r["history"],
-            state_version=r["state_version"], state_since=r["state_since"], last_window_end=r["last_window_end"],
-            revision=int(r["revision"]), new_windows=_totals(r, "w"), early_live=_totals(r, "b"),
+            training_metrics=r["training_metrics"] or {}, validation_metrics=r["validation_metrics"] or {},
+            history=r["history"], state_version=r["state_version"], state_since=r["state_since"],
+            last_window_end=r["last_window_end"], revision=int(r["revision"]), new_windows=_totals(r, "w"),
         )
         for r in rows
     ]
@@ -362,6 +309,7 @@ async def save_states(conn: asyncpg.Connection | asyncpg.Pool, states: Sequence[
             "history": dict(s.history), "last_window_end": _iso(s.last_window_end),
             "last_assessed_at": _iso(s.last_assessed_at), "last_status": s.last_status,
             "last_assessment": None if s.last_assessment is None else dict(s.last_assessment),
+            **dict(zip(("n", "n_effective", "test", "statistic", "p_value"), s.evidence_columns())),
             "revision": s.revision + 1,
         }
         for s in states
@@ -391,7 +339,7 @@ async def save_state_locked(conn: asyncpg.Connection, state: SlotState) -> None:
         await conn.execute(
             _SAVE_STATE_LOCKED, s.slot.model_name, s.slot.regime, s.slot.symbol, s.production_version,
             s.production_since, dict(s.history), s.last_window_end, s.last_assessed_at, s.last_status,
-            None if s.last_assessment is None else dict(s.last_assessment),
+            None if s.last_assessment is None else dict(s.last_assessment), *s.evidence_columns(),
         )
 
 
@@ -412,12 +360,25 @@ async def candidates(
         CandidateRecord(
             version=r["version"], status=r["status"], model_artifact_path=r["model_artifact_path"],
             model_size_bytes=r["model_size_bytes"], model_artifact_hash=r["model_artifact_hash"],
-            validation_metrics=r["validation_metrics"] or {}, quarantine_reason=r["quarantine_reason"],
+            training_metrics=r["training_metrics"] or {}, validation_metrics=r["validation_metrics"] or {},
+            quarantine_reason=r["quarantine_reason"],
             recent=_totals(r, "r"), served_production=r["served_production"],
             last_production_end=r["last_production_end"], rolled_back_for_cause_at=r["rolled_back_for_cause_at"],
         )
         for r in rows
     ]
+
+
+async def shadow_since(
+    conn: asyncpg.Connection | asyncpg.Pool, slot: Slot, versions: Sequence[int], since: datetime
+) -> dict[int, WindowTotals]:
+    """Per version of ``slot``: its shadow windows after ``since``, pooled."""
+    if not versions:
+        return {}
+    with translated():
+        rows = await conn.fetch(_SHADOW_SINCE, slot.model_name, slot.regime, slot.symbol,
+                                [int(v) for v in versions], since)
+    return {r["version"]: _totals(r, "r") for r in rows}
 
 
 async def version_brief(
@@ -433,58 +394,3 @@ async def model_exists(conn: asyncpg.Connection | asyncpg.Pool, model_name: str)
     """True when the model is registered."""
     with translated():
         return bool(await conn.fetchval(_MODEL_EXISTS, model_name))
-
-
-async def insert_event(
-    conn: asyncpg.Connection,
-    *,
-    slot: Slot,
-    from_version: int | None,
-    to_version: int | None,
-    rollback_type: str,
-    outcome: str,
-    reason: str,
-    triggers: Sequence[str],
-    metrics_snapshot: Mapping[str, Any],
-    degradation: float | None,
-    confidence: float | None,
-    risk: str | None,
-    on_behalf_of: str | None,
-    flow_run_id: str | None,
-    for_cause: bool,
-) -> tuple[int, datetime, str]:
-    """Append a rollback_events row; returns (id, event_time, actor)."""
-    # Round-trip through JSON so non-finite floats fail here, not half-way through a transaction.
-    snapshot = json.loads(json.dumps(dict(metrics_snapshot), allow_nan=False, default=str))
-    with translated():
-        row = await conn.fetchrow(
-            _INSERT_EVENT, slot.model_name, slot.regime, slot.symbol, from_version, to_version, rollback_type,
-            outcome, reason, list(triggers), snapshot, degradation, confidence, risk, on_behalf_of, flow_run_id,
-            for_cause,
-        )
-    return row["id"], row["event_time"], row["actor"]
-
-
-async def list_events(
-    conn: asyncpg.Connection | asyncpg.Pool,
-    *,
-    model_name: str | None = None,
-    regime: str | None = None,
-    symbol: str | None = None,
-    outcome: str | None = None,
-    limit: int = 100,
-) -> list[RollbackEvent]:
-    """Rollback events matching the filters, newest first."""
-    with translated():
-        rows = await conn.fetch(_LIST_EVENTS, model_name, regime, symbol, outcome, limit)
-    return [RollbackEvent(**dict(r)) for r in rows]
-
-
-async def moves_by_flow_run(conn: asyncpg.Connection | asyncpg.Pool, flow_run_id: str) -> list[FlowRunMove]:
-    """Production moves made by ``flow_run_id`` whose target still serves its slot."""
-    with translated():
-        rows = await conn.fetch(_MOVES_BY_FLOW_RUN, flow_run_id)
-    return [
-        FlowRunMove(Slot(r["model_name"], r["regime"], r["symbol"]), r["from_version"], r["to_version"], r["ts"])
-        for r in rows
-    ]

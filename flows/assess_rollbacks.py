@@ -27,7 +27,7 @@ async def assess_rollbacks(
     rows = await assess_production_slots(model_name or None, dry_run, run_id)
     publish_assessment_table(rows, dry_run)
     for row in rows:
-        if row["outcome"] in ("executed", "no_safe_candidate", "error"):
+        if row["outcome"] in ("executed", "no_safe_candidate", "market_shift", "error"):
             logger.warning(
                 "%s/%s/%s v%s: %s (%s)", row["model_name"], row["regime"], row["symbol"], row["version"],
                 row["outcome"], row["summary"],

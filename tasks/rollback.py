@@ -69,12 +69,30 @@ def publish_assessment_table(rows: list[dict[str, Any]], dry_run: bool) -> None:
     from prefect.artifacts import create_table_artifact
 
     columns = ("model_name", "regime", "symbol", "version", "status", "outcome", "target_version", "triggers",
-               "severity", "degradation", "confidence", "summary")
+               "severity", "degradation", "confidence", "n", "n_effective", "test", "statistic", "p_value", "summary")
     table = [{c: row.get(c) for c in columns} for row in rows]
     acted = sum(1 for r in rows if r.get("outcome") in ("executed", "no_safe_candidate", "dry_run"))
+    shifted = [r for r in rows if r.get("status") == "market_shift"]
     create_table_artifact(
         table=table,
         key="rollback-assessment",
         description=f"{len(rows)} production slots assessed{' (dry run)' if dry_run else ''}; "
-        f"{acted} needed a rollback.",
+        f"{acted} needed a rollback; {len(shifted)} withheld for a market shift.",
     )
+    if shifted:
+        publish_market_shift(shifted)
+
+
+def publish_market_shift(rows: list[dict[str, Any]]) -> None:
+    """Raise a market shift in the Prefect UI: which slots, and why no rollback was made."""
+    from prefect.artifacts import create_markdown_artifact
+
+    lines = ["# Market shift: rollbacks withheld", "",
+             "Most production slots lost their edge at once and the rollback targets did no better in "
+             "shadow; retrain on recent data.", ""]
+    for r in rows:
+        reasons = (r.get("assessment") or {}).get("reasons") or []
+        lines.append(f"- **{r['model_name']} / {r['regime']} / {r['symbol']}** v{r['version']}: "
+                     + "; ".join(x for x in reasons if x.startswith(("market shift", "version "))))
+    create_markdown_artifact(markdown="\n".join(lines), key="market-shift",
+                             description=f"{len(rows)} slots: market shift, rollback withheld")

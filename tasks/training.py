@@ -80,7 +80,11 @@ async def finish_training_job(
 @task(cache_policy=NO_CACHE)
 def train_slot(candles: pd.DataFrame, regime: str, config: TrainingConfig, hyperparameters: dict[str, Any]) -> FitResult:
     """Build the regime's dataset and fit the LightGBM model (CPU-bound: runs in a worker thread)."""
-    return fit_slot(prepare_dataset(candles, regime, config), config, hyperparameters)
+    from alphaplus.core.settings import get_settings
+
+    settings = get_settings()
+    return fit_slot(prepare_dataset(candles, regime, config), config, hyperparameters,
+                    drift_window_bars=settings.drift_window_bars, drift_quantile=settings.drift_calibration_quantile)
 
 
 @task(retries=2, retry_delay_seconds=1, retry_condition_fn=transient_only, cache_policy=NO_CACHE)

@@ -1,5 +1,6 @@
-"""The end-to-end demo: two symbols, two rounds of retraining through the gate, a live market
-that shifts so the new champions degrade, outcome resolution, assessment and an audited rollback."""
+"""The end-to-end demo: two symbols, two rounds of retraining through the gate, a live market in which
+one symbol's trending stretches change character so its trending champion loses its edge, outcome
+resolution, assessment and an audited rollback."""
 
 from __future__ import annotations
 
@@ -13,15 +14,42 @@ from rich.table import Table
 
 from alphaplus.cli.common import cells, shown
 
-# Seeds whose synthetic markets give the story its shape: round two's models beat round one's on
-# the newest history (so the gate promotes them), and the shifted live market then hurts them.
-SYMBOLS = {"BTCUSDT": 6, "ETHUSDT": 1}
-HISTORY_BARS = 9_000
-FIRST_ROUND_BARS = 4_000
+# Seeds whose synthetic markets give the story its shape: round one's trending models beat the
+# no-skill references of their window (so the gate promotes them), round two's are not worse, and the
+# shifted live market then hurts them.
+SYMBOLS = {"BTCUSDT": 6, "ETHUSDT": 2}
+# The history has a real edge in its trending stretches (synth's "strong_trend" dynamics), large
+# enough for the gate's block-bootstrap tests to see on a few hundred unseen rows (overlapping 12-bar
+# labels hold ~40 independent outcomes per 500 rows); ranging and volatile stretches carry none.
+HISTORY_DYNAMICS = "strong_trend"
+HISTORY_BARS = 12_000
+FIRST_ROUND_BARS = 6_000
+# Round two is a scheduled refresh: a challenger that beats the no-skill references and is not
+# significantly worse than its champion replaces it (a non-inferiority gate), instead of waiting for
+# a person to review an improvement the test cannot confirm.
+REFRESH_GATE = {"on_insignificant": "promote"}
 LIVE_PHASES = 5
 LIVE_BARS_PER_PHASE = 900
 WINDOW_BARS = 600  # candles handed to each prediction (enough for regime and feature warm-up)
 FOCUS_REGIME = "trending"
+# Live, this symbol's trending stretches change character; the other symbol's market goes on as it was.
+CHANGED_SYMBOL = "ETHUSDT"
+
+
+def live_dynamics(symbol: str):
+    """The live market of ``symbol``: the history's dynamics, except that on CHANGED_SYMBOL trending
+    stretches now push against the last 12 bars' move, where a trend-follower loses its edge. One
+    slot of two losing its edge is a model failure to the assessment, not a market-wide shift, so
+    it rolls the slot back."""
+    from dataclasses import replace
+
+    from alphaplus.market.synth import SHIFTED_DYNAMICS, STRONG_TREND_DYNAMICS
+
+    if symbol != CHANGED_SYMBOL:
+        return HISTORY_DYNAMICS
+    return replace(STRONG_TREND_DYNAMICS,  # HISTORY_DYNAMICS, with the trending state changed
+                   states=(SHIFTED_DYNAMICS.states[0], *STRONG_TREND_DYNAMICS.states[1:]),
+                   contrarian_lookback=SHIFTED_DYNAMICS.contrarian_lookback)
 
 
 @dataclass
@@ -39,23 +67,27 @@ async def import_history(console: Console, model_name: str) -> DemoState:
     pool = await get_pool()
     candles = {}
     for symbol, seed in SYMBOLS.items():
-        frame = synth_candles(HISTORY_BARS, seed=seed, start="2024-01-01")
+        frame = synth_candles(HISTORY_BARS, seed=seed, start="2024-01-01", dynamics=HISTORY_DYNAMICS)
         await upsert_candles(pool, symbol=symbol, timeframe="1h", frame=frame)
         candles[symbol] = frame
         console.print(f"  {symbol}: {len(frame)} hourly candles imported")
     return DemoState(model_name, candles)
 
 
-async def retrain_round(console: Console, state: DemoState, *, end: datetime | None, label: str) -> None:
+async def retrain_round(
+    console: Console, state: DemoState, *, end: datetime | None, label: str, gate: dict | None = None
+) -> None:
     """One run of the retrain flow over every slot of both symbols."""
     from alphaplus.cli.pipeline_cmd import show_results
     from alphaplus.core.errors import RunFailed
+    from flows.parameters import GateSettings
     from flows.retrain import retrain
 
     console.rule(f"retraining: {label}")
     started = time.perf_counter()
     try:
-        results = await retrain(symbols=list(SYMBOLS), regime="all", model_name=state.model_name, end=end)
+        results = await retrain(symbols=list(SYMBOLS), regime="all", model_name=state.model_name, end=end,
+                                gate=GateSettings(**(gate or {})))
     except RunFailed as e:  # the other slots' results stand
         console.print(f"  [yellow]{shown(e, 2000)}[/yellow]")
         results = e.results
@@ -64,7 +96,7 @@ async def retrain_round(console: Console, state: DemoState, *, end: datetime | N
 
 
 async def live_phase(engine, state: DemoState, phase: int, console: Console) -> dict[str, int]:
-    """Trade one stretch of the shifted market: a prediction per new bar, candles stored as they come."""
+    """Trade one stretch of the live market: a prediction per new bar, candles stored as they come."""
     from alphaplus.core.errors import NoProductionVersion
     from alphaplus.market.synth import continue_candles
     from db.candles import upsert_candles
@@ -73,7 +105,8 @@ async def live_phase(engine, state: DemoState, phase: int, console: Console) -> 
     counts = {"predictions": 0, "no_model": 0}
     for i, symbol in enumerate(SYMBOLS):
         history = state.candles[symbol]
-        new = continue_candles(history, LIVE_BARS_PER_PHASE, seed=1000 + 10 * phase + i, dynamics="shifted")
+        new = continue_candles(history, LIVE_BARS_PER_PHASE, seed=1000 + 10 * phase + i,
+                               dynamics=live_dynamics(symbol))
         frame = pd.concat([history, new], ignore_index=True)
         state.candles[symbol] = frame
         await upsert_candles(await get_pool(), symbol=symbol, timeframe="1h", frame=new)
@@ -107,9 +140,25 @@ def phase_table(phase: int, records, results) -> Table:
     for r in sorted(results, key=lambda r: (r.slot.symbol, r.slot.regime)):
         rec = live.get((r.slot.regime, r.slot.symbol, r.production_version))
         acc = f"{rec.metrics.accuracy:.3f} ({rec.metrics.n_samples})" if rec and rec.metrics.accuracy is not None else "–"
-        what = r.status if r.rollback is None else f"ROLLED BACK v{r.rollback.from_version} -> v{r.rollback.to_version}"
-        table.add_row(f"{r.slot.symbol}/{r.slot.regime}", f"v{r.production_version}", acc, what)
+        table.add_row(f"{r.slot.symbol}/{r.slot.regime}", f"v{r.production_version}", acc, _verdict(r))
     return table
+
+
+def _verdict(r) -> str:
+    """The assessment in a few words, with the evidence it rests on."""
+    from alphaplus.cli.rollback_cmd import evidence_text
+
+    out = r.rollback
+    if out is not None and out.outcome == "executed":
+        what = f"ROLLED BACK v{out.from_version} -> v{out.to_version}"
+    elif out is not None and out.outcome == "no_safe_candidate":
+        what = f"loss of edge, no safe version to restore: v{out.from_version} stays"
+    elif r.status == "market_shift":
+        what = "MARKET SHIFT: rollback withheld, retrain"
+    else:
+        what = r.status
+    evidence = evidence_text(r.to_row())
+    return f"{what} ({evidence})" if evidence else what
 
 
 async def print_timeline(console: Console, state: DemoState) -> None:
@@ -128,11 +177,15 @@ async def print_timeline(console: Console, state: DemoState) -> None:
         console.print(table)
     service = await RollbackService.open()
     for e in await service.list_events(model_name=state.model_name):
+        target = f"v{e.to_version}" if e.to_version is not None else "nothing restored"
+        evidence = "" if e.n_outcomes is None else (
+            f"\n  evidence: {e.test_name}, statistic {e.statistic:.2f}, p {e.p_value:.2g}, on {e.n_outcomes} "
+            f"outcomes (~{e.n_effective:.0f} independent)")
         console.print(
             f"[bold]rollback event[/bold] {e.event_time:%Y-%m-%d %H:%M:%S} {e.symbol}/{e.regime}: "
-            f"v{e.from_version} -> v{e.to_version} ({e.rollback_type}, {e.outcome}, by {e.actor})\n"
-            f"  triggers: {', '.join(e.triggers) or '-'}; degradation: {_pct(e.degradation)}; "
-            f"confidence: {_pct(e.confidence)}; risk: {e.risk}\n  reason: {shown(e.rollback_reason, 2000)}"
+            f"v{e.from_version} -> {target} ({e.rollback_type}, {e.outcome}, by {e.actor})\n"
+            f"  triggers: {', '.join(e.triggers) or '-'}; skill drop: {_pct(e.degradation)}; "
+            f"confidence: {_pct(e.confidence)}; risk: {e.risk}{evidence}\n  reason: {shown(e.rollback_reason, 2000)}"
         )
 
 
@@ -150,9 +203,10 @@ async def run_demo(console: Console, model_name: str) -> None:
     await retrain_round(console, state, end=cut, label=f"round 1 (history up to {cut:%Y-%m-%d})")
     # Explicit ends keep a re-run of the demo from training on an earlier run's live candles.
     history_end = state.candles["BTCUSDT"]["ts"].iloc[-1].to_pydatetime() + timedelta(hours=1)
-    await retrain_round(console, state, end=history_end, label="round 2 (all history)")
+    await retrain_round(console, state, end=history_end, label="round 2 (all history, non-inferiority gate)",
+                        gate=REFRESH_GATE)
 
-    console.rule("live trading (the market regime shifts)")
+    console.rule(f"live trading ({CHANGED_SYMBOL}'s trending stretches now reverse)")
     engine = await InferenceEngine.open(model_name=model_name, shadow=True)
     try:
         for phase in range(1, LIVE_PHASES + 1):

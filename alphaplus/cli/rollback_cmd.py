@@ -59,10 +59,27 @@ def assess(
         return
     rows = [r.to_row() for r in results]
     show([Column("model", 2, 20), Column("regime"), Column("symbol"), Column("version"), Column("status", 1),
-          Column("outcome", max_width=18), Column("target", 3), Column("summary", 2, 60)],
+          Column("outcome", max_width=18), Column("target", 3), Column("evidence", 4, 40), Column("summary", 2, 60)],
          [(r["model_name"], r["regime"], r["symbol"], r["version"], r["status"], r["outcome"],
-           "" if r["target_version"] is None else r["target_version"], r["summary"]) for r in rows],
+           "" if r["target_version"] is None else r["target_version"], evidence_text(r), r["summary"]) for r in rows],
          wide=wide, title=f"rollback assessment{' (dry run)' if dry_run else ''}")
+    for r in results:
+        if r.status == "market_shift":
+            console.print(f"[bold yellow]market shift[/bold yellow] {shown(r.slot)}: rollback of version "
+                          f"{r.production_version} withheld; {shown(r.assessment.reasons[-3])}; "
+                          f"{shown(r.assessment.reasons[-2])}")
+
+
+def evidence_text(row: dict) -> str:
+    """'n outcomes (~n_eff independent), p=...' of an assessment row's decisive test (inference calls
+    for the error-rate test), or ''."""
+    if row.get("n") is None:
+        return ""
+    p = "" if row.get("p_value") is None else f", p={row['p_value']:.2g}"
+    if str(row.get("test") or "").startswith("error_rate"):
+        return f"{row['n']:,} calls{p}"
+    n_eff = "" if row.get("n_effective") is None else f" (~{row['n_effective']:.0f} independent)"
+    return f"{row['n']:,} outcomes{n_eff}{p}"
 
 
 def rollback(

@@ -58,30 +58,73 @@ class Settings(BaseSettings):
         description="A running training job without a heartbeat for this long was abandoned and is closed.",
     )
 
-    # --- promotion gate -----------------------------------------------------------------------
-    gate_min_f1: float = 0.45
-    # A constant "always up" model scores AUC 0.50 and a high F1 on balanced direction labels: the
-    # AUC floor sits just above no skill, and the primary metric is accuracy, which is what
-    # McNemar's test on paired correctness compares.
-    gate_min_roc_auc: float = 0.52
-    gate_primary_metric: str = "accuracy"
+    # --- promotion gate ---------------------------------------------------------------------
+    # The gate's defaults live here only: GatePolicy reads its field defaults from these fields.
+    # Every candidate, the first model of a slot included, must beat the no-skill references of its
+    # own training window on its unseen window (ROC AUC interval above 0.5; loss skill over the
+    # training prior; primary metric above always-up and the majority class), then a challenger must
+    # beat the champion; every test is a paired block bootstrap on overlapping-horizon rows.
+    gate_alpha: float = Field(default=0.05, description="Level of each one-sided bootstrap test of the gate.")
+    gate_min_outcomes: int = Field(
+        default=30, description="Independent outcomes (evaluation rows / label horizon) needed to decide."
+    )
+    gate_primary_metric: str = Field(
+        default="accuracy",
+        description="Metric tested against always-up, the majority class and the champion "
+        "(accuracy, balanced_accuracy, mcc, roc_auc, log_loss, brier).",
+    )
+    gate_skill_metric: str = Field(default="log_loss", description="Loss whose skill over the training prior is tested.")
+    # "positive": the loss must be below the prior's on the estimate (its interval is reported);
+    # "significant": its interval must lie above no skill too. Probability losses are dominated by a
+    # few confident misses and drift in calibration: with few independent outcomes the significant
+    # rule has far less power than the AUC and accuracy tests, which already bound false promotions.
+    gate_skill_rule: str = Field(default="positive", description="positive or significant (see above).")
     gate_max_degradation: float = Field(default=0.02, description="Largest metric loss vs the champion.")
     gate_min_improvement: float = Field(default=0.0, description="Relative gain of the primary metric needed.")
-    gate_min_samples: int = 200
-    gate_alpha: float = Field(default=0.05, description="Significance level of McNemar's exact test.")
-    # Precision and recall trade off against each other, and positive-class F1 rewards a model that
-    # always says "up": holding those to the degradation limit rejects clear improvements, so the
-    # gate compares accuracy and ROC AUC (F1 still has its floor).
+    # Balanced accuracy and MCC are reported beside accuracy; ROC AUC and accuracy are held to the
+    # degradation limit (precision and recall trade off against each other).
     gate_compared_metrics: tuple[str, ...] = ("accuracy", "roc_auc")
+    gate_min_f1: float | None = Field(default=None, description="Optional floor on F1 (point estimate).")
+    gate_min_roc_auc: float | None = Field(default=None, description="Optional floor on ROC AUC (point estimate).")
+    gate_on_insignificant: str = Field(
+        default="needs_review", description="What a gain over the champion the test cannot confirm leads to."
+    )
+    gate_resampling: str = Field(
+        default="stationary", description="stationary or circular block bootstrap, or subsample (every h-th row)."
+    )
+    gate_bootstrap_reps: int = Field(default=999, description="Bootstrap resamples per decision.")
+    gate_block_floor: float = Field(default=2.0, description="Shortest bootstrap block, in label horizons.")
+    gate_seed: int = Field(default=0, description="Seed of the resampling (decisions are reproducible).")
+    gate_walk_forward_folds: int = Field(
+        default=1, description="Consecutive folds of the window; > 1 requires beating always-up in most of them."
+    )
+    gate_cost_per_trade: float = Field(
+        default=0.0002, description="Round-trip cost per trade of the reported signal return (fraction of price)."
+    )
 
-    # --- rollback policy ----------------------------------------------------------------------
-    rollback_performance_drop: float = Field(default=0.15, description="Relative drop of F1 or accuracy.")
-    rollback_error_rate: float = 0.10
-    rollback_psi: float = 0.25
-    rollback_min_samples: int = 200
-    rollback_consecutive: int = Field(default=3, description="Assessments a trigger must persist for.")
-    rollback_cooldown_hours: float = 6.0
+    # --- rollback policy (alphaplus.rollback.policy) --------------------------------------------
+    # Evidence is counted in independent outcomes: outcome rows / the version's label horizon.
+    rollback_performance_drop: float = Field(
+        default=0.15, description="Relative drop of skill below the holdout baseline's that counts as lost edge.")
+    rollback_error_rate: float = Field(default=0.10, description="Failed share of inference calls that counts.")
+    rollback_psi: float = Field(default=0.25, description="Drift threshold of versions without a calibrated one.")
+    rollback_look_outcomes: int = Field(default=10, description="Independent outcomes of new evidence per look.")
+    rollback_min_outcomes: int = Field(default=30, description="Independent outcomes before the edge is tested.")
+    rollback_window_looks: int = Field(default=20, description="Looks pooled in the rolling test window.")
+    rollback_min_inferences: int = Field(default=200, description="Inference calls per error-rate check.")
+    rollback_confidence: float = Field(default=0.95, description="1 - family-wise error rate per look (Holm).")
+    rollback_consecutive: int = Field(default=2, description="Confirming looks in a row before a rollback.")
+    rollback_cooldown_outcomes: int = Field(
+        default=40, description="Independent outcomes after a rollback before automatic rollbacks resume.")
     rollback_no_return_days: float = 7.0
+    rollback_market_shift_share: float = Field(
+        default=0.5, description="More than this share of a symbol's (or all) slots losing edge is a market shift.")
+    rollback_market_shift_min_slots: int = Field(default=2, description="Slots a market shift needs at least.")
+
+    # --- drift (alphaplus.monitoring.drift) -----------------------------------------------------
+    drift_window_bars: int = Field(default=200, description="Distinct bars PSI is measured over (and calibrated on).")
+    drift_calibration_quantile: float = Field(
+        default=0.99, description="Quantile of the training period's window-to-window PSI used as threshold.")
 
     # --- inference recording ------------------------------------------------------------------
     inference_flush_rows: int = 5_000

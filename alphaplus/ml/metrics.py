@@ -94,3 +94,25 @@ def signal_pnl(proba, forward_returns, threshold: float = 0.5, *, short_below: f
         "signal_trades": n_trades,
         "buy_and_hold_pnl": float(r.sum()),
     }
+
+
+def signal_after_costs(proba, forward_returns, *, horizon: int, cost_per_trade: float, threshold: float = 0.5) -> dict[str, Any]:
+    """The long/flat signal on non-overlapping trades, net of a round-trip cost per trade.
+
+    Only every ``horizon``-th row opens a trade (held ``horizon`` bars), so no two trades share a bar
+    and their returns are (nearly) independent, unlike ``signal_pnl``'s overlapping sum. Buy-and-hold
+    on the same rows, paying the same cost, is the no-skill reference.
+    """
+    p = np.asarray(proba, dtype=float)[:: int(horizon)]
+    r = np.asarray(forward_returns, dtype=float)[:: int(horizon)]
+    known = ~np.isnan(r)
+    p, r = p[known], r[known]
+    long = p > threshold
+    net = r[long] - cost_per_trade
+    return {
+        "net_trades": int(long.sum()),
+        "net_return_per_trade": float(net.mean()) if len(net) else None,
+        "net_return_total": float(net.sum()),
+        "net_buy_and_hold_per_trade": float((r - cost_per_trade).mean()) if len(r) else None,
+        "cost_per_trade": float(cost_per_trade),
+    }

@@ -21,8 +21,9 @@ from alphaplus.ml.features import DEFAULT_FEATURE_SPEC, FeatureSpec, build_featu
 from alphaplus.promotion.gate import Evaluation
 from alphaplus.ml.labels import forward_returns, make_labels
 from alphaplus.ml.lineage import build_lineage, json_safe
-from alphaplus.ml.metrics import classification_metrics, correct_vector
+from alphaplus.ml.metrics import classification_metrics, signal_after_costs
 from alphaplus.ml.regimes import DEFAULT_RULE, RegimeRule, classify_regimes
+from alphaplus.rollback.baseline import holdout_record
 
 
 @dataclass(frozen=True)
@@ -71,19 +72,29 @@ class TrainingConfig:
 
 @dataclass(frozen=True)
 class Dataset:
-    """One slot's rows: features, labels and forward returns, time-ordered, regime-filtered."""
+    """One slot's rows: features, labels and forward returns, time-ordered, regime-filtered.
+
+    ``label_end`` is, per row, the bar whose close its label compares with (``horizon`` bars later):
+    the last price a model trained on the row has seen.
+    """
 
     regime: str
     X: pd.DataFrame
     y: pd.Series
     forward: pd.Series
     ts: pd.Series
+    label_end: pd.Series | None = None
 
     def __len__(self) -> int:
         return len(self.y)
 
-    def part(self, rows: slice) -> "Dataset":
-        return Dataset(self.regime, self.X.iloc[rows], self.y.iloc[rows], self.forward.iloc[rows], self.ts.iloc[rows])
+    def part(self, rows: slice | np.ndarray) -> "Dataset":
+        """The rows at ``rows`` (a slice, or positions / a boolean mask), re-indexed from 0."""
+        def pick(s: pd.Series | pd.DataFrame) -> Any:
+            return s.iloc[rows].reset_index(drop=True)
+
+        return Dataset(self.regime, pick(self.X), pick(self.y), pick(self.forward), pick(self.ts),
+                       None if self.label_end is None else pick(self.label_end))
 
 
 @dataclass(frozen=True)
@@ -96,9 +107,12 @@ class FitResult:
     training_metrics: dict[str, Any]
     holdout_start: pd.Timestamp
     holdout_end: pd.Timestamp
+    # The last bar whose price entered a training or validation label: rows from here on are unseen.
+    seen_data_end: pd.Timestamp | None
     psi_reference: dict[str, Any]
     sizes: tuple[int, int, int]
     duration_seconds: float
+    psi_calibration: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -117,11 +131,18 @@ def prepare_dataset(candles: pd.DataFrame, regime: str, config: TrainingConfig) 
         y=labels.loc[keep].astype("int64").reset_index(drop=True),
         forward=fwd.loc[keep].reset_index(drop=True),
         ts=candles.loc[keep, "ts"].reset_index(drop=True),
+        label_end=candles["ts"].shift(-config.horizon).loc[keep].reset_index(drop=True),
     )
 
 
-def fit_slot(dataset: Dataset, config: TrainingConfig, hyperparameters: Mapping[str, Any]) -> FitResult:
-    """Split in time with a purge gap, train deterministically, score validation and holdout."""
+def fit_slot(
+    dataset: Dataset, config: TrainingConfig, hyperparameters: Mapping[str, Any], *,
+    drift_window_bars: int = 200, drift_quantile: float = 0.99,
+) -> FitResult:
+    """Split in time with a purge gap, train deterministically, score validation and holdout; record
+    what monitoring needs: the holdout's outcome counts and effective size (the rollback baseline),
+    and the PSI reference bins with a drift threshold calibrated on ``drift_window_bars``-row windows
+    of the training rows (monitoring settings: they change no model, so they are not in the lineage)."""
     if len(dataset) < config.min_rows:
         raise InsufficientData(
             f"regime '{dataset.regime}' has {len(dataset)} usable bars; at least {config.min_rows} are needed "
@@ -141,7 +162,13 @@ def fit_slot(dataset: Dataset, config: TrainingConfig, hyperparameters: Mapping[
         name: classification_metrics(part.y, training.predict_proba(trained, part.X), forward_returns=part.forward)
         for name, part in (("train", train), ("validation", valid), ("holdout", holdout))
     }
-    reference = {c: drift.reference_bins(train.X[c], config.psi_bins).to_dict() for c in trained.feature_names}
+    metrics["holdout"].update(holdout_record(
+        holdout.y, training.predict_proba(trained, holdout.X), horizon=config.horizon,
+        training_prior=float(train.y.mean()), seed=config.seed,
+    ))
+    bins = {c: drift.reference_bins(train.X[c], config.psi_bins) for c in trained.feature_names}
+    reference = {c: b.to_dict() for c, b in bins.items()}
+    calibration = drift.calibrate_threshold(bins, train.X, window_bars=drift_window_bars, quantile=drift_quantile)
     return FitResult(
         trained=trained,
         validation_metrics=metrics["validation"],
@@ -149,7 +176,9 @@ def fit_slot(dataset: Dataset, config: TrainingConfig, hyperparameters: Mapping[
         training_metrics=metrics["train"],
         holdout_start=holdout.ts.iloc[0],
         holdout_end=holdout.ts.iloc[-1],
+        seen_data_end=valid.label_end.iloc[-1] if valid.label_end is not None else None,
         psi_reference=reference,
+        psi_calibration=None if calibration is None else calibration.to_dict(),
         sizes=split.sizes,
         duration_seconds=time.perf_counter() - started,
     )
@@ -188,8 +217,11 @@ def fit_record(
         "label_horizon": config.horizon,
         "timeframe": timeframe,
         "psi_reference": fit.psi_reference,
+        "psi_calibration": fit.psi_calibration,
         "holdout_start": fit.holdout_start.isoformat(),
         "holdout_end": fit.holdout_end.isoformat(),
+        # Rows from this bar on are unseen by the version: the promotion gate scores it only there.
+        "seen_data_end": fit.seen_data_end.isoformat() if fit.seen_data_end is not None else None,
         "split_sizes": list(fit.sizes),
     }
     return lineage, version_metadata
@@ -201,13 +233,19 @@ def holdout_window(dataset: Dataset, config: TrainingConfig) -> Dataset:
     return dataset.part(split.holdout)
 
 
-def evaluate(trained: training.TrainedModel, window: Dataset) -> tuple[Evaluation, dict[str, Any]]:
-    """Score a model on a window: the gate's Evaluation (numeric metrics + per-sample correctness)
-    and the full metrics dict for storage."""
+def evaluate(
+    trained: training.TrainedModel, window: Dataset, *, training_prior: float, cost_per_trade: float = 0.0
+) -> tuple[Evaluation, dict[str, Any]]:
+    """Score a model on a window: the gate's Evaluation (labels, probabilities, the training prior its
+    no-skill references come from) and the full metrics dict for storage."""
     if len(window) == 0:
         raise InvalidInput("the evaluation window is empty")
     proba = training.predict_proba(trained, window.X)
     metrics = classification_metrics(window.y, proba, forward_returns=window.forward)
-    numeric = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and np.isfinite(v)}
-    correct = correct_vector(window.y.to_numpy(), (proba > 0.5).astype(np.int64))
-    return Evaluation(metrics=numeric, correct=correct, n=len(window)), metrics
+    metrics.update(signal_after_costs(proba, window.forward, horizon=trained.horizon, cost_per_trade=cost_per_trade))
+    numeric = {k: float(v) for k, v in metrics.items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)}
+    evaluation = Evaluation(y=window.y.to_numpy(), proba=proba, horizon=trained.horizon,
+                            training_prior=training_prior, metrics=numeric)
+    metrics.update({k: v for k, v in evaluation.metrics.items() if k not in metrics})
+    return evaluation, metrics

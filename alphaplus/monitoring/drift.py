@@ -7,7 +7,11 @@ share of training rows per bin; the result is stored in the version's metadata (
     PSI = sum over bins of (actual - expected) * ln(actual / expected)
 
 with both shares clipped to at least ``eps`` so an empty bin does not make PSI infinite.  Rules of
-thumb: < 0.1 stable, 0.1-0.25 moderate shift, > 0.25 major shift.
+thumb: < 0.1 stable, 0.1-0.25 moderate shift, > 0.25 major shift; but those assume independent
+values, and features of consecutive bars are not.  So monitoring measures PSI over a rolling set of
+the latest ``window_bars`` distinct bars (one value per bar; windows add up as ``bin_counts``) and
+compares it with a threshold calibrated at training on the training period's own window-to-window
+PSI (``calibrate_threshold``), stored with the reference bins.
 
 Bins are right-closed, (edge[i], edge[i+1]], with outer edges at -inf and +inf so every finite value
 lands somewhere.  Non-finite values (NaN, +-inf) are neither binned nor used for quantiles; they are
@@ -161,7 +165,24 @@ class PsiResult:
 def psi(reference: ReferenceBins, actual_values: Any, eps: float = 1e-4, min_samples: int = 100) -> PsiResult:
     """PSI of ``actual_values`` against ``reference``; None below ``min_samples`` finite values."""
     finite, n_missing = _split_finite(actual_values)
-    n = int(finite.size)
+    return psi_from_counts(reference, bin_counts(reference, finite), n_missing=n_missing, eps=eps,
+                           min_samples=min_samples)
+
+
+def bin_counts(reference: ReferenceBins, finite_values: np.ndarray) -> list[int]:
+    """How many of ``finite_values`` fall in each reference bin (counts add up across windows)."""
+    idx = np.searchsorted(reference.inner_edges, finite_values, side="left")
+    return [int(c) for c in np.bincount(idx, minlength=len(reference.proportions))]
+
+
+def psi_from_counts(
+    reference: ReferenceBins, counts: Any, *, n_missing: int = 0, eps: float = 1e-4, min_samples: int = 100
+) -> PsiResult:
+    """PSI of values given as bin counts (e.g. summed over the windows of a rolling set of bars)."""
+    c = np.asarray(counts, dtype=float)
+    if c.shape != (len(reference.proportions),):
+        raise InvalidInput(f"{len(reference.proportions)} bins need as many counts, got {c.size}")
+    n = int(c.sum())
     missing_note = f"; {n_missing} missing or non-finite values ignored" if n_missing else ""
     if n < min_samples:
         return PsiResult(
@@ -169,7 +190,7 @@ def psi(reference: ReferenceBins, actual_values: Any, eps: float = 1e-4, min_sam
             reason=f"only {n} live values (need {min_samples}) to measure drift{missing_note}",
         )
     expected = np.clip(np.asarray(reference.proportions), eps, None)
-    actual = np.clip(reference.shares(finite), eps, None)
+    actual = np.clip(c / n, eps, None)
     value = float(np.sum((actual - expected) * np.log(actual / expected)))
     return PsiResult(value=value, n=n, n_missing=n_missing, reason=f"{_verdict(value)}{missing_note}")
 
@@ -205,3 +226,79 @@ def max_psi(results: Mapping[str, PsiResult]) -> tuple[str, float] | None:
     if not measured:
         return None
     return max(measured, key=lambda item: item[1])
+
+
+@dataclass(frozen=True)
+class PsiCalibration:
+    """The drift threshold of a version, calibrated on its own training period.
+
+    Live PSI is measured over the latest ``window_bars`` distinct bars.  Even a market that never
+    changed gives such a window a PSI well above 0 against the whole training period when the features
+    are serially dependent (a 20-bar volatility moves slowly), so a fixed rule of thumb (0.25) fires on
+    nothing.  ``threshold`` is the ``quantile`` of the largest feature PSI over the training period's
+    own consecutive ``window_bars``-row windows (``windows`` of them; ``median`` for scale), read from
+    a gamma distribution fitted to them.
+    """
+
+    window_bars: int
+    threshold: float
+    quantile: float
+    windows: int
+    median: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"window_bars": self.window_bars, "threshold": self.threshold, "quantile": self.quantile,
+                "windows": self.windows, "median": self.median}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> PsiCalibration | None:
+        """Inverse of ``to_dict``; None for a version stored without a calibration."""
+        if not data:
+            return None
+        try:
+            return cls(int(data["window_bars"]), float(data["threshold"]), float(data["quantile"]),
+                       int(data["windows"]), float(data["median"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise InvalidInput(f"stored PSI calibration is malformed: {e!r}") from e
+
+
+def calibrate_threshold(
+    reference_by_feature: Mapping[str, ReferenceBins], frame: Any, *, window_bars: int, quantile: float = 0.99,
+    eps: float = 1e-4,
+) -> PsiCalibration | None:
+    """Calibrate the drift threshold on the training rows ``frame`` (time-ordered, one row per bar);
+    None when they hold fewer than two windows of ``window_bars`` rows."""
+    if window_bars < 2 or not 0.5 <= quantile <= 1.0:
+        raise InvalidInput(f"need window_bars >= 2 and quantile in [0.5, 1] (got {window_bars}, {quantile})")
+    n = len(frame)
+    windows = n // window_bars
+    if windows < 2 or not reference_by_feature:
+        return None
+    worst = np.zeros(windows)
+    for name, ref in reference_by_feature.items():
+        values = _as_float_array(frame[name])[: windows * window_bars].reshape(windows, window_bars)
+        expected = np.clip(np.asarray(ref.proportions), eps, None)
+        for w in range(windows):
+            finite = values[w][np.isfinite(values[w])]
+            if finite.size == 0:
+                continue
+            actual = np.clip(ref.shares(finite), eps, None)
+            worst[w] = max(worst[w], float(np.sum((actual - expected) * np.log(actual / expected))))
+    return PsiCalibration(window_bars=window_bars, threshold=_gamma_quantile(worst, quantile), quantile=quantile,
+                          windows=windows, median=float(np.median(worst)))
+
+
+def _gamma_quantile(values: np.ndarray, quantile: float) -> float:
+    """``quantile`` of a gamma distribution fitted to ``values`` by moments (never below their maximum).
+
+    A training period holds a few dozen windows, too few for an empirical 99th percentile, and the
+    tail of window PSI under serial dependence is long; a gamma (the shape of a scaled chi-square, as
+    PSI of independent values is) extrapolates it.
+    """
+    from scipy.special import gammaincinv
+
+    mean, var = float(np.mean(values)), float(np.var(values, ddof=1))
+    if not (mean > 0 and var > 0):
+        return float(np.max(values))
+    shape, scale = mean * mean / var, var / mean
+    return max(float(scale * gammaincinv(shape, quantile)), float(np.max(values)))

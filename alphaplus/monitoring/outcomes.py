@@ -4,12 +4,17 @@ matured, per-version window metrics (quality, errors, latency) and input drift (
 A window is a span of prediction times [window_start, window_end). For every version (and source:
 'live' for served predictions, 'shadow' for shadow scoring) that predicted in it:
 
+- one event per (version, bar): a bar predicted several times counts once, with its first successful
+  prediction (in prediction time); so does a bar already predicted just before the window
+  (``seen_before``, set by the query). Repeated predictions neither multiply outcomes nor drift.
 - quality counts only *matured* predictions: the candle of the predicted bar is known and so is the
   candle ``label_horizon`` bars after it (positions in the candle series, exactly as training labels
   are made by ``alphaplus.ml.labels.make_labels``). Immature predictions are left out, never counted
   wrong; a prediction about a bar absent from the candles is left out as unresolved.
-- error rate and latency percentiles cover every prediction of the window, failed ones included.
-- PSI compares the recorded input vectors of the window with the version's training reference bins.
+- error rate and latency percentiles cover every inference call of the window, failed ones included.
+- PSI compares the input vectors of the latest distinct bars, at least the version's ``window_bars``
+  (this window's plus earlier windows' bin counts, ``previous``), with its training reference bins;
+  the version's calibrated threshold is recorded beside it (``alphaplus.monitoring.drift``).
 
 Pure: no database, no Prefect.
 """
@@ -23,15 +28,18 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from alphaplus.monitoring.drift import ReferenceBins, feature_psi, max_psi
+from alphaplus.monitoring.drift import PsiCalibration, PsiResult, ReferenceBins, bin_counts, max_psi, psi_from_counts
 from alphaplus.core.errors import InvalidInput
 from alphaplus.ml.labels import NOT_UP, UP
 
 SOURCES = {False: "live", True: "shadow"}
-# Columns summarize_window reads from the events frame.
+# Columns summarize_window reads from the events frame; "ts" (prediction time: which prediction of a
+# bar came first) and "seen_before" (the bar was predicted before the window) are used when present.
 EVENT_COLUMNS: tuple[str, ...] = (
     "model_name", "version", "shadow", "success", "latency_ms", "bar_ts", "prediction", "features",
 )
+# Distinct bars PSI is measured over when a version has no calibration of its own.
+DEFAULT_PSI_WINDOW_BARS = 200
 
 
 @dataclass(frozen=True)
@@ -46,11 +54,12 @@ class VersionContext:
     label_horizon: int | None = None
     feature_names: tuple[str, ...] = ()
     psi_reference: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    psi_calibration: PsiCalibration | None = None
 
     @classmethod
     def from_metadata(cls, model_name: str, version: int, regime: str, symbol: str,
                       metadata: Mapping[str, Any] | None) -> "VersionContext":
-        """Read the contract keys: feature_names, label_horizon, timeframe, psi_reference."""
+        """Read the contract keys: feature_names, label_horizon, timeframe, psi_reference, psi_calibration."""
         md = dict(metadata or {})
         horizon = md.get("label_horizon")
         return cls(
@@ -59,7 +68,12 @@ class VersionContext:
             label_horizon=int(horizon) if horizon is not None else None,
             feature_names=tuple(md.get("feature_names") or ()),
             psi_reference=dict(md.get("psi_reference") or {}),
+            psi_calibration=PsiCalibration.from_dict(md.get("psi_calibration")),
         )
+
+    def psi_window_bars(self, default: int) -> int:
+        """Distinct bars a PSI measurement needs: the calibrated window, else ``default``."""
+        return self.psi_calibration.window_bars if self.psi_calibration is not None else default
 
 
 @dataclass(frozen=True)
@@ -202,20 +216,36 @@ def window_metrics(
 
 
 def input_drift(
-    context: VersionContext, feature_rows: Sequence[Sequence[float] | None], *, min_samples: int = 100
+    context: VersionContext, feature_rows: Sequence[Sequence[float] | None], *, min_samples: int = 100,
+    previous: Mapping[str, Sequence[int]] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], tuple[str, float] | None]:
-    """PSI per feature of the recorded input vectors (in ``context.feature_names`` order) against the
-    version's reference bins; returns ({feature: PsiResult dict}, (most drifted feature, PSI) or None)."""
+    """PSI per feature of the recorded input vectors (in ``context.feature_names`` order, one per bar)
+    plus ``previous`` bin counts per feature (earlier windows' bars), against the version's reference
+    bins; None per feature below ``min_samples`` bars.  Returns ({feature: PsiResult dict with this
+    window's ``counts``}, (most drifted feature, PSI) or None)."""
     names = context.feature_names
     if not names or not context.psi_reference:
         return {}, None
     width = len(names)
     rows = [r for r in feature_rows if r is not None and len(r) == width]
     matrix = np.asarray(rows, dtype=np.float64).reshape(len(rows), width)
-    frame = {name: matrix[:, i] for i, name in enumerate(names)}
-    references = {name: ReferenceBins.from_dict(ref) for name, ref in context.psi_reference.items()}
-    results = feature_psi(references, frame, min_samples=min_samples)
-    return {name: r.to_dict() for name, r in results.items()}, max_psi(results)
+    previous = previous or {}
+    out: dict[str, dict[str, Any]] = {}
+    results: dict[str, PsiResult] = {}
+    for name, stored in context.psi_reference.items():
+        ref = ReferenceBins.from_dict(stored)
+        if name not in names:
+            results[name] = PsiResult(None, 0, 0, f"feature {name!r} is absent from the live data")
+            out[name] = {**results[name].to_dict(), "counts": None}
+            continue
+        values = matrix[:, names.index(name)]
+        finite = values[np.isfinite(values)]
+        counts = bin_counts(ref, finite)
+        earlier = previous.get(name)
+        pooled = counts if earlier is None or len(earlier) != len(counts) else [a + b for a, b in zip(counts, earlier)]
+        results[name] = psi_from_counts(ref, pooled, n_missing=int(values.size - finite.size), min_samples=min_samples)
+        out[name] = {**results[name].to_dict(), "counts": counts}
+    return out, max_psi(results)
 
 
 def summarize_window(
@@ -225,12 +255,15 @@ def summarize_window(
     *,
     window_start: datetime,
     window_end: datetime,
-    psi_min_samples: int = 100,
+    psi_window_bars: int = DEFAULT_PSI_WINDOW_BARS,
+    previous_counts: Mapping[tuple[str, int, str], Mapping[str, Sequence[int]]] | None = None,
 ) -> list[PerformanceRecord]:
     """One PerformanceRecord per (model_name, version, source) with events in the window.
 
     ``events``: one row per recorded prediction with EVENT_COLUMNS; ``contexts``: per
-    (model_name, version); ``candles``: frames with ts and close per (symbol, timeframe).
+    (model_name, version); ``candles``: frames with ts and close per (symbol, timeframe);
+    ``previous_counts``: per (model_name, version, source), PSI bin counts per feature of the latest
+    earlier bars; ``psi_window_bars``: bars PSI needs for versions without a calibration.
     """
     missing = [c for c in EVENT_COLUMNS if c not in events.columns]
     if missing:
@@ -238,12 +271,14 @@ def summarize_window(
     records: list[PerformanceRecord] = []
     if len(events) == 0:
         return records
+    previous_counts = previous_counts or {}
     for (model_name, version, shadow), group in events.groupby(["model_name", "version", "shadow"], sort=True):
         version = int(version)
+        source = SOURCES[bool(shadow)]
         context = contexts.get((model_name, version))
         if context is None:
             raise InvalidInput(f"no registry record of version {version} of {model_name}")
-        ok = group[group["success"].astype(bool) & group["prediction"].notna()]
+        ok, repeats = one_per_bar(group[group["success"].astype(bool) & group["prediction"].notna()])
         y_true, details = _outcomes(ok, context, candles)
         matured = ~np.isnan(y_true)
         y_pred = ok["prediction"].to_numpy(dtype=np.float64)[matured]
@@ -253,14 +288,35 @@ def summarize_window(
             error_count=int((~group["success"].astype(bool)).sum()),
             latencies_ms=group["latency_ms"].to_numpy(dtype=np.float64),
         )
-        drift, worst = input_drift(context, list(ok["features"]), min_samples=psi_min_samples)
-        details["max_psi_feature"] = worst[0] if worst else None
+        bars = context.psi_window_bars(psi_window_bars)
+        drift, worst = input_drift(context, list(ok["features"]), min_samples=bars,
+                                   previous=previous_counts.get((model_name, version, source)))
+        details.update(
+            n_repeated_predictions=repeats, max_psi_feature=worst[0] if worst else None,
+            psi_bars=int(sum(f is not None for f in ok["features"])), psi_window_bars=bars,
+            psi_threshold=None if context.psi_calibration is None else context.psi_calibration.threshold,
+        )
         records.append(PerformanceRecord(
             window_start=window_start, window_end=window_end, model_name=model_name, version=version,
-            regime=context.regime, symbol=context.symbol, source=SOURCES[bool(shadow)], metrics=metrics,
+            regime=context.regime, symbol=context.symbol, source=source, metrics=metrics,
             drift=drift, max_psi=worst[1] if worst else None, details=details,
         ))
     return records
+
+
+def one_per_bar(predictions: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The first prediction of each bar (by prediction time ``ts`` when given), without bars already
+    predicted before the window (``seen_before``); and how many predictions that left out.
+    Predictions without a bar are kept (they resolve to nothing)."""
+    frame = predictions
+    if "seen_before" in frame.columns:
+        frame = frame[~frame["seen_before"].fillna(False).astype(bool)]
+    if "ts" in frame.columns:
+        frame = frame.sort_values("ts", kind="stable")
+    has_bar = frame["bar_ts"].notna()
+    first = ~frame["bar_ts"].duplicated(keep="first") | ~has_bar
+    kept = frame[first]
+    return kept, int(len(predictions) - len(kept))
 
 
 def _outcomes(

@@ -4,17 +4,21 @@ runs the same steps as tasks."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping
 
 import pandas as pd
 
-from alphaplus.monitoring.outcomes import PerformanceRecord, VersionContext, summarize_window, window_bounds
-from alphaplus.core.settings import Settings
-
-# Fewer live values than this and a feature's PSI is not measured (alphaplus.monitoring.drift's default).
-PSI_MIN_SAMPLES = 100
+from alphaplus.monitoring.outcomes import (
+    DEFAULT_PSI_WINDOW_BARS,
+    SOURCES,
+    PerformanceRecord,
+    VersionContext,
+    summarize_window,
+    window_bounds,
+)
+from alphaplus.core.settings import Settings, get_settings
 
 
 @dataclass(frozen=True)
@@ -26,22 +30,52 @@ class OutcomeWindow:
     events: pd.DataFrame
     contexts: Mapping[tuple[str, int], VersionContext]
     candles: Mapping[tuple[str, str], pd.DataFrame]
+    previous_counts: Mapping[tuple[str, int, str], Mapping[str, list[int]]] = field(default_factory=dict)
+    psi_window_bars: int = DEFAULT_PSI_WINDOW_BARS
 
 
 async def load_window(
     *, window_start: datetime, window_end: datetime, model_name: str | None = None, settings: Settings | None = None
 ) -> OutcomeWindow:
-    """Read the window's events, their versions' metadata and the candles their outcomes need."""
-    from db.performance import fetch_outcome_candles, fetch_version_contexts, fetch_window_events
+    """Read the window's events, their versions' metadata, the candles their outcomes need and the
+    PSI bin counts of the versions' latest earlier bars."""
+    from db.performance import (
+        fetch_outcome_candles,
+        fetch_previous_drift,
+        fetch_version_contexts,
+        fetch_window_events,
+    )
     from db.pool import get_pool
 
+    settings = settings or get_settings()
     pool = await get_pool(settings=settings)
     events = await fetch_window_events(pool, window_start=window_start, window_end=window_end,
                                        model_name=model_name)
     keys = {(m, int(v)) for m, v in zip(events["model_name"], events["version"])}
     contexts = await fetch_version_contexts(pool, keys)
     candles = await fetch_outcome_candles(pool, _candle_requests(events, contexts))
-    return OutcomeWindow(window_start, window_end, events, contexts, candles)
+    default_bars = settings.drift_window_bars
+    sources = sorted({(m, int(v), SOURCES[bool(s)]) for m, v, s in
+                      zip(events["model_name"], events["version"], events["shadow"])})
+    bars = max((contexts[(m, v)].psi_window_bars(default_bars) for m, v, _ in sources if (m, v) in contexts),
+               default=default_bars)
+    stored = await fetch_previous_drift(pool, sources, before=window_start, bars=bars)
+    previous = {key: summed_counts(rows) for key, rows in stored.items()}
+    return OutcomeWindow(window_start, window_end, events, contexts, candles, previous, default_bars)
+
+
+def summed_counts(drift_rows: list[Mapping[str, Any]]) -> dict[str, list[int]]:
+    """Per feature, the PSI bin counts of stored windows added up (windows without counts add nothing)."""
+    out: dict[str, list[int]] = {}
+    for row in drift_rows:
+        for name, entry in row.items():
+            counts = entry.get("counts") if isinstance(entry, Mapping) else None
+            if not counts:
+                continue
+            total = out.get(name)
+            out[name] = list(counts) if total is None or len(total) != len(counts) else \
+                [a + int(b) for a, b in zip(total, counts)]
+    return out
 
 
 def _candle_requests(
@@ -61,10 +95,11 @@ def _candle_requests(
             in spans.items()]
 
 
-def summarize(window: OutcomeWindow, *, psi_min_samples: int = PSI_MIN_SAMPLES) -> list[PerformanceRecord]:
+def summarize(window: OutcomeWindow) -> list[PerformanceRecord]:
     """The performance records of a loaded window (pure)."""
     return summarize_window(window.events, window.contexts, window.candles, window_start=window.window_start,
-                            window_end=window.window_end, psi_min_samples=psi_min_samples)
+                            window_end=window.window_end, psi_window_bars=window.psi_window_bars,
+                            previous_counts=window.previous_counts)
 
 
 async def store(records: list[PerformanceRecord], *, settings: Settings | None = None) -> int:

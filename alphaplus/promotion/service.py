@@ -20,7 +20,8 @@ from alphaplus.core.validation import check_reason, one_line
 async def evaluate_challenger(
     registry: Registry, challenger: ModelVersion, candles: pd.DataFrame, config: TrainingConfig, policy: GatePolicy
 ) -> GateOutcome:
-    """Score challenger and current champion (artifacts hash-verified) on the same window; decide."""
+    """Score challenger and current champion (artifacts hash-verified) on the rows neither has seen
+    (by time, from their recorded data ends); decide."""
     slot = challenger.slot
     champion = await registry.get_production_model(slot.model_name, slot.regime, slot.symbol)
     return run_gate(
@@ -32,6 +33,8 @@ async def evaluate_challenger(
         candles=candles,
         config=config,
         policy=policy,
+        challenger_lineage=await registry.get_lineage(slot.model_name, challenger.version),
+        champion_lineage=await registry.get_lineage(slot.model_name, champion.version) if champion else None,
     )
 
 
@@ -40,6 +43,7 @@ async def record_comparison(registry: Registry, outcome: GateOutcome, flow_run_i
     from db.comparisons import insert_comparison
 
     d = outcome.decision
+    decisive = d.decisive
     return await insert_comparison(
         registry.repo.pool,
         model_name=outcome.slot.model_name,
@@ -53,12 +57,22 @@ async def record_comparison(registry: Registry, outcome: GateOutcome, flow_run_i
         challenger_metrics=outcome.challenger_metrics,
         champion_metrics=outcome.champion_metrics,
         metric_deltas=d.to_dict()["deltas"],
-        test_name="mcnemar_exact" if d.mcnemar else None,
-        statistic=float(d.mcnemar.statistic) if d.mcnemar else None,
-        p_value=float(d.mcnemar.p_value) if d.mcnemar else None,
+        test_name=f"block bootstrap: {decisive.name}" if decisive else None,
+        statistic=decisive.to_dict()["statistic"] if decisive else None,
+        p_value=decisive.p_value if decisive else None,
         decision=d.outcome,
         reasons=list(d.reasons),
         flow_run_id=flow_run_id,
+        label_horizon=d.horizon,
+        n_outcomes=d.n_outcomes,
+        n_effective=decisive.to_dict()["n_effective"] if decisive else None,
+        ci_low=decisive.to_dict()["ci_low"] if decisive else None,
+        ci_high=decisive.to_dict()["ci_high"] if decisive else None,
+        confidence=decisive.confidence if decisive else None,
+        evidence={"tests": [t.to_dict() for t in d.tests], "resampling": d.to_dict()["resampling"],
+                  "unseen_from": [{"version": b.version, "ts": b.ts.isoformat() if b.ts is not None else None,
+                                   "source": b.source} for b in outcome.unseen],
+                  "policy": d.policy.to_dict() if d.policy else None},
     )
 
 

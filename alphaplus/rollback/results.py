@@ -9,14 +9,15 @@ from typing import Any, Literal
 
 from alphaplus.core.entities import ProductionMove, Slot
 from alphaplus.core.errors import AlphaPlusError
-from alphaplus.rollback.policy import RollbackAssessment
+from alphaplus.rollback.state import RollbackAssessment
 from alphaplus.rollback.target import CandidateChoice
 
 RollbackType = Literal["automatic", "manual", "on_failure"]
-OutcomeKind = Literal["executed", "no_safe_candidate", "aborted", "dry_run"]
+OutcomeKind = Literal["executed", "no_safe_candidate", "aborted", "dry_run", "market_shift"]
 # Per-slot result of one assessment run: a policy status, or why the policy was not asked.
 ResultOutcome = Literal[
-    "none", "executed", "no_safe_candidate", "aborted", "dry_run", "superseded", "no_new_data", "error"
+    "none", "executed", "no_safe_candidate", "aborted", "dry_run", "market_shift", "superseded", "no_new_data",
+    "error",
 ]
 
 
@@ -92,7 +93,7 @@ class SlotAssessmentResult:
         """One line a person reads first: the error, the rollback reason, or the last finding."""
         if self.error:
             return self.error
-        if self.rollback is not None and self.rollback.choice is not None:
+        if self.rollback is not None and self.rollback.choice is not None and self.rollback.outcome != "market_shift":
             return self.rollback.choice.reason
         if self.assessment is not None and self.assessment.reasons:
             return self.assessment.reasons[-1]
@@ -109,6 +110,8 @@ class SlotAssessmentResult:
             "severity": None if a is None else a.severity,
             "degradation": None if a is None else _num(a.degradation),
             "confidence": None if a is None else _num(a.confidence),
+            **({"n": None, "n_effective": None, "test": None, "statistic": None, "p_value": None}
+               if a is None else a.summary()),
             "summary": self.summary(),
         }
 

@@ -13,14 +13,18 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Literal
 
-from alphaplus.rollback.policy import RollbackPolicy, SlotHistory, as_utc, json_float
+from alphaplus.rollback.config import RollbackPolicy
+from alphaplus.rollback.state import SlotHistory, as_utc, json_float
 
 
 @dataclass(frozen=True, kw_only=True)
 class Candidate:
     """A version of the slot that might be rolled back to.
 
-    live_metrics / live_samples: recent live or shadow metrics and how many outcomes they rest on.
+    baseline_metrics / baseline_source: its out-of-sample scores, from its holdout ("validation" only for
+        versions stored without holdout outcomes: validation chose the early-stopping iteration).
+    live_metrics / live_samples / label_horizon: recent live or shadow scores, the outcome rows they
+        rest on and bars per label (rows / horizon = independent outcomes).
     served_production_without_incident: it was production before and left for a routine reason.
     last_production_end: when it last stopped serving production (recency tie-break).
     rolled_back_for_cause_at: when it was last rolled back because of a problem.
@@ -30,9 +34,11 @@ class Candidate:
     status: str
     quarantined: bool = False
     artifact_verified: bool = False
-    validation_metrics: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    baseline_metrics: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    baseline_source: Literal["holdout", "validation"] = "holdout"
     live_metrics: Mapping[str, float] | None = None
     live_samples: int = 0
+    label_horizon: int = 1
     served_production_without_incident: bool = False
     last_production_end: datetime | None = None
     rolled_back_for_cause_at: datetime | None = None
@@ -40,7 +46,7 @@ class Candidate:
     def __post_init__(self) -> None:
         # Accept a lifecycle enum as well as its string value.
         object.__setattr__(self, "status", str(getattr(self.status, "value", self.status)))
-        object.__setattr__(self, "validation_metrics", MappingProxyType(dict(self.validation_metrics)))
+        object.__setattr__(self, "baseline_metrics", MappingProxyType(dict(self.baseline_metrics)))
         if self.live_metrics is not None:
             object.__setattr__(self, "live_metrics", MappingProxyType(dict(self.live_metrics)))
         object.__setattr__(self, "last_production_end", as_utc(self.last_production_end))
@@ -55,7 +61,7 @@ class RankedCandidate:
     eligible: bool
     rank: int | None
     score: float | None
-    score_source: Literal["live", "validation"] | None
+    score_source: Literal["live", "holdout", "validation"] | None
     reasons: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,9 +121,9 @@ def choose_rollback_target(
     Eligible: status in ``policy.eligible_statuses`` (never failed), not quarantined, artifact verified,
     not ``current_version``, not rolled back for cause within ``policy.no_return`` (from the candidate or
     ``history``).  Ranked by, in order: served production without incident; scored on live/shadow
-    metrics with at least ``min_samples`` outcomes (a rollback should return to something known to work
-    under live conditions, and validation scores are systematically rosier); the score of
-    ``ranking_metric``; most recent production service; highest version.
+    metrics with at least ``min_outcomes`` independent outcomes (a rollback should return to something
+    known to work under live conditions); the score of ``ranking_metric`` (live, else holdout, else
+    validation, which is rosier); most recent production service; highest version.
     """
     policy = policy or RollbackPolicy()
     now = as_utc(now)
@@ -137,15 +143,16 @@ def choose_rollback_target(
             )
             continue
         notes: list[str] = []
-        live_ok = c.live_metrics is not None and c.live_samples >= policy.min_samples and metric in c.live_metrics
+        need = policy.min_outcomes * max(1, c.label_horizon)
+        live_ok = c.live_metrics is not None and c.live_samples >= need and metric in c.live_metrics
         if live_ok:
             score, src = float(c.live_metrics[metric]), "live"  # type: ignore[index]
-            notes.append(f"live {metric} {score:.3f} on {c.live_samples} outcomes")
-        elif metric in c.validation_metrics:
-            score, src = float(c.validation_metrics[metric]), "validation"
+            notes.append(f"live {metric} {score:+.3f} on {c.live_samples} outcomes")
+        elif metric in c.baseline_metrics:
+            score, src = float(c.baseline_metrics[metric]), c.baseline_source
             if c.live_metrics is not None:
-                notes.append(f"only {c.live_samples} live outcomes (need {policy.min_samples}); ranked on validation")
-            notes.append(f"validation {metric} {score:.3f}")
+                notes.append(f"only {c.live_samples} live outcomes (need {need}); ranked on {src}")
+            notes.append(f"{src} {metric} {score:+.3f}")
         else:
             score, src = None, None
             notes.append(f"no {metric} recorded; ranked last")

@@ -142,3 +142,44 @@ async def test_psi_is_near_zero_on_the_training_distribution_and_a_clear_shift_i
     assert moved["metrics"]["max_psi_feature"] == "rsi_14"
     assert moved["drift_metrics"]["rsi_14"]["value"] == pytest.approx(moved["max_psi"])
     assert np.isclose(moved["drift_metrics"]["ret_1"]["value"], same["drift_metrics"]["ret_1"]["value"])
+
+
+async def test_each_bar_counts_once_and_a_bar_of_the_previous_window_stays_there(
+    registry, settings, conn, model_name, symbol, candles, features
+):
+    await store_candles(conn, symbol, candles)
+    version = await register_version(registry, model_name, symbol, features.dropna())
+    labels = make_labels(candles, HORIZON)
+    before = WINDOW_END - timedelta(minutes=90)
+    inside = WINDOW_END - timedelta(minutes=30)
+    events = [prediction_event(model_name, version, symbol, at=before, bar_ts=candles["ts"].iloc[100],
+                               prediction=int(labels.iloc[100]))]
+    for i in range(100, 110):  # bar 100 was predicted in the previous window; each bar five times, wrong after
+        truth = int(labels.iloc[i])
+        for k in range(5):
+            events.append(prediction_event(model_name, version, symbol, at=inside + timedelta(seconds=k),
+                                           bar_ts=candles["ts"].iloc[i], prediction=truth if k == 0 else 1 - truth))
+    await write_events(registry.repo.pool, events, [])
+    (record,) = await resolve_outcomes(model_name=model_name, window_minutes=60, window_end=WINDOW_END,
+                                       settings=settings)
+    assert (record.metrics.n_samples, record.metrics.n_correct) == (9, 9)
+    assert record.metrics.total_inferences == 50 and record.details["n_repeated_predictions"] == 41
+
+
+async def test_psi_is_measured_once_the_latest_windows_hold_enough_distinct_bars(
+    registry, settings, conn, model_name, symbol, candles, features
+):
+    await store_candles(conn, symbol, candles)
+    reference = features.dropna()
+    version = await register_version(registry, model_name, symbol, reference)
+    previous_end = WINDOW_END - timedelta(hours=1)
+    for end, rows in ((previous_end, reference.iloc[:150]), (WINDOW_END, reference.iloc[150:250])):
+        at = end - timedelta(minutes=10)
+        await write_events(registry.repo.pool, [
+            prediction_event(model_name, version, symbol, at=at, bar_ts=candles["ts"].iloc[i], prediction=1,
+                             features=row.tolist()) for i, row in rows.iterrows()], [])
+        await resolve_outcomes(model_name=model_name, window_end=end, settings=settings)
+    first, second = await fetch_performance_history(registry.repo.pool, model_name, version=version)
+    assert first["max_psi"] is None and "only 150" in first["drift_metrics"]["rsi_14"]["reason"]
+    assert second["max_psi"] is not None and second["drift_metrics"]["rsi_14"]["n"] == 250
+    assert (second["metrics"]["psi_bars"], second["metrics"]["psi_window_bars"]) == (100, 200)

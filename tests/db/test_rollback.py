@@ -1,4 +1,5 @@
-"""Rollback service on a real PostgreSQL: assessment over live windows, audited rollback, safety."""
+"""Rollback service on a real PostgreSQL: assessment over live windows against the holdout baseline,
+audited rollback, market shift, safety."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from alphaplus.core.entities import Slot
 from alphaplus.core.errors import ModelNotFound, NoProductionVersion, VersionNotFound
 from alphaplus.rollback.service import RollbackService, SlotFilter, UnsafeRollbackTarget
 from db.pool import get_pool
-
-HOUR = timedelta(hours=1)
+from tests.db.conftest import make_lineage
+from tests.db.live_windows import HOLDOUT, HOUR, LOOK, write_window
 
 
 @pytest.fixture
@@ -25,23 +26,19 @@ async def pool(settings):
     return await get_pool(settings.database_url, settings)
 
 
-async def write_window(pool, version, *, start, n=500, acc=0.60, errors=0, source="live"):
-    """One live window of ``version`` with confusion counts that match ``acc`` (F1 == accuracy)."""
-    n_correct = round(acc * n)
-    wrong = n - n_correct
-    fp = fn = wrong // 2
-    tp = max(1, round(acc * (fp + fn) / (2 * (1 - acc))))
-    await pool.execute(
-        """
-        INSERT INTO model_performance_history (ts, window_start, model_name, version, regime, symbol, source,
-            n_samples, n_correct, accuracy, f1, total_inferences, error_count, error_rate, metrics)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-        """,
-        start + HOUR, start, version.model_name, version.version, version.regime, version.symbol, source,
-        n, n_correct, n_correct / n, acc, n + errors, errors, errors / (n + errors),
-        {"true_positives": tp, "false_positives": fp, "false_negatives": fn},
-    )
-    return start + HOUR
+@pytest.fixture
+def register(registry):
+    """Register a staging version of a slot whose holdout outcomes were recorded at training."""
+
+    async def go(model_name: str, *, regime: str = "trending", symbol: str = "BTCUSDT"):
+        lineage = make_lineage(model_name, regime=regime, symbol=symbol)
+        reg = await registry.register_model_version(
+            lineage, model={"weights": lineage.lineage_key}, training_metrics={"holdout": HOLDOUT},
+            validation_metrics={"accuracy": 0.7},
+        )
+        return reg.version
+
+    return go
 
 
 async def served_in_turn(register, registry, model_name, count=2, **slot):
@@ -63,25 +60,25 @@ def future() -> datetime:
     return datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
 
 
-async def test_a_degrading_version_is_rolled_back_once_to_the_previous_one_and_never_flaps_back(
+async def test_a_lost_edge_is_rolled_back_once_to_the_previous_version_which_never_flaps_back(
     service, registry, register, model_name, pool
 ):
     v1, v2 = await served_in_turn(register, registry, model_name)
     flt = SlotFilter(model_name=model_name)
     t = future()
 
-    t = await write_window(pool, v2, start=t, acc=0.60)  # early live baseline
+    t = await write_window(pool, v2, start=t, acc=0.60)
     [r] = await service.assess_slots(flt, now=t)
-    assert r.status == "healthy" and r.outcome == "none"
+    assert r.status == "insufficient_evidence" and r.outcome == "none"  # a look, too early to test anything
     [r] = await service.assess_slots(flt, now=t + timedelta(minutes=1))
     assert r.outcome == "no_new_data"  # the same window never counts twice
 
     statuses = []
     for _ in range(3):
-        t = await write_window(pool, v2, start=t, acc=0.40)
+        t = await write_window(pool, v2, start=t, acc=0.30)
         [r] = await service.assess_slots(flt, now=t)
         statuses.append(r.status)
-    assert statuses == ["triggered_pending", "triggered_pending", "rollback"]
+    assert statuses == ["healthy", "triggered_pending", "rollback"]
     assert r.outcome == "executed" and r.target_version == v1.version
     assert (await registry.get_production_model(*v1.slot.__dict__.values())).version == v1.version
     assert (await registry.get_version(model_name, v2.version)).status == "failed"
@@ -90,25 +87,25 @@ async def test_a_degrading_version_is_rolled_back_once_to_the_previous_one_and_n
     assert (ev["from_version"], ev["to_version"], ev["outcome"]) == (v2.version, v1.version, "executed")
     assert ev["rollback_type"] == "automatic" and ev["for_cause"]
     assert "performance_degradation" in ev["triggers"]
-    assert "persisted for 3 consecutive assessments" in ev["rollback_reason"]
+    assert "confirmed in 2 consecutive looks: roll back" in ev["rollback_reason"]
+    assert (ev["n_outcomes"], ev["n_effective"]) == (4 * LOOK, pytest.approx(4 * LOOK / 7))
+    assert ev["test_name"] == "balanced_accuracy_skill: two-sample z, overlap-corrected"
+    assert ev["statistic"] < -2 and 0 < ev["p_value"] < 0.05
     snap = ev["metrics_snapshot"]
-    assert snap["window"]["n"] == 500 and snap["assessment"]["evidence"]["windows"] == 3
-    assert snap["assessment"]["evidence"]["n"] == 1500
-    assert snap["candidates"]["target"] == v1.version
-    assert ev["degradation"] == pytest.approx(1 / 3) and ev["confidence"] > 0.95 and ev["risk"] == "critical"
+    assert snap["window"]["n"] == LOOK and snap["assessment"]["evidence"]["n"] == 4 * LOOK
+    assert snap["candidates"]["target"] == v1.version and snap["holdout_metrics"]["n_effective"] > 0
+    assert ev["confidence"] > 0.95 and ev["risk"] == "critical"
     moves = [e for e in await registry.audit_events(model_name) if e.event == "production_moved"]
     assert moves[-1].to_version == v1.version and moves[-1].reason.startswith("rollback (automatic)")
 
-    # v1 is good at first, then as bad: within the cooldown nothing moves.
-    t = await write_window(pool, v1, start=t, acc=0.60)
+    # v1 fails as well: for the cooldown's 40 independent outcomes (480 rows) nothing moves.
     for _ in range(3):
-        t = await write_window(pool, v1, start=t, acc=0.40)
+        t = await write_window(pool, v1, start=t, acc=0.30)
         [r] = await service.assess_slots(flt, now=t)
         assert r.status == "cooldown" and r.outcome == "none"
-    # After the cooldown the problem is confirmed again, but v2 (failed, barred) is never restored.
-    later = t + timedelta(hours=7)
-    for i in range(3):
-        t = await write_window(pool, v1, start=later + i * HOUR, acc=0.40)
+    # After the cooldown the loss is confirmed again, but v2 (failed, barred) is never restored.
+    for _ in range(2):
+        t = await write_window(pool, v1, start=t, acc=0.30)
         [r] = await service.assess_slots(flt, now=t)
     assert r.status == "rollback" and r.outcome == "no_safe_candidate"
     assert (await registry.get_production_model(*v1.slot.__dict__.values())).version == v1.version
@@ -118,6 +115,52 @@ async def test_a_degrading_version_is_rolled_back_once_to_the_previous_one_and_n
     ranking = {c["version"]: c for c in rows[-1]["metrics_snapshot"]["candidates"]["ranking"]}
     assert not ranking[v2.version]["eligible"]
     assert any("failed" in why for why in ranking[v2.version]["reasons"])
+    state = await pool.fetchrow("SELECT * FROM slot_assessments WHERE model_name = $1", model_name)
+    assert state["last_test"] and state["last_n"] > 0 and 0 <= state["last_p_value"] <= 1
+
+
+async def both_slots_lose_their_edge(service, registry, register, model_name, pool, *, shadow_acc):
+    """Trending and ranging production versions of one symbol lose their edge together, while the
+    trending slot's previous version is scored in shadow at ``shadow_acc``; returns (results, old, trending)."""
+    old, trending = await served_in_turn(register, registry, model_name, regime="trending")
+    _, ranging = await served_in_turn(register, registry, model_name, regime="ranging")
+    t = future()
+    for _ in range(4):
+        for v in (trending, ranging):
+            await write_window(pool, v, start=t, acc=0.30)
+        await write_window(pool, old, start=t, acc=shadow_acc, source="shadow")
+        t += HOUR
+        results = {r.slot.regime: r for r in await service.assess_slots(SlotFilter(model_name=model_name), now=t)}
+    return results, old, trending
+
+
+async def test_most_slots_of_a_symbol_losing_their_edge_with_a_target_no_better_in_shadow_is_a_market_shift(
+    service, registry, register, model_name, pool
+):
+    # The older version fails as much in shadow.
+    results, old, trending = await both_slots_lose_their_edge(service, registry, register, model_name, pool,
+                                                              shadow_acc=0.32)
+    r = results["trending"]
+    assert (r.status, r.outcome) == ("market_shift", "market_shift") and r.rollback.to_version is None
+    assert "market shift: 2 of 2 tested production slots of BTCUSDT lost their edge" in " ".join(r.assessment.reasons)
+    assert f"version {old.version} does no better in shadow" in " ".join(r.assessment.reasons)
+    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == trending.version
+    rows = [e for e in await events(pool, model_name) if e["regime"] == "trending"]
+    assert [e["outcome"] for e in rows] == ["market_shift"] and rows[0]["p_value"] < 0.05
+    assert rows[0]["metrics_snapshot"]["withheld_target"] == old.version and not rows[0]["for_cause"]
+    assert results["ranging"].status == "market_shift"
+    state = await pool.fetchrow("SELECT last_status FROM slot_assessments WHERE model_name = $1 AND regime = $2",
+                                model_name, "trending")
+    assert state["last_status"] == "market_shift"
+
+
+async def test_a_target_doing_clearly_better_in_shadow_is_restored_even_when_the_market_moved(
+    service, registry, register, model_name, pool
+):
+    results, old, _ = await both_slots_lose_their_edge(service, registry, register, model_name, pool,
+                                                       shadow_acc=0.62)
+    r = results["trending"]
+    assert (r.status, r.outcome, r.target_version) == ("rollback", "executed", old.version)
 
 
 async def test_concurrent_assessments_of_a_slot_roll_back_at_most_once(service, registry, register, model_name, pool):
@@ -128,9 +171,9 @@ async def test_concurrent_assessments_of_a_slot_roll_back_at_most_once(service, 
     flt = SlotFilter(model_name=model_name)
     await service.assess_slots(flt, now=t)
     for _ in range(2):
-        t = await write_window(pool, v3, start=t, acc=0.35)
+        t = await write_window(pool, v3, start=t, acc=0.30)
         await service.assess_slots(flt, now=t)
-    t = await write_window(pool, v3, start=t, acc=0.35)
+    t = await write_window(pool, v3, start=t, acc=0.30)
 
     runs = await asyncio.gather(*(service.assess_slots(flt, now=t) for _ in range(6)))
     manual = await asyncio.gather(*(
@@ -192,7 +235,7 @@ async def test_dry_runs_change_nothing(service, registry, register, model_name, 
     for _ in range(3):
         t = await write_window(pool, v2, start=t, acc=0.30)
     audit_before = len(await registry.audit_events(model_name))
-    # One pooled window can prove the drop but not the streak; a manual dry run shows the plan.
+    # One pooled look can prove the loss but not the streak; a manual dry run shows the plan.
     [r] = await service.assess_slots(SlotFilter(model_name=model_name), now=t, dry_run=True)
     assert r.outcome == "none" and r.status == "triggered_pending"
     plan = await service.request_rollback(model_name, "trending", "BTCUSDT", reason="what if", dry_run=True)
@@ -207,33 +250,31 @@ async def test_small_windows_accumulate_until_they_hold_enough_evidence(service,
     _, v2 = await served_in_turn(register, registry, model_name)
     t = future()
     flt = SlotFilter(model_name=model_name)
-    t = await write_window(pool, v2, start=t, n=120)
+    t = await write_window(pool, v2, start=t, n=100)
     [r] = await service.assess_slots(flt, now=t)
-    assert r.status == "insufficient_evidence"
-    t = await write_window(pool, v2, start=t, n=120)
-    [r] = await service.assess_slots(flt, now=t)
-    assert r.status == "healthy" and r.assessment.evidence is None
+    assert r.status == "insufficient_evidence" and "a look needs 120" in r.assessment.reasons[0]
+    assert await pool.fetchval("SELECT count(*) FROM slot_assessments WHERE model_name = $1", model_name) == 0
+    t = await write_window(pool, v2, start=t, n=100)
+    [r] = await service.assess_slots(flt, now=t)  # 200 outcomes and calls: a look and an error check
+    assert r.status == "healthy" and r.assessment.look and r.assessment.tests[-1].n == 200
     state = await pool.fetchrow("SELECT * FROM slot_assessments WHERE model_name = $1", model_name)
-    assert state["last_window_end"] == t and state["last_status"] == "healthy"
+    assert state["last_window_end"] == t and state["last_status"] == "healthy" and state["last_n"] == 200
 
 
 async def test_a_promotion_starts_a_fresh_streak(service, registry, register, model_name, pool):
     _, v2 = await served_in_turn(register, registry, model_name)
     flt = SlotFilter(model_name=model_name)
     t = future()
-    t = await write_window(pool, v2, start=t, acc=0.60)
-    await service.assess_slots(flt, now=t)
-    for _ in range(2):
-        t = await write_window(pool, v2, start=t, acc=0.35)
-        [r] = await service.assess_slots(flt, now=t)
-    assert r.assessment.consecutive_count == 2
+    t = await write_window(pool, v2, start=t, n=3 * LOOK, acc=0.30)
+    [r] = await service.assess_slots(flt, now=t)
+    assert r.assessment.consecutive_count == 1
     v3 = await register(model_name)
     await registry.promote(model_name, v3.version, reason="retrained")
     t = future() + 6 * HOUR
-    t = await write_window(pool, v3, start=t, acc=0.60)
-    t = await write_window(pool, v3, start=t, acc=0.35)
+    t = await write_window(pool, v3, start=t, acc=0.30)
     [r] = await service.assess_slots(flt, now=t)
-    assert r.production_version == v3.version and r.assessment.consecutive_count == 1
+    assert r.production_version == v3.version and r.assessment.consecutive_count == 0
+    assert r.status == "insufficient_evidence"  # v2's looks are not v3's evidence
 
 
 async def test_user_mistakes_raise_domain_errors(service, registry, register, model_name):
@@ -263,7 +304,7 @@ async def test_one_slot_with_broken_state_does_not_stop_the_others(service, regi
     )
     t = future()
     for v in (await registry.get_production_model(model_name, "trending", "BTCUSDT"), eth):
-        await write_window(pool, v, start=t)
+        await write_window(pool, v, start=t, n=4 * LOOK)
     run = await service.assess_slots(SlotFilter(model_name=model_name), now=t + HOUR)
     results = {r.slot.symbol: r for r in run}
     assert results["BTCUSDT"].outcome == "error" and "malformed" in results["BTCUSDT"].error

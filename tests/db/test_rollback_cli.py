@@ -108,3 +108,42 @@ def test_reading_rollback_history_imports_no_prefect_lightgbm_or_great_expectati
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.fixture
+async def pool(settings):
+    from db.pool import get_pool
+
+    return await get_pool(settings.database_url, settings)
+
+
+async def test_assess_shows_the_evidence_and_raises_a_market_shift(cli_env, registry, model_name, pool, capsys):
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from tests.db.conftest import make_lineage
+    from tests.db.live_windows import HOLDOUT, HOUR, write_window
+
+    served = {}
+    for regime in ("trending", "ranging"):
+        for i in range(2):
+            reg = await registry.register_model_version(
+                make_lineage(model_name, regime=regime), model={"w": f"{regime}{i}"},
+                training_metrics={"holdout": HOLDOUT})
+            await registry.promote(model_name, reg.version.version, reason="test promotion")
+            served[regime] = reg.version
+    t = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
+    for _ in range(3):
+        for v in served.values():
+            await write_window(pool, v, start=t, acc=0.30)
+        t += HOUR
+        assert await asyncio.to_thread(main, ["assess", "--model", model_name, "--json"]) == 0
+        rows = json.loads(capsys.readouterr().out)
+    assert {r["status"] for r in rows} == {"triggered_pending"}
+    assert {(r["n"], round(r["n_effective"])) for r in rows} == {(360, 51)}  # 360 rows at design effect 7
+    for v in served.values():
+        await write_window(pool, v, start=t, acc=0.30)
+    assert await asyncio.to_thread(main, ["assess", "--model", model_name]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "rollback of version" in out and "withheld" in out and "(~69" in out
+    assert "2 of 2 tested production slots of BTCUSDT lost their edge" in out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from alphaplus.market.synth import synth_candles
@@ -58,15 +60,23 @@ async def test_the_first_model_of_a_slot_is_promoted_through_the_gate_with_a_com
     from db.pool import get_pool
     from flows.retrain import retrain
 
-    await import_candles(flow_env, "SYNC", synth_candles(8000, seed=1))
+    await import_candles(flow_env, "SYNC", synth_candles(6000, seed=6, dynamics="strong_trend"))
     results = await retrain(symbols=["SYNC"], regime="trending", model_name=model_name,
-                            gate={"min_samples": 100})
+                            gate={"min_outcomes": 10})
     assert results[0]["decision"] == "promote", results
     registry = await Registry.open(flow_env)
     production = await registry.get_production_model(model_name, "trending", "SYNC")
     assert production.version == results[0]["version"]
     rows = await list_comparisons(await get_pool(flow_env.database_url, flow_env), model_name=model_name)
-    assert rows[0]["decision"] == "promote" and rows[0]["champion_version"] is None
+    row = rows[0]
+    assert row["decision"] == "promote" and row["champion_version"] is None
+    # The evidence in independent outcomes, not rows: overlapping 12-bar labels.
+    assert row["label_horizon"] == 12 and row["n_outcomes"] == row["n_samples"] // 12
+    assert 0 < row["n_effective"] < row["n_samples"] and row["ci_low"] <= row["ci_high"]
+    assert row["test_name"].startswith("block bootstrap: ") and row["p_value"] < 0.05
+    assert {t["name"] for t in row["evidence"]["tests"]} >= {"ROC AUC above 0.5", "accuracy above always up"}
+    # Scored on its holdout only: rows after everything it was fitted or early-stopped on.
+    assert row["window_start"] >= datetime.fromisoformat(production.version.version_metadata["seen_data_end"])
 
 
 async def test_bad_candles_fail_the_run_name_the_expectation_and_register_nothing(flow_env, model_name):
@@ -119,13 +129,13 @@ async def test_a_clearly_better_challenger_replaces_the_champion_which_becomes_r
     from db.comparisons import list_comparisons
     from flows.retrain import retrain
 
-    await import_candles(flow_env, "SYNF", synth_candles(8000, seed=1))
+    await import_candles(flow_env, "SYNF", synth_candles(6000, seed=6, dynamics="strong_trend"))
     weak = await retrain(symbols=["SYNF"], regime="trending", model_name=model_name, hyperparameters=WEAK,
                          promote=False)
     registry = await Registry.open(flow_env)
     await promotion_service.force_promote(registry, model_name, weak[0]["version"], reason="test champion",
                                           on_behalf_of=None, flow_run_id=None)
-    results = await retrain(symbols=["SYNF"], regime="trending", model_name=model_name, gate={"min_samples": 100})
+    results = await retrain(symbols=["SYNF"], regime="trending", model_name=model_name, gate={"min_outcomes": 10})
     assert results[0]["decision"] == "promote", results
     assert (await registry.get_version(model_name, weak[0]["version"])).status == "rollback_candidate"
     assert (await registry.get_production_model(model_name, "trending", "SYNF")).version == results[0]["version"]
@@ -141,11 +151,11 @@ async def test_a_clearly_worse_challenger_is_rejected_and_production_is_unchange
     from alphaplus.registry.service import Registry
     from flows.retrain import retrain
 
-    await import_candles(flow_env, "SYNG", synth_candles(8000, seed=1))
-    good = await retrain(symbols=["SYNG"], regime="trending", model_name=model_name, gate={"min_samples": 100})
+    await import_candles(flow_env, "SYNG", synth_candles(6000, seed=6, dynamics="strong_trend"))
+    good = await retrain(symbols=["SYNG"], regime="trending", model_name=model_name, gate={"min_outcomes": 10})
     assert good[0]["decision"] == "promote", good
     worse = await retrain(symbols=["SYNG"], regime="trending", model_name=model_name, hyperparameters=WEAK,
-                          gate={"min_samples": 100})
+                          gate={"min_outcomes": 10})
     assert worse[0]["decision"] == "reject", worse
     registry = await Registry.open(flow_env)
     assert (await registry.get_production_model(model_name, "trending", "SYNG")).version == good[0]["version"]
@@ -187,3 +197,29 @@ async def test_a_slot_with_too_few_bars_is_skipped_with_its_reason_and_the_run_s
     assert by_regime["trending"]["status"] == by_regime["ranging"]["status"] == "registered"
     jobs = await list_jobs(await get_pool(flow_env.database_url, flow_env), model_name=model_name)
     assert sorted(j["status"] for j in jobs) == ["skipped", "succeeded", "succeeded"]
+async def test_manual_promotion_scores_only_rows_after_the_versions_training_and_validation(flow_env, model_name):
+    """A version trained from a later start: the gate window is its own holdout, not the last 20% of all
+    candles by position (which would hold its training and validation rows)."""
+    from datetime import timedelta
+
+    import pandas as pd
+
+    from alphaplus.promotion import service as promotion_service
+    from alphaplus.registry.service import Registry
+    from db.comparisons import list_comparisons
+    from flows.retrain import retrain
+
+    frame = synth_candles(6000, seed=6, dynamics="strong_trend")
+    await import_candles(flow_env, "SYNJ", frame)
+    later_start = frame["ts"].iloc[2500].to_pydatetime()
+    trained = await retrain(symbols=["SYNJ"], regime="trending", model_name=model_name, start=later_start,
+                            promote=False)
+    registry = await Registry.open(flow_env)
+    version = await registry.get_version(model_name, trained[0]["version"])
+    outcome, _ = await promotion_service.promote_with_gate(registry, model_name, version.version)
+    holdout_start = pd.Timestamp(version.version_metadata["holdout_start"])
+    assert outcome.n_samples > 0 and outcome.window_start >= holdout_start
+    assert outcome.window_start > pd.Timestamp(version.version_metadata["seen_data_end"]) - timedelta(seconds=1)
+    row = (await list_comparisons(registry.repo.pool, model_name=model_name))[0]
+    assert row["window_start"] == outcome.window_start.to_pydatetime()
+    assert row["evidence"]["unseen_from"][0]["source"] == "its holdout start"

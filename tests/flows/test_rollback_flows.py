@@ -110,3 +110,40 @@ async def test_the_failure_hook_leaves_a_deployed_retrain_run_to_the_automation_
     cli_run = SimpleNamespace(id=run_id, name="cli-run", deployment_id=None)
     await trigger_rollback_on_failure(SimpleNamespace(name="retrain"), cli_run, SimpleNamespace(message="x"))
     assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == v2.version
+
+
+async def test_the_assess_flow_raises_a_market_shift_instead_of_rolling_back(flow_env, model_name):
+    from datetime import UTC, datetime, timedelta
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from alphaplus.registry.service import Registry
+    from db.pool import get_pool
+    from flows.assess_rollbacks import assess_rollbacks
+    from tests.db.live_windows import HOLDOUT, HOUR, write_window
+
+    registry = await Registry.open(flow_env)
+    served = {}
+    for regime in ("trending", "ranging"):
+        for _ in range(2):
+            reg = await registry.register_model_version(
+                make_lineage(model_name, regime=regime), model={"w": f"{model_name}{regime}{_}"},
+                training_metrics={"holdout": HOLDOUT})
+            await registry.promote(model_name, reg.version.version, reason="test promotion")
+            served.setdefault(regime, []).append(reg.version)
+    pool = await get_pool(settings=flow_env)
+    t = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
+    for _ in range(4):
+        for regime in ("trending", "ranging"):
+            await write_window(pool, served[regime][1], start=t, acc=0.30)
+        await write_window(pool, served["trending"][0], start=t, acc=0.30, source="shadow")
+        t += HOUR
+        rows = await assess_rollbacks(model_name=model_name)
+    assert {r["regime"]: r["outcome"] for r in rows} == {"trending": "market_shift", "ranging": "market_shift"}
+    production = await registry.get_production_model(model_name, "trending", "BTCUSDT")
+    assert production.version == served["trending"][1].version
+    async with get_client() as client:
+        [artifact] = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["market-shift"])), limit=1, sort="CREATED_DESC")
+    assert "Market shift: rollbacks withheld" in artifact.data and f"{model_name} / trending" in artifact.data

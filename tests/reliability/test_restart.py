@@ -110,7 +110,7 @@ async def test_a_database_restart_during_a_retrain_run_ends_it_cleanly_with_noth
     restarter.start()
     try:
         results = await asyncio.wait_for(
-            retrain(symbols=[symbol], regime="all", model_name=model_name, gate={"min_samples": 100}),
+            retrain(symbols=[symbol], regime="all", model_name=model_name, gate={"min_outcomes": 10}),
             FLOW_DEADLINE_SECONDS)
         ended = f"completed: {[r['status'] for r in results]}"
     except AlphaPlusError as e:  # RunFailed (some slots failed), or a step out of retries

@@ -9,7 +9,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alphaplus.monitoring.drift import PsiResult, ReferenceBins, feature_psi, max_psi, psi, reference_bins
+from alphaplus.monitoring.drift import (
+    PsiCalibration,
+    PsiResult,
+    ReferenceBins,
+    bin_counts,
+    calibrate_threshold,
+    feature_psi,
+    max_psi,
+    psi,
+    psi_from_counts,
+    reference_bins,
+)
 from alphaplus.core.errors import InvalidInput
 
 
@@ -181,3 +192,45 @@ def test_psi_result_to_dict_is_strict_json(rng):
     ref = reference_bins(rng.normal(size=1_000))
     json.dumps(psi(ref, rng.normal(size=500)).to_dict(), allow_nan=False)
     json.dumps(psi(ref, rng.normal(size=5)).to_dict(), allow_nan=False)
+
+
+def _random_walk_features(n: int, seed: int) -> pd.DataFrame:
+    """Momentum and volatility over 20 bars of a random walk with constant volatility: nothing ever
+    changes, but consecutive bars share 19 of their 20 returns."""
+    r = pd.Series(np.random.default_rng(seed).standard_normal(n))
+    return pd.DataFrame({"momentum": r.rolling(20).sum(), "volatility": r.rolling(20).std()}).dropna()
+
+
+def test_serially_dependent_features_exceed_the_rule_of_thumb_but_not_their_calibrated_threshold():
+    frame = _random_walk_features(40_000, seed=1)
+    train, live = frame.iloc[:12_000], frame.iloc[12_000:]
+    refs = {c: reference_bins(train[c]) for c in frame}
+    calibration = calibrate_threshold(refs, train, window_bars=200)
+    assert calibration is not None and calibration.windows == 60 and calibration.window_bars == 200
+    windows = [live.iloc[i:i + 200] for i in range(0, len(live) - 199, 200)]
+    worst = np.array([max(psi(refs[c], w[c]).value for c in frame) for w in windows])
+    assert np.mean(worst > 0.25) > 0.5  # the fixed threshold cries drift on an unchanged market
+    assert np.mean(worst > calibration.threshold) < 0.1
+    shifted = live.iloc[:200].assign(volatility=live["volatility"].iloc[:200] * 1.6)
+    assert max(psi(refs[c], shifted[c]).value for c in frame) > calibration.threshold
+
+
+def test_too_few_training_rows_give_no_calibration_and_it_round_trips_through_json():
+    frame = _random_walk_features(2_000, seed=2)
+    refs = {c: reference_bins(frame[c]) for c in frame}
+    assert calibrate_threshold(refs, frame.iloc[:300], window_bars=200) is None
+    calibration = calibrate_threshold(refs, frame, window_bars=200)
+    assert PsiCalibration.from_dict(json.loads(json.dumps(calibration.to_dict()))) == calibration
+    assert PsiCalibration.from_dict(None) is None
+    with pytest.raises(InvalidInput):
+        PsiCalibration.from_dict({"window_bars": 200})
+
+
+def test_psi_from_counts_equals_psi_of_the_values_and_counts_add_across_windows(rng):
+    ref = reference_bins(rng.normal(size=10_000))
+    a, b = rng.normal(0.5, size=300), rng.normal(0.5, size=200)
+    pooled = [x + y for x, y in zip(bin_counts(ref, a), bin_counts(ref, b))]
+    assert psi_from_counts(ref, pooled).value == pytest.approx(psi(ref, np.concatenate([a, b])).value)
+    assert psi_from_counts(ref, bin_counts(ref, a), min_samples=400).value is None
+    with pytest.raises(InvalidInput):
+        psi_from_counts(ref, [1, 2, 3])

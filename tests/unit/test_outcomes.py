@@ -18,6 +18,7 @@ from alphaplus.monitoring.outcomes import (
     VersionContext,
     input_drift,
     latency_percentiles,
+    one_per_bar,
     realized_labels,
     summarize_window,
     window_bounds,
@@ -136,7 +137,7 @@ def test_a_window_is_summarized_per_version_and_source(candles):
     events = pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
     start = datetime(2025, 1, 1, tzinfo=UTC)
     records = summarize_window(events, {("m", 1): ctx}, {("BTCUSDT", "1h"): candles},
-                               window_start=start, window_end=start + timedelta(hours=1), psi_min_samples=10)
+                               window_start=start, window_end=start + timedelta(hours=1), psi_window_bars=10)
     live, shadow = sorted(records, key=lambda r: r.source)
     assert (live.source, shadow.source) == ("live", "shadow")
     assert (live.metrics.n_samples, live.metrics.n_correct) == (20, 15)
@@ -167,3 +168,57 @@ def test_scheduled_windows_tile_time_and_a_rerun_names_the_same_window():
         window_bounds(0)
     with pytest.raises(InvalidInput, match="timezone"):
         window_bounds(60, window_end=datetime(2025, 1, 1))
+
+
+def _repeated_events(candles, labels, features, copies: int) -> pd.DataFrame:
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    rows = []
+    for i in range(100, 120):
+        truth = int(labels.iloc[i])
+        for k in range(copies):  # the first prediction of a bar is right, the repeats are wrong
+            rows.append(("m", 1, False, True, 1.0, candles["ts"].iloc[i], truth if k == 0 else 1 - truth,
+                         features.iloc[i].tolist(), start + timedelta(minutes=i - 100, milliseconds=k)))
+    return pd.DataFrame(rows, columns=[*EVENT_COLUMNS, "ts"]).sample(frac=1.0, random_state=3)
+
+
+def test_repeated_predictions_of_a_bar_count_once_with_the_first_prediction(candles):
+    labels = make_labels(candles, HORIZON)
+    features = build_features(candles).fillna(0.0)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    events = _repeated_events(candles, labels, features, copies=100)
+    (record,) = summarize_window(events, {("m", 1): _context(features)}, {("BTCUSDT", "1h"): candles},
+                                 window_start=start, window_end=start + timedelta(hours=1), psi_window_bars=10)
+    assert (record.metrics.n_samples, record.metrics.n_correct) == (20, 20)
+    assert record.metrics.total_inferences == 2_000  # every call still counts for the error rate
+    assert record.details["n_repeated_predictions"] == 1_980 and record.details["psi_bars"] == 20
+    assert sum(record.drift["ret_1"]["counts"]) == 20
+
+
+def test_a_hundred_copies_of_one_bar_do_not_make_drift():
+    features = build_features(synth_candles(3000, seed=5)).dropna()
+    one_bar = [features.iloc[500].tolist()] * 100
+    drift, worst = input_drift(_context(features), one_bar, min_samples=50)
+    assert worst is not None and worst[1] > 5  # what counting every copy as a bar would conclude
+    frame = pd.DataFrame({"bar_ts": [datetime(2025, 1, 1, tzinfo=UTC)] * 100, "x": range(100)})
+    kept, repeats = one_per_bar(frame)
+    assert (len(kept), repeats, int(kept["x"].iloc[0])) == (1, 99, 0)
+
+
+def test_bars_predicted_before_the_window_are_left_to_their_earlier_window():
+    frame = pd.DataFrame({"bar_ts": pd.to_datetime(["2025-01-01 00:00", "2025-01-01 01:00", None], utc=True),
+                          "seen_before": [True, False, False]})
+    kept, repeats = one_per_bar(frame)
+    assert list(kept["bar_ts"].notna()) == [True, False] and repeats == 1
+
+
+def test_psi_is_measured_over_earlier_windows_bars_once_there_are_enough():
+    features = build_features(synth_candles(3000, seed=5)).dropna()
+    ctx = _context(features)
+    rows = features.iloc[:60].to_numpy().tolist()
+    drift, worst = input_drift(ctx, rows, min_samples=200)
+    assert worst is None and drift["ret_1"]["value"] is None and "only 60" in drift["ret_1"]["reason"]
+    earlier, _ = input_drift(ctx, features.iloc[60:260].to_numpy().tolist(), min_samples=10)
+    previous = {name: entry["counts"] for name, entry in earlier.items()}
+    drift, worst = input_drift(ctx, rows, min_samples=200, previous=previous)
+    assert worst is not None and drift["ret_1"]["n"] == 260
+    assert drift["ret_1"]["counts"] == input_drift(ctx, rows, min_samples=1)[0]["ret_1"]["counts"]
