@@ -24,7 +24,7 @@ class Version:
     """What the gate reads of a registered version: its number, metadata and training metrics."""
 
     version: int
-    metadata: dict[str, Any] = field(default_factory=dict)
+    version_metadata: dict[str, Any] = field(default_factory=dict)
     training_metrics: dict[str, Any] = field(default_factory=dict)
 
 
