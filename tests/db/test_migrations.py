@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from alphaplus.core.errors import MigrationChecksumMismatch
+from alphaplus.core.errors import MigrationChecksumMismatch, MigrationError
 from db.migrate import MIGRATIONS_DIR, load_migrations, migrate
 from db.pool import connect
 
@@ -71,7 +71,7 @@ async def test_a_failing_migration_leaves_nothing_behind(make_database, tmp_path
     (folder / "9999_broken.sql").write_text("CREATE TABLE half_made (x int);\nSELECT 1/0;\n")
     conn = await connect(url)
     try:
-        with pytest.raises(Exception, match="9999_broken.sql failed and was rolled back"):
+        with pytest.raises(MigrationError, match="9999_broken.sql failed and was rolled back"):
             await migrate(conn, folder)
         assert await conn.fetchval("SELECT to_regclass('half_made')") is None
         assert await conn.fetchval("SELECT count(*) FROM schema_migrations WHERE name = '9999_broken.sql'") == 0

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from alphaplus.core.entities import Slot
+from alphaplus.core.entities import ChangeContext, Slot
 from alphaplus.core.errors import (
     ArtifactIntegrityError,
     ConcurrentModification,
     IllegalTransition,
+    InvalidInput,
     QuarantinedError,
     VersionNotFound,
 )
@@ -175,9 +176,9 @@ async def test_unknown_versions_raise_version_not_found(registry, model_name):
 
 async def test_promotion_to_a_version_of_another_slot_is_refused(registry, register, model_name):
     v = await register(model_name, regime="ranging")
-    with pytest.raises(Exception, match="belongs to slot"):
-        await registry.repo.move_production(Slot(model_name, "trending", "BTCUSDT"), v.version, ctx=__import__(
-            "alphaplus.core.entities", fromlist=["ChangeContext"]).ChangeContext(reason="x"))
+    with pytest.raises(InvalidInput, match="belongs to slot"):
+        await registry.repo.move_production(Slot(model_name, "trending", "BTCUSDT"), v.version,
+                                            ctx=ChangeContext(reason="x"))
 
 
 async def test_two_gated_promotions_racing_for_one_slot_let_exactly_one_win(registry, register, model_name):

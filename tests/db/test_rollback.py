@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alphaplus.core.entities import Slot
-from alphaplus.core.errors import ModelNotFound, NoProductionVersion, VersionNotFound
+from alphaplus.core.errors import InvalidInput, ModelNotFound, NoProductionVersion, VersionNotFound
 from alphaplus.rollback.service import RollbackService, SlotFilter, UnsafeRollbackTarget
 from db.pool import get_pool
 from tests.db.conftest import make_lineage
@@ -288,7 +288,7 @@ async def test_user_mistakes_raise_domain_errors(service, registry, register, mo
     with pytest.raises(UnsafeRollbackTarget, match="production version now"):
         await service.request_rollback(model_name, "trending", "BTCUSDT", to_version=v2.version, reason="x")
     other = await register(model_name, symbol="ETHUSDT")
-    with pytest.raises(Exception, match="belongs to slot"):
+    with pytest.raises(InvalidInput, match="belongs to slot"):
         await service.request_rollback(model_name, "trending", "BTCUSDT", to_version=other.version, reason="x")
     out = await service.request_rollback(model_name, "trending", "BTCUSDT", reason="x", expected_version=v1.version)
     assert out.outcome == "aborted"

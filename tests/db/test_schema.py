@@ -8,6 +8,7 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
+from alphaplus.core import lifecycle
 from tests.db.column_contract import contract_violations, documented_columns
 
 # The registry's columns (name -> PostgreSQL type), which code and users rely on: the seed's, under the
@@ -103,6 +104,20 @@ async def test_every_documented_column_exists_with_a_compatible_type_on_a_fresh_
     finally:
         await conn.close()
     assert sum(len(c) for c in documented_columns().values()) == 14 + 21
+
+
+async def test_the_lifecycle_transitions_table_equals_the_state_machine_in_code(conn):
+    rows = await conn.fetch("SELECT from_status, to_status FROM lifecycle_transitions")
+    in_database = {(r["from_status"], r["to_status"]) for r in rows}
+    in_code = {(source, target) for source, targets in lifecycle.TRANSITIONS.items() for target in targets}
+    assert in_database == in_code
+
+
+async def test_the_schema_comments_name_functions_that_exist(conn):
+    comment = await conn.fetchval("SELECT obj_description('quarantine'::regclass, 'pg_class')")
+    assert "alphaplus_quarantine_reason(" in comment
+    assert await conn.fetchval("SELECT to_regprocedure('alphaplus_quarantine_reason(text, integer)')") is not None
+    assert "is_quarantined" not in comment
 
 
 async def test_a_second_production_version_for_one_slot_is_rejected_by_the_database(conn, model_name):
