@@ -78,7 +78,7 @@ async def _database_measures(sizes: Sizes) -> list[dict[str, Any]]:
                 versions.append(registration.version.version)
             sequential = sizes.registrations / (time.perf_counter() - started)
 
-            # The two halves of a registration, apart: storing the artifact (joblib, SHA-256, fsync'd
+            # The two halves of a registration, apart: storing the artifact (serialise, SHA-256, fsync'd
             # write) and the database transaction (lineage + version rows, counter, audit triggers).
             first = sizes.registrations + 2 * sizes.concurrent_registrations
             chosen = range(first, first + sizes.registrations)
@@ -113,7 +113,7 @@ async def _database_measures(sizes: Sizes) -> list[dict[str, Any]]:
     return [
         row("register a version (sequential, one slot)", sequential, "ops/s", None, insert_tps,
             note="baseline: one-row INSERT transaction (commit) per op"),
-        row("  part: store the artifact (joblib + SHA-256 + fsync)", store, "ops/s", None, sequential,
+        row("  part: store the artifact (serialise + SHA-256 + fsync)", store, "ops/s", None, sequential,
             note="baseline: whole sequential register"),
         row("  part: registration transaction in the database", transaction, "ops/s", None, insert_tps,
             note="baseline: one-row INSERT transaction (commit) per op"),

@@ -162,6 +162,9 @@ def reproduce(
         console.print(f"retrained model   {verdict(outcome.artifact_matches)}: {outcome.artifact_hash}")
         console.print(f"stored artifact   {stored}: {shown(outcome.artifact_path)} "
                       f"({outcome.stored_artifact_hash or 'not readable'})")
+        if outcome.reference_artifact_hash != outcome.recorded_artifact_hash:
+            console.print(f"  (stored as a {outcome.stored_format}, sha256 {outcome.recorded_artifact_hash}: "
+                          "compared with its model in the current format)")
     if not outcome.all_match:
         raise typer.Exit(code=2)
 

@@ -149,9 +149,9 @@ def fit_slot(
             "to train (import more candles or widen the date range)"
         )
     started = time.perf_counter()
-    # Pickle bytes depend on which objects are shared, not only on values: rebuilding the spec and
-    # parameters from their canonical JSON makes a training and its reproduction from the lineage
-    # record (built from stored JSON) serialise to the same bytes, so artifact hashes compare.
+    # Rebuilding the spec and parameters from their canonical JSON makes a training and its
+    # reproduction from the lineage record (built from stored JSON) hold the same values (lists, not
+    # tuples; plain floats), so they serialise to the same artifact bytes and their hashes compare.
     spec = FeatureSpec.from_dict(json.loads(config.feature_spec.to_json()))
     params = json_safe(hyperparameters)
     split = training.time_split(len(dataset), config.train_frac, config.valid_frac, purge=config.horizon)

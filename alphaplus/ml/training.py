@@ -1,7 +1,8 @@
 """Deterministic LightGBM training: time-ordered purged splits, the fit, and the saved model bundle.
 
 Determinism: ``deterministic=True``, ``force_row_wise=True``, a fixed seed and a fixed thread count
-make the fitted booster, and so its joblib bytes, identical for identical data and parameters.
+make the fitted booster, and so its model text and artifact bytes, identical for identical data and
+parameters.
 """
 
 from __future__ import annotations
@@ -77,18 +78,54 @@ def time_split(n: int, train_frac: float = 0.6, valid_frac: float = 0.2, purge: 
     return split
 
 
+class BoosterClassifier:
+    """A fitted LightGBM binary classifier held as its model text, the form an artifact stores.
+
+    Predictions come from the booster LightGBM parses from that text, so a model predicts the same
+    right after training and after it is loaded from its artifact.
+    """
+
+    def __init__(self, model_text: str, *, best_iteration: int | None = None) -> None:
+        import lightgbm as lgb
+
+        self.model_text = model_text
+        self.best_iteration = best_iteration
+        self.booster_ = lgb.Booster(model_str=model_text)
+
+    @classmethod
+    def from_fitted(cls, model: Any) -> "BoosterClassifier":
+        """The classifier of a fitted ``lightgbm.LGBMClassifier`` (every tree it kept)."""
+        best = getattr(model, "best_iteration_", None)
+        return cls(model.booster_.model_to_string(num_iteration=-1), best_iteration=int(best) if best else None)
+
+    @property
+    def feature_name_(self) -> list[str]:
+        """Feature names in the order the booster was trained on."""
+        return list(self.booster_.feature_name())
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Probabilities of (not up, up) per row, like scikit-learn's ``predict_proba``."""
+        up = np.asarray(self.booster_.predict(X, num_iteration=self.best_iteration or -1), dtype=np.float64)
+        return np.column_stack((1.0 - up, up))
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, BoosterClassifier) and self.model_text == other.model_text
+                and self.best_iteration == other.best_iteration)
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value; the booster inside is mutable
+
+
 @dataclass(frozen=True)
 class TrainedModel:
-    """What is saved with joblib: the fitted classifier and everything needed to use it correctly."""
+    """What an artifact holds: the fitted classifier and everything needed to use it correctly."""
 
-    model: Any  # lightgbm.LGBMClassifier; typed loosely so importing this module stays cheap
+    model: BoosterClassifier
     feature_spec: FeatureSpec
     feature_names: tuple[str, ...]
     horizon: int
     label_names: tuple[str, ...] = LABEL_NAMES
     hyperparams: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
-    best_iteration: int | None = None
 
     @property
     def label_mapping(self) -> dict[int, str]:
@@ -156,16 +193,14 @@ def bundle_model(
     hyperparams: Mapping[str, Any] | None = None,
     seed: int = 0,
 ) -> TrainedModel:
-    """Wrap a fitted classifier with its feature spec and label meaning, ready to save."""
-    best = getattr(model, "best_iteration_", None)
+    """Wrap a fitted ``lightgbm.LGBMClassifier`` with its feature spec and label meaning, ready to save."""
     return TrainedModel(
-        model=model,
+        model=BoosterClassifier.from_fitted(model),
         feature_spec=feature_spec,
         feature_names=tuple(str(c) for c in model.feature_name_),
         horizon=int(horizon),
         hyperparams=dict(hyperparams or {}),
         seed=int(seed),
-        best_iteration=int(best) if best else None,
     )
 
 

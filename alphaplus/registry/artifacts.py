@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
-import joblib
-
 from alphaplus.core.entities import StoredArtifact
 from alphaplus.core.errors import ArtifactIntegrityError
+from alphaplus.registry import artifact_format
 
 
 def _make_private_dir(path: Path) -> None:
@@ -37,7 +35,7 @@ def _make_private_dir(path: Path) -> None:
 
 
 class ArtifactStore:
-    """Model artifacts under ``root``: ``<sha[:2]>/<sha>.joblib``, owner-only permissions."""
+    """Model artifacts under ``root``: ``<sha[:2]>/<sha>.json`` (older versions: ``.joblib``), owner-only."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -47,10 +45,8 @@ class ArtifactStore:
         return self.root.resolve()
 
     def save(self, obj: Any) -> StoredArtifact:
-        """Serialise ``obj`` with joblib and store it; returns its path (relative), size and hash."""
-        buffer = io.BytesIO()
-        joblib.dump(obj, buffer)
-        return self.save_bytes(buffer.getvalue(), suffix=".joblib")
+        """Serialise ``obj`` in the artifact format and store it; returns its path (relative), size and hash."""
+        return self.save_bytes(artifact_format.dumps(obj), suffix=artifact_format.SUFFIX)
 
     def save_bytes(self, data: bytes, *, suffix: str) -> StoredArtifact:
         """Store raw bytes under their hash. An existing file with that hash is kept, not rewritten."""
@@ -112,9 +108,9 @@ class ArtifactStore:
         return data
 
     def load(self, artifact: StoredArtifact) -> Any:
-        """Verify, then unpickle the very bytes verified (joblib.load runs code: nothing unchecked)."""
+        """Verify, then rebuild the model from the very bytes verified (data only: nothing in them runs)."""
         data = self.verify(artifact.path, sha256=artifact.sha256, size=artifact.size)
-        return joblib.load(io.BytesIO(data))
+        return artifact_format.loads(data)
 
 
 def unreferenced_files(root: Path, referenced: set[str], *, older_than_seconds: float, now: float) -> list[Path]:

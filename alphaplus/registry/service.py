@@ -152,6 +152,11 @@ class Registry:
     async def usage_stats(self, model_name: str, version: int) -> UsageStats:
         return (await self.repo.get_version(model_name, version)).usage
 
+    async def artifact_bytes(self, version: ModelVersion) -> bytes:
+        """The stored artifact of a version, verified against its recorded size and hash."""
+        a = version.artifact
+        return await asyncio.to_thread(self.artifacts.verify, a.path, sha256=a.sha256, size=a.size)
+
     async def load_model(self, version: ModelVersion) -> Any:
         """The fitted model of a version, loaded only after its hash is verified."""
         return await asyncio.to_thread(self.artifacts.load, version.artifact)

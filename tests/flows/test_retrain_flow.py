@@ -108,7 +108,8 @@ async def test_reproducing_a_version_yields_identical_hashes_and_reports_a_tampe
     registry = await Registry.open(flow_env)
     outcome = await reproduce_version(registry, model_name, results[0]["version"])
     assert outcome.data_matches, outcome
-    assert outcome.artifact_matches, outcome
+    assert outcome.artifact_hash == outcome.recorded_artifact_hash, outcome
+    assert outcome.artifact_matches and outcome.stored_format == "alphaplus-model v1"
     assert outcome.stored_matches and outcome.all_match, outcome
     # A stored file changed on disk is reported, not hidden behind the recorded hash.
     stored = registry.artifacts.resolve(outcome.artifact_path)

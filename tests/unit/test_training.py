@@ -1,10 +1,7 @@
-"""Training: purged time splits, deterministic LightGBM fits, a picklable bundle, real signal found."""
+"""Training: purged time splits, deterministic LightGBM fits, the model bundle, real signal found."""
 
 from __future__ import annotations
 
-import io
-
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -49,12 +46,6 @@ def fit(X, y, seed=0, **kwargs):
     return split, bundle_model(model, DEFAULT_FEATURE_SPEC, horizon=HORIZON, hyperparams={}, seed=seed)
 
 
-def dump_bytes(obj) -> bytes:
-    buffer = io.BytesIO()
-    joblib.dump(obj, buffer)
-    return buffer.getvalue()
-
-
 def test_split_parts_are_time_ordered_and_separated_by_the_purge_gap():
     split = time_split(1_000, 0.6, 0.2, purge=12)
     assert (split.train.start, split.train.stop) == (0, 600)
@@ -70,11 +61,12 @@ def test_split_with_too_few_rows_or_bad_fractions_is_rejected():
         time_split(1_000, 0.8, 0.3, purge=0)
 
 
-def test_two_trainings_with_same_data_and_seed_give_byte_identical_joblib_dumps(trending_data):
+def test_two_trainings_with_same_data_and_seed_give_the_same_model_text(trending_data):
     _, X, y = trending_data
     _, first = fit(X, y, seed=7)
     _, second = fit(X, y, seed=7)
-    assert dump_bytes(first) == dump_bytes(second)
+    assert first.model.model_text == second.model.model_text
+    assert first == second
 
 
 def test_thread_count_does_not_change_the_trees(trending_data):
@@ -110,16 +102,18 @@ def test_shuffled_labels_give_near_chance_holdout_accuracy(trending_data):
     assert 0.4 < metrics["roc_auc"] < 0.6
 
 
-def test_trained_model_round_trips_through_joblib_and_predicts_the_same(trending_data):
+def test_the_bundle_predicts_exactly_what_the_fitted_lightgbm_classifier_predicts(trending_data):
     _, X, y = trending_data
-    split, trained = fit(X, y)
-    loaded = joblib.load(io.BytesIO(dump_bytes(trained)))
-    assert isinstance(loaded, TrainedModel)
-    assert loaded.feature_spec == DEFAULT_FEATURE_SPEC
-    assert loaded.label_mapping == {0: "not_up", 1: "up"}
-    assert loaded.feature_names == DEFAULT_FEATURE_SPEC.names
+    split = time_split(len(X), 0.6, 0.2, HORIZON)
+    model = train_classifier(X.iloc[split.train], y.iloc[split.train], X.iloc[split.valid], y.iloc[split.valid],
+                             {}, seed=5)
+    trained = bundle_model(model, DEFAULT_FEATURE_SPEC, horizon=HORIZON, seed=5)
+    assert isinstance(trained, TrainedModel)
+    assert trained.label_mapping == {0: "not_up", 1: "up"}
+    assert trained.feature_names == DEFAULT_FEATURE_SPEC.names
+    assert trained.model.best_iteration == model.best_iteration_
     rows = X.iloc[split.holdout]
-    np.testing.assert_array_equal(predict_proba(loaded, rows), predict_proba(trained, rows))
+    np.testing.assert_array_equal(trained.model.predict_proba(rows), model.predict_proba(rows))
 
 
 def test_predict_proba_matches_columns_by_name_and_names_missing_ones(trending_data):
