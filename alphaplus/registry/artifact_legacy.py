@@ -1,4 +1,5 @@
-"""Artifacts written before the data-only format: joblib pickles of ``alphaplus.training.TrainedModel``.
+"""Artifacts written before the data-only format: joblib pickles of the TrainedModel bundle
+(``alphaplus.training.TrainedModel``, later ``alphaplus.ml.training.TrainedModel``).
 
 Every stored version of that time stays loadable, and loading one never runs code chosen by whoever
 wrote the file. The pickle is read by an allow-list unpickler: each global it names must be one of
@@ -33,19 +34,21 @@ except ImportError:  # pragma: no cover - numpy 1
 
 from alphaplus.core.errors import ArtifactIntegrityError
 
-# Module paths of the bundle when these artifacts were written.
-_TRAINED_MODEL = "alphaplus.training.TrainedModel"
-_FEATURE_SPEC = "alphaplus.features.FeatureSpec"
-_CLASSIFIER = "lightgbm.sklearn.LGBMClassifier"
-_BOOSTER = "lightgbm.basic.Booster"
-_LABEL_ENCODER = "sklearn.preprocessing._label.LabelEncoder"
-_INERT_NAMES = (_TRAINED_MODEL, _FEATURE_SPEC, _CLASSIFIER, _BOOSTER, _LABEL_ENCODER)
+# Module paths of the bundle when these artifacts were written: the flat layout, and the feature
+# folders before the data-only format (same classes, same state).
+_TRAINED_MODEL = ("alphaplus.training.TrainedModel", "alphaplus.ml.training.TrainedModel")
+_FEATURE_SPEC = ("alphaplus.features.FeatureSpec", "alphaplus.ml.features.FeatureSpec")
+_CLASSIFIER = ("lightgbm.sklearn.LGBMClassifier",)
+_BOOSTER = ("lightgbm.basic.Booster",)
+_LABEL_ENCODER = ("sklearn.preprocessing._label.LabelEncoder",)
+_INERT_NAMES = (*_TRAINED_MODEL, *_FEATURE_SPEC, *_CLASSIFIER, *_BOOSTER, *_LABEL_ENCODER)
 
 
 class LegacyRecord:
     """Stand-in for a class a legacy pickle names: it keeps the pickled state and runs nothing."""
 
     legacy_name = ""
+    state: Any = None
 
     def __init__(self, *args: Any) -> None:
         if args:
@@ -136,8 +139,8 @@ def legacy_fields(data: bytes) -> dict[str, Any]:
     }
 
 
-def _state(obj: Any, name: str) -> dict[str, Any]:
-    if not isinstance(obj, _INERT[name]) or not isinstance(obj.state, dict):
+def _state(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(obj, LegacyRecord) or obj.legacy_name not in names or not isinstance(obj.state, dict):
         found = getattr(obj, "legacy_name", None) or type(obj).__name__
-        raise ArtifactIntegrityError(f"legacy artifact refused: expected a {name}, found {found}")
+        raise ArtifactIntegrityError(f"legacy artifact refused: expected a {names[0]}, found {found}")
     return obj.state

@@ -90,6 +90,39 @@ def test_an_artifact_written_by_the_old_code_loads_and_predicts_as_it_did():
     np.testing.assert_array_equal(predict_proba(model, rows), np.array(LEGACY_FACTS["proba_up"]))
 
 
+def test_an_artifact_pickled_after_the_move_to_feature_folders_loads_as_well(monkeypatch):
+    """Between the move of the modules and the data-only format, pickles named alphaplus.ml.*."""
+    import lightgbm
+
+    from alphaplus.ml import features, training
+
+    old = artifact_format.loads(LEGACY.read_bytes())
+    names = {(training, "TrainedModel"), (features, "FeatureSpec"), (lightgbm.sklearn, "LGBMClassifier"),
+             (lightgbm.basic, "Booster")}
+    fake = {}
+    for module, name in names:
+        fake[name] = type(name, (), {"__module__": module.__name__, "__qualname__": name})
+        monkeypatch.setattr(module, name, fake[name])
+
+    def record(name: str, **state):
+        obj = fake[name]()
+        obj.__dict__.update(state)
+        return obj
+
+    booster = record("Booster", _handle=old.model.model_text, best_iteration=old.model.best_iteration)
+    bundle = record(
+        "TrainedModel", model=record("LGBMClassifier", _Booster=booster),
+        feature_spec=record("FeatureSpec", **old.feature_spec.__dict__), feature_names=old.feature_names,
+        horizon=old.horizon, label_names=old.label_names, hyperparams=dict(old.hyperparams), seed=old.seed,
+        best_iteration=old.model.best_iteration,
+    )
+    buffer = io.BytesIO()
+    joblib.dump(bundle, buffer)
+    monkeypatch.undo()
+    assert b"alphaplus.ml.training" in buffer.getvalue()
+    assert artifact_format.loads(buffer.getvalue()) == old
+
+
 def test_an_old_artifact_reads_through_the_store_after_its_hash_is_verified(tmp_path):
     data = LEGACY.read_bytes()
     store = ArtifactStore(tmp_path)
