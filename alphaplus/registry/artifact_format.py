@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from typing import Any, Mapping
 
 from alphaplus.core.errors import ArtifactIntegrityError, InvalidInput
@@ -40,9 +41,10 @@ _PICKLE_PROTO = 0x80
 
 def dumps(obj: Any) -> bytes:
     """The artifact bytes of a TrainedModel or of JSON data; refuses anything else, by name."""
-    from alphaplus.ml.training import TrainedModel
-
-    if isinstance(obj, TrainedModel):
+    # A TrainedModel exists only once its module is imported: looking it up in sys.modules keeps
+    # storing plain data from importing pandas and LightGBM.
+    training = sys.modules.get("alphaplus.ml.training")
+    if training is not None and isinstance(obj, training.TrainedModel):
         kind, body = KIND_LIGHTGBM, _trained_model_fields(obj)
     else:
         kind, body = KIND_JSON, obj
