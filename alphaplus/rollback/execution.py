@@ -272,9 +272,9 @@ class RollbackExecution:
     ) -> RollbackOutcome:
         """Record a rollback withheld because the market shifted: a 'market_shift' rollback_events row
         and the slot state (its streak kept, so the next look asks again), production unchanged."""
-        reason = "; ".join(assessment.reasons)
+        reason = one_line("; ".join(assessment.reasons))
         with translated():
-            async with self._transaction(conn) as conn:
+            async with self.pool.acquire() as conn, conn.transaction():
                 await lock_slot(conn, slot)
                 pointer = await q.current_pointer(conn, slot)
                 if pointer is None or pointer[0] != assessed_version:

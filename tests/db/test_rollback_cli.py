@@ -143,7 +143,7 @@ async def test_assess_shows_the_evidence_and_raises_a_market_shift(cli_env, regi
     assert {(r["n"], round(r["n_effective"])) for r in rows} == {(360, 51)}  # 360 rows at design effect 7
     for v in served.values():
         await write_window(pool, v, start=t, acc=0.30)
-    assert await asyncio.to_thread(main, ["assess", "--model", model_name]) == 0
+    assert await asyncio.to_thread(main, ["assess", "--model", model_name, "--wide"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "rollback of version" in out and "withheld" in out and "(~69" in out
     assert "2 of 2 tested production slots of BTCUSDT lost their edge" in out

@@ -76,7 +76,7 @@ async def test_the_first_model_of_a_slot_is_promoted_through_the_gate_with_a_com
     assert row["test_name"].startswith("block bootstrap: ") and row["p_value"] < 0.05
     assert {t["name"] for t in row["evidence"]["tests"]} >= {"ROC AUC above 0.5", "accuracy above always up"}
     # Scored on its holdout only: rows after everything it was fitted or early-stopped on.
-    assert row["window_start"] >= datetime.fromisoformat(production.version.version_metadata["seen_data_end"])
+    assert row["window_start"] >= datetime.fromisoformat(production.version_metadata["seen_data_end"])
 
 
 async def test_bad_candles_fail_the_run_name_the_expectation_and_register_nothing(flow_env, model_name):

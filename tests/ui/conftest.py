@@ -16,10 +16,12 @@ from alphaplus.core.settings import Settings
 from tests.db.conftest import make_lineage
 from tests.db.test_security import dsn_for
 
-# Every character a template could get wrong, and '/', '?', '#', '%' for the URLs.
-HOSTILE_MODEL = '<script>alert("model")</script><img src=x onerror=alert(1)>/a?b#c%2F&amp;'
-HOSTILE_SYMBOL = '"><svg onload=alert(2)>'
-HOSTILE_REASON = "</td></tr><script>alert(3)</script>"
+# Names are refused unless made of ASCII letters, digits and . _ - : = ^ (by the code and the database):
+# the hostile names use every such character a URL or a template could get wrong. Free text (reasons)
+# may hold markup, and must render as text.
+HOSTILE_MODEL = "^a:b=c..d-_e"
+HOSTILE_SYMBOL = "^X=Y:Z.."
+HOSTILE_REASON = "</td></tr><script>alert(3)</script><img src=x onerror=alert(1)><svg onload=alert(2)>"
 PAGE_SIZE = 4
 
 
@@ -118,14 +120,23 @@ async def seeded(settings) -> Registry:
                            correct=112)
     await registry.start_canary(model, versions["v3"], reason="canary on 5% of traffic")
 
-    # ranging/BTCUSDT: production but quarantined, and the latest assessment saw a market shift.
+    # ranging/BTCUSDT: v4 served, then was quarantined with the slot rolled back to v4a in the same step
+    # (a serving version is never left quarantined); the latest assessment saw a market shift.
+    from alphaplus.rollback.quarantine import quarantine_and_roll_back
+
+    versions["v4a"] = await register(model, regime="ranging")
+    await registry.promote(model, versions["v4a"], reason="first ranging model")
     versions["v4"] = await register(model, regime="ranging")
-    await registry.promote(model, versions["v4"], reason="first ranging model")
-    await registry.quarantine_version(model, versions["v4"], reason="trained on a bad vendor feed")
+    await registry.promote(model, versions["v4"], reason="second ranging model")
+    await quarantine_and_roll_back(service, model_name=model, version=versions["v4"],
+                                   reason="trained on a bad vendor feed")
     await pool.execute(
         "INSERT INTO slot_assessments (model_name, regime, symbol, production_version, last_assessed_at, last_status, "
-        "last_assessment) VALUES ($1, 'ranging', 'BTCUSDT', $2, now(), 'market_shift', $3)",
-        model, versions["v4"], {"triggers": ["market_shift"], "reasons": ["the market's regime mix changed"]})
+        "last_assessment) VALUES ($1, 'ranging', 'BTCUSDT', $2, now(), 'market_shift', $3) "
+        "ON CONFLICT (model_name, regime, symbol) DO UPDATE SET production_version = EXCLUDED.production_version, "
+        "last_assessed_at = EXCLUDED.last_assessed_at, last_status = EXCLUDED.last_status, "
+        "last_assessment = EXCLUDED.last_assessment",
+        model, versions["v4a"], {"triggers": ["market_shift"], "reasons": ["the market's regime mix changed"]})
     # trending/ETHUSDT: registered, never served.
     versions["v5"] = await register(model, symbol="ETHUSDT")
 
@@ -194,8 +205,7 @@ async def _trade(settings, model: str, symbol: str, candles, ends: list[int], *,
             await engine.close()  # finishes shadow scoring and writes every event
         window = await outcomes.load_window(window_start=window_start, window_end=datetime.now(UTC),
                                             model_name=model, settings=settings)
-        # Small windows: measure PSI from 20 live rows on (the production default waits for 100).
-        await outcomes.store(outcomes.summarize(window, psi_min_samples=20), settings=settings)
+        await outcomes.store(outcomes.summarize(window), settings=settings)
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from alphaplus.ui.links import slot_path
+from tests.ui.conftest import HOSTILE_SYMBOL
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_STACK = ("fastapi", "starlette", "uvicorn", "jinja2")
@@ -26,10 +27,10 @@ def cli_env(settings, **more: str) -> dict[str, str]:
 
 
 def test_history_url_prints_the_slots_stable_dashboard_link(settings, seeded):
-    done = alphaplus("history", seeded.hostile, "--regime", "trending", "--symbol", '"><svg onload=alert(2)>',
+    done = alphaplus("history", seeded.hostile, "--regime", "trending", "--symbol", HOSTILE_SYMBOL,
                      "--url", env=cli_env(settings, ALPHAPLUS_UI_URL="https://dash.example/alphaplus/"))
     assert done.returncode == 0, done.stderr
-    expected = "https://dash.example/alphaplus" + slot_path(seeded.hostile, "trending", '"><svg onload=alert(2)>')
+    expected = "https://dash.example/alphaplus" + slot_path(seeded.hostile, "trending", HOSTILE_SYMBOL)
     assert done.stdout.strip() == expected
 
 
