@@ -34,10 +34,12 @@ async def registry(settings):
 def register(registry):
     """Register a fresh staging version of a slot with a tiny real artifact; returns the version."""
 
-    async def go(model_name: str, *, regime: str = "trending", symbol: str = "BTCUSDT", **kwargs):
+    async def go(model_name: str, *, regime: str = "trending", symbol: str = "BTCUSDT",
+                 training_metrics: dict | None = None, **kwargs):
         lineage = make_lineage(model_name, regime=regime, symbol=symbol, **kwargs)
         reg = await registry.register_model_version(
-            lineage, model={"weights": lineage.lineage_key}, validation_metrics={"f1": 0.6}
+            lineage, model={"weights": lineage.lineage_key}, validation_metrics={"f1": 0.6},
+            training_metrics=training_metrics,
         )
         return reg.version
 

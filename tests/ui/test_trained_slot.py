@@ -30,7 +30,9 @@ async def test_the_slot_of_real_models_shows_their_live_history_shadow_scores_an
     assert section(html, "timeline").count("<tr>") == 4  # header, v1, v2, v1 again
     chart = section(html, "performance")
     assert chart.count("<circle") == 5 * 4 - sum(r["max_psi"] is None for r in live)  # a dot per window and panel
-    assert chart.count('class="marker rollback"') == 4 and chart.count('class="marker promotion"') == 4
+    # A marker per panel drawn (the drift panel only once PSI was measured over enough distinct bars).
+    panels = 4 if any(r["max_psi"] is not None for r in live) else 3
+    assert chart.count('class="marker rollback"') == panels and chart.count('class="marker promotion"') == panels
     assert f"v{t.v1}</a>" in section(html, "shadow")
     assert "live accuracy below v1&#39;s" in section(html, "rollbacks")
     assert "forced" in section(html, "gate")
