@@ -1,8 +1,9 @@
 """Quarantine of training data or of a version, in one transaction with what it does to production.
 
 A quarantined version never serves production (the database checks it at commit, migration 0011): the
-quarantine transaction first stops every pointer move (``LOCK TABLE production_slots IN SHARE MODE``;
-moves wait, reads do not), writes the quarantine once (a repeated one changes nothing and is not
+quarantine transaction first stops every pointer move and status change (it locks ``slot_locks``, whose
+rows every such change locks first, in EXCLUSIVE mode: they wait, reads do not, and the rollbacks below
+take their slot locks inside this transaction without waiting on anyone), writes the quarantine once (a repeated one changes nothing and is not
 audited again), then finds the slots now serving a quarantined version. Without a way to roll them
 back it refuses, naming them and what to do; with one (``roll_back``), it rolls them back inside the
 same transaction, so quarantine and rollbacks commit together or not at all.
@@ -19,7 +20,7 @@ from alphaplus.core.entities import Quarantine, Slot
 from alphaplus.core.errors import QuarantineOfServingVersion, VersionNotFound
 from db.errors import translated
 
-_LOCK_POINTERS = "LOCK TABLE production_slots IN SHARE MODE"
+_LOCK_POINTERS = "LOCK TABLE slot_locks IN EXCLUSIVE MODE"
 _INSERT = """
 INSERT INTO quarantine (kind, training_data_hash, model_name, version, reason)
 VALUES ($1, $2, $3, $4, $5)
