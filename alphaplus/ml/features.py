@@ -1,8 +1,12 @@
 """Model features computed from candles without look-ahead, and the spec that names them.
 
-Every feature of bar t uses bars up to and including t only (backward rolling windows, ``shift`` by
-positive lags), so features of bar t are unchanged when later bars change. Rows in the warm-up (the
-first ``spec.warmup_bars`` bars) hold NaN where a window is not yet full; training drops them.
+Every feature is defined once (``feature_expressions``) as a series expression; ``build_features``
+evaluates the definitions over a whole frame (the training path) and ``alphaplus.ml.streaming`` bar by
+bar (the serving path), with the same values.
+
+Every feature of bar t uses bars up to and including t only (backward rolling windows, lags by positive
+distances), so features of bar t are unchanged when later bars change. Rows in the warm-up (the first
+``spec.warmup_bars`` bars) hold NaN where a window is not yet full; training drops them.
 """
 
 from __future__ import annotations
