@@ -27,7 +27,7 @@ import pandas as pd
 from alphaplus.core.errors import InvalidInput, NoProductionVersion
 from alphaplus.core.settings import Settings, get_settings
 from alphaplus.inference.events import DECISION_THRESHOLD, error_event, prediction_event
-from alphaplus.inference.models import ModelCache, ServedModel, recorded_features, score_rows
+from alphaplus.inference.models import ModelCache, ServedModel, score_rows
 from alphaplus.inference.recorder import InferenceRecorder
 from alphaplus.inference.shadow import ShadowBatch, ShadowScoring
 from alphaplus.inference.state import Bar, BarLike, MarketState, parse_bar
@@ -92,7 +92,7 @@ class InferenceEngine:
         max_pending_shadow: int = 64,
         regime_rule: RegimeRule = DEFAULT_RULE,
         feature_specs: Iterable[FeatureSpec] = (DEFAULT_FEATURE_SPEC,),
-        max_cached_models: int = 1024,
+        max_cached_models: int = 10_000,
         keepalive_seconds: float = LISTEN_KEEPALIVE_SECONDS,
     ) -> None:
         self.settings = settings or get_settings()
@@ -238,41 +238,42 @@ class InferenceEngine:
         regimes = self.market.regimes(outputs)
         answers: list[Any] = [None] * len(symbols)
         entries: list[tuple[int, ServedModel]] = []
+        versions, models = self.versions, self.models
         for i, symbol in enumerate(symbols):
             regime = regimes[i]
             if not isinstance(regime, str):
                 answers[i] = self._unclassified(symbol, frame_bars)
                 continue
-            try:
-                version = await self.versions.production(regime, symbol)
+            try:  # the cached answers first: no coroutine per symbol in the common case
+                version = versions.known_production(regime, symbol) or await versions.production(regime, symbol)
             except Exception as e:  # noqa: BLE001 - no version was chosen: nothing to record
                 answers[i] = e
                 continue
             try:
-                entries.append((i, await self.models.get(version)))
+                entries.append((i, models.cached(version) or await models.get(version)))
             except Exception as e:  # noqa: BLE001 - recorded against the version, then returned
                 answers[i] = self._failed(ts, times[i], version.version, regime, symbol, started, e)
-        if entries:
-            probabilities = score_rows(outputs, entries)
-            latency_ms = (time.perf_counter() - started) * 1000.0
-            for (i, served), probability in zip(entries, probabilities):
-                version = served.version.version
-                if not 0.0 <= probability <= 1.0:  # NaN: incomplete features
-                    answers[i] = self._failed(ts, times[i], version, regimes[i], symbols[i], started,
-                                              self._incomplete(symbols[i], probability, frame_bars))
-                    continue
-                probability = float(probability)
-                self.recorder.record(prediction_event(ts, times[i], self.model_name, version, regimes[i], symbols[i],
-                                                      False, latency_ms, probability,
-                                                      recorded_features(outputs[i], served)))
-                answers[i] = Prediction(1 if probability > DECISION_THRESHOLD else 0, probability, version,
-                                        regimes[i], symbols[i], times[i], latency_ms)
-            self._n["predictions"] += sum(isinstance(answers[i], Prediction) for i, _ in entries)
-            if self.shadow is not None:
-                served_rows = [i for i, _ in entries if isinstance(answers[i], Prediction)]
-                self.shadow.schedule(ShadowBatch(ts, outputs, served_rows, [regimes[i] for i in served_rows],
-                                                 [symbols[i] for i in served_rows], [times[i] for i in served_rows],
-                                                 [answers[i].version for i in served_rows]))
+        if not entries:
+            return answers
+        probabilities, vectors = score_rows(outputs, entries)
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        record, model_name, served_rows = self.recorder.record, self.model_name, []
+        for (i, served), probability, vector in zip(entries, probabilities.tolist(), vectors):
+            version = served.version.version
+            if not 0.0 <= probability <= 1.0:  # NaN: incomplete features
+                answers[i] = self._failed(ts, times[i], version, regimes[i], symbols[i], started,
+                                          self._incomplete(symbols[i], probability, frame_bars))
+                continue
+            record(prediction_event(ts, times[i], model_name, version, regimes[i], symbols[i], False, latency_ms,
+                                    probability, vector))
+            answers[i] = Prediction(1 if probability > DECISION_THRESHOLD else 0, probability, version, regimes[i],
+                                    symbols[i], times[i], latency_ms)
+            served_rows.append(i)
+        self._n["predictions"] += len(served_rows)
+        if self.shadow is not None and served_rows:
+            self.shadow.schedule(ShadowBatch(ts, outputs, served_rows, [regimes[i] for i in served_rows],
+                                             [symbols[i] for i in served_rows], [times[i] for i in served_rows],
+                                             [answers[i].version for i in served_rows]))
         return answers
 
     def _failed(self, ts: datetime, bar_ts: datetime, version: int, regime: str, symbol: str, started: float,

@@ -23,10 +23,11 @@ from alphaplus.ml.training import TrainedModel
 
 @dataclass(frozen=True, eq=False)
 class LoadedModel:
-    """One artifact in memory: the bundle and its scorer (shared by the versions stored in it)."""
+    """One artifact in memory: the bundle, its scorer and its inputs (shared by the versions stored in it)."""
 
     trained: TrainedModel
     scorer: BoosterScorer
+    columns: np.ndarray  # output positions of the model's features, in its feature order
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,8 +36,11 @@ class ServedModel:
 
     version: ModelVersion
     model: LoadedModel
-    columns: np.ndarray  # output positions of the model's features, in its feature order
     recorded: np.ndarray  # output positions in metadata["feature_names"] order (-1: not computed)
+
+    @property
+    def columns(self) -> np.ndarray:
+        return self.model.columns
 
 
 # columns_for(trained) -> output positions of trained.feature_names, or InvalidInput.
@@ -57,13 +61,20 @@ class ModelCache:
         self._artifacts: weakref.WeakValueDictionary[str, LoadedModel] = weakref.WeakValueDictionary()
         self._loading: dict[tuple[str, int], asyncio.Future] = {}
 
-    async def get(self, version: ModelVersion) -> ServedModel:
-        """The served form of ``version``, loading (and verifying) its artifact on first use."""
+    def cached(self, version: ModelVersion) -> ServedModel | None:
+        """The served form of ``version`` when it is loaded already."""
         key = (version.model_name, version.version)
         served = self._served.get(key)
         if served is not None:
             self._served.move_to_end(key)
+        return served
+
+    async def get(self, version: ModelVersion) -> ServedModel:
+        """The served form of ``version``, loading (and verifying) its artifact on first use."""
+        served = self.cached(version)
+        if served is not None:
             return served
+        key = (version.model_name, version.version)
         loading = self._loading.get(key)
         if loading is not None:
             return await asyncio.shield(loading)
@@ -92,42 +103,51 @@ class ModelCache:
                 f"version {version.version} of {version.model_name} holds a {type(trained).__name__}, "
                 "not a TrainedModel bundle"
             )
-        loaded = LoadedModel(trained, BoosterScorer(booster_of(trained)))
+        loaded = LoadedModel(trained, BoosterScorer(booster_of(trained)), self._columns_for(trained))
         self._artifacts[version.artifact.sha256] = loaded
         return loaded
 
     def _serve(self, version: ModelVersion, loaded: LoadedModel) -> ServedModel:
         trained = loaded.trained
-        columns = self._columns_for(trained)
         names = version.metadata.get("feature_names") if version.metadata else None
         # Recorded vectors follow metadata["feature_names"] (the order drift checks read them in).
-        recorded = columns if not names or list(names) == list(trained.feature_names) else np.asarray(
+        recorded = loaded.columns if not names or list(names) == list(trained.feature_names) else np.asarray(
             [self._position_of(trained, n) for n in names], dtype=np.int64)
-        return ServedModel(version, loaded, columns, recorded)
+        return ServedModel(version, loaded, recorded)
 
 
-def recorded_features(outputs: np.ndarray, served: ServedModel) -> list[float]:
-    """A row's input vector as recorded: metadata order, NaN for a name the engine does not compute."""
-    values = outputs[served.recorded]
-    if (served.recorded < 0).any():
-        values = np.where(served.recorded < 0, np.nan, values)
-    return values.tolist()
-
-
-def score_rows(outputs: np.ndarray, entries: list[tuple[int, ServedModel]]) -> np.ndarray:
-    """The probability of class 1 of each (output row, served version) entry, NaN where the row's
-    features are incomplete: one Booster call per model, with that model's rows stacked."""
+def score_rows(outputs: np.ndarray, entries: list[tuple[int, ServedModel]]) -> tuple[np.ndarray, list[Any]]:
+    """For each (output row, served version) entry: the probability of class 1 (NaN where the row's
+    features are incomplete) and the input vector as recorded (metadata order, NaN for a feature the
+    engine does not compute). One Booster call per model, with that model's rows stacked."""
     probabilities = np.full(len(entries), np.nan)
-    groups: dict[int, list[int]] = {}
+    recorded: list[Any] = [None] * len(entries)
+    if len(entries) == 1:  # on_bar and predict: the same steps without the grouping
+        row, served = entries[0]
+        features = outputs[row, served.columns]
+        if not np.isnan(features).any():
+            probabilities[0] = served.model.scorer.one(features)
+        recorded[0] = _recorded(outputs[row:row + 1], served)[0]
+        return probabilities, recorded
+    groups: dict[tuple[int, int], list[int]] = {}
     for j, (_, served) in enumerate(entries):
-        groups.setdefault(id(served.model), []).append(j)
+        groups.setdefault((id(served.model), id(served.recorded)), []).append(j)
     for js in groups.values():
         served = entries[js[0]][1]
-        rows = [entries[j][0] for j in js]
-        features = outputs[rows][:, served.columns]
+        block = outputs[[entries[j][0] for j in js]]
+        features = block[:, served.columns]
         complete = np.flatnonzero(~np.isnan(features).any(axis=1))
         if len(complete) == 1:
             probabilities[js[complete[0]]] = served.model.scorer.one(features[complete[0]])
         elif len(complete):
             probabilities[np.asarray(js)[complete]] = served.model.scorer.many(features[complete])
-    return probabilities
+        for j, vector in zip(js, _recorded(block, served)):
+            recorded[j] = vector
+    return probabilities, recorded
+
+
+def _recorded(block: np.ndarray, served: ServedModel) -> list[list[float]]:
+    vectors = block[:, served.recorded]
+    if served.recorded is not served.columns and (served.recorded < 0).any():
+        vectors[:, served.recorded < 0] = np.nan
+    return vectors.tolist()

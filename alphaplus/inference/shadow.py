@@ -17,7 +17,7 @@ import numpy as np
 
 from alphaplus.core.errors import AlphaPlusError, InvalidInput
 from alphaplus.inference.events import error_event, prediction_event
-from alphaplus.inference.models import ModelCache, ServedModel, recorded_features, score_rows
+from alphaplus.inference.models import ModelCache, ServedModel, score_rows
 from alphaplus.inference.recorder import InferenceRecorder
 from alphaplus.inference.versions import ServingVersions
 
@@ -83,16 +83,16 @@ class ShadowScoring:
                     self._failed(batch, k, version.version, started, e)
         if not entries:
             return
-        probabilities = score_rows(batch.outputs, entries)
+        probabilities, vectors = score_rows(batch.outputs, entries)
         latency_ms = (time.perf_counter() - started) * 1000.0
-        for (row, served), k, probability in zip(entries, slots, probabilities):
+        for (_, served), k, probability, vector in zip(entries, slots, probabilities.tolist(), vectors):
             if np.isnan(probability):
                 self._failed(batch, k, served.version.version, started,
                              InvalidInput("the bar's features are incomplete"))
                 continue
             self._recorder.record(prediction_event(
                 batch.ts, batch.bar_times[k], model_name, served.version.version, batch.regimes[k], batch.symbols[k],
-                True, latency_ms, float(probability), recorded_features(batch.outputs[row], served)))
+                True, latency_ms, probability, vector))
             self.counts["shadow_scored"] += 1
 
     def _failed(self, batch: ShadowBatch, k: int, version: int, started: float, error: BaseException) -> None:

@@ -46,10 +46,11 @@ BarLike = Bar | Sequence[Any] | Mapping[str, Any]
 
 def bar_time(value: Any) -> tuple[datetime, int]:
     """A bar's time as a timezone-aware datetime (naive means UTC) and as nanoseconds since the epoch."""
+    if isinstance(value, pd.Timestamp) and value.tzinfo is not None:
+        return value, value.value  # a Timestamp is a datetime: kept as it is
     if isinstance(value, (pd.Timestamp, np.datetime64)):
-        ts = pd.Timestamp(value)
-        ts = ts.tz_localize(UTC) if ts.tzinfo is None else ts
-        return ts.to_pydatetime(), int(ts.value)
+        ts = pd.Timestamp(value).tz_localize(UTC)
+        return ts, ts.value
     if isinstance(value, datetime):
         ts = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
         return ts, ((ts - _EPOCH) // _US) * 1000
@@ -60,12 +61,12 @@ def parse_bar(bar: BarLike) -> tuple[datetime, int, tuple[float, ...]]:
     """(time, nanoseconds, (open, high, low, close, volume)) of one bar; InvalidInput if it is not one."""
     try:
         if isinstance(bar, tuple):
-            ts, values = bar[0], bar[1:6]
             if len(bar) != 6:
                 raise TypeError
+            ts, floats = bar[0], tuple(map(float, bar[1:]))
         else:
-            ts, values = bar["ts"], tuple(bar[c] for c in CANDLE_INPUTS)
-        floats = tuple(float(v) for v in values)
+            ts, floats = bar["ts"], (float(bar["open"]), float(bar["high"]), float(bar["low"]), float(bar["close"]),
+                                     float(bar["volume"]))
     except (KeyError, IndexError, TypeError, ValueError) as e:
         raise InvalidInput(
             "a bar is a Bar, a (ts, open, high, low, close, volume) tuple or a mapping with those keys"
@@ -100,7 +101,7 @@ class MarketState:
         program = compile_program(outputs)
         self._state = StreamState(program)
         self._position = {name: i for i, name in enumerate(program.output_names)}
-        self._specs = {spec.to_json(): k for k, spec in enumerate(self.feature_specs)}
+        self._specs = {spec: k for k, spec in enumerate(self.feature_specs)}
         self._last_ns: dict[str, int] = {}
         # The longest look-back: a state warmed with this many bars holds what any longer history gives.
         self.history_bars = program.lookback() + 1
@@ -111,7 +112,7 @@ class MarketState:
 
     def position(self, trained: TrainedModel, name: str) -> int:
         """Output position of feature ``name`` of the model's feature set (-1 when it has no such feature)."""
-        k = self._specs.get(trained.feature_spec.to_json())
+        k = self._specs.get(trained.feature_spec)
         if k is None:
             raise InvalidInput(
                 "the model was trained on a feature set this engine does not compute "

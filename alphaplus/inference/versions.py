@@ -53,18 +53,30 @@ class ServingVersions:
 
     # --- lookups ---------------------------------------------------------------------------------
 
+    def known_production(self, regime: str, symbol: str) -> ModelVersion | None:
+        """The production version when the cache knows it (NoProductionVersion when it knows the slot has
+        none); None when it must be looked up."""
+        try:
+            version = self._production[(regime, symbol)]
+        except KeyError:
+            return None
+        self.counts["cache_hits"] += 1
+        if version is None:
+            raise NoProductionVersion(
+                f"no production version of {self.model_name} for regime '{regime}' and symbol '{symbol}'"
+            )
+        return version
+
     async def production(self, regime: str, symbol: str) -> ModelVersion:
         """The production version of (model_name, regime, symbol); NoProductionVersion when there is none."""
-        key = (regime, symbol)
-        try:
-            version = self._production[key]
-            self.counts["cache_hits"] += 1
-        except KeyError:
-            generation = self._generation
-            self.counts["production_lookups"] += 1
-            version = await self.registry.get_production_model(self.model_name, regime, symbol)
-            if generation == self._generation:
-                self._production[key] = version
+        known = self.known_production(regime, symbol)
+        if known is not None:
+            return known
+        generation = self._generation
+        self.counts["production_lookups"] += 1
+        version = await self.registry.get_production_model(self.model_name, regime, symbol)
+        if generation == self._generation:
+            self._production[(regime, symbol)] = version
         if version is None:
             raise NoProductionVersion(
                 f"no production version of {self.model_name} for regime '{regime}' and symbol '{symbol}'"
