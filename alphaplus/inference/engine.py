@@ -211,9 +211,7 @@ class InferenceEngine:
         symbol's streaming state changes. Failures are recorded (when a version was chosen) and raised."""
         started = time.perf_counter()
         ts = datetime.now(UTC)
-        outputs = self.market.evaluate(candles)
-        when = pd.Timestamp(candles["ts"].iloc[-1])
-        when = (when.tz_localize(UTC) if when.tzinfo is None else when).to_pydatetime()
+        when, outputs = self.market.evaluate(candles)
         answer = (await self._serve([symbol], [when], outputs, started, ts, frame_bars=len(candles)))[0]
         if isinstance(answer, Exception):
             raise answer

@@ -75,18 +75,22 @@ def parse_bar(bar: BarLike) -> tuple[datetime, int, tuple[float, ...]]:
     return when, ns, floats
 
 
-def candle_arrays(candles: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(nanosecond times, float64 (n, 5) values) of a canonical candle frame, oldest first."""
+def candle_arrays(candles: pd.DataFrame, tail: int | None = None) -> tuple[tuple[datetime, int], np.ndarray]:
+    """(time of the last bar, float64 (n, 5) values) of a canonical candle frame, oldest first; only its
+    last ``tail`` rows when given."""
     if not isinstance(candles, pd.DataFrame) or len(candles) == 0 or "ts" not in candles.columns:
         raise InvalidInput("candles must be a non-empty frame with ts, open, high, low, close, volume")
     missing = [c for c in CANDLE_INPUTS if c not in candles.columns]
     if missing:
         raise InvalidInput(f"candles lack the column(s) {', '.join(missing)}")
-    ts = pd.DatetimeIndex(candles["ts"])
-    ns = (ts.tz_localize(UTC) if ts.tz is None else ts).as_unit("ns").asi8
-    if len(ns) > 1 and not (np.diff(ns) > 0).all():
+    frame = candles if tail is None else candles.iloc[-tail:]
+    stamps = getattr(frame["ts"].array, "asi8", None)
+    if stamps is None:
+        raise InvalidInput("candles' ts column must hold datetimes")
+    if len(stamps) > 1 and not (np.diff(stamps) > 0).all():
         raise InvalidInput("candles must be in time order, one row per bar (ts strictly increasing)")
-    return ns, candles[list(CANDLE_INPUTS)].to_numpy(dtype=np.float64)
+    values = np.column_stack([frame[c].to_numpy(dtype=np.float64) for c in CANDLE_INPUTS])
+    return bar_time(frame["ts"].iloc[-1]), values
 
 
 class MarketState:
@@ -163,12 +167,12 @@ class MarketState:
 
     def warm(self, symbol: str, candles: pd.DataFrame) -> None:
         """Start ``symbol`` afresh from its history (its state forgets earlier bars)."""
-        ns, values = candle_arrays(candles)
+        (_, ns), values = candle_arrays(candles)
         self._state.warm(symbol, values)
-        self._last_ns[symbol] = int(ns[-1])
+        self._last_ns[symbol] = ns
 
-    def evaluate(self, candles: pd.DataFrame) -> np.ndarray:
-        """Outputs (1, n) of the last bar of a frame, from its last ``history_bars`` bars; no symbol's
-        state changes."""
-        _, values = candle_arrays(candles)
-        return self._state.warm(_FRAME, values[-self.history_bars:])[None, :]
+    def evaluate(self, candles: pd.DataFrame) -> tuple[datetime, np.ndarray]:
+        """(time, outputs (1, n)) of the last bar of a frame, from its last ``history_bars`` bars; no
+        symbol's state changes."""
+        (when, _), values = candle_arrays(candles, self.history_bars)
+        return when, self._state.warm(_FRAME, values)[None, :]

@@ -51,6 +51,14 @@ async def serve_every_regime(registry, model_name, symbol, bundle) -> dict[str, 
     return versions
 
 
+async def warm_served_symbol(engine, registry, model_name, market, bundle) -> str:
+    """A new symbol whose three slots serve the bundle, its state warmed with the market's first bars."""
+    symbol = new_symbol()
+    await serve_every_regime(registry, model_name, symbol, bundle)
+    engine.warm_up(symbol, market[0].iloc[:WARM_BARS])
+    return symbol
+
+
 def bar(candles, i: int) -> Bar:
     row = candles.iloc[i]
     return Bar(row["ts"], row["open"], row["high"], row["low"], row["close"], row["volume"])
@@ -113,9 +121,7 @@ async def test_a_bar_that_is_not_the_next_one_is_refused_and_changes_nothing(
     engine, registry, model_name, market, bundle
 ):
     candles, features, _ = market
-    symbol = new_symbol()
-    await serve_every_regime(registry, model_name, symbol, bundle)
-    engine.warm_up(symbol, candles.iloc[:WARM_BARS])
+    symbol = await warm_served_symbol(engine, registry, model_name, market, bundle)
     with pytest.raises(InvalidInput, match="not after the last bar"):
         await engine.on_bar(symbol, bar(candles, WARM_BARS - 1))
     batch = await engine.predict_many({symbol: bar(candles, WARM_BARS - 2)})
@@ -163,9 +169,7 @@ async def test_predict_on_a_frame_answers_from_its_tail_and_leaves_symbol_states
     engine, registry, model_name, market, bundle
 ):
     candles, features, _ = market
-    symbol = new_symbol()
-    await serve_every_regime(registry, model_name, symbol, bundle)
-    engine.warm_up(symbol, candles.iloc[:WARM_BARS])
+    symbol = await warm_served_symbol(engine, registry, model_name, market, bundle)
     frame = synth_candles(800, seed=99)
     answer = await engine.predict(symbol, frame)
     tail_features = build_features(frame.iloc[-engine.history_bars:])
