@@ -23,7 +23,7 @@ EVENT_FIELDS: tuple[str, ...] = (
     "latency_ms",
     "prediction",  # class index, None on failure
     "probability",  # probability of class 1, None on failure
-    "features",  # input vector in the version's metadata["feature_names"] order, or None
+    "features",  # input vector (a sequence of floats) in metadata["feature_names"] order, or None
 )
 (TS, BAR_TS, MODEL_NAME, VERSION, REGIME, SYMBOL, SHADOW, SUCCESS, ERROR, LATENCY_MS, PREDICTION, PROBABILITY,
  FEATURES) = range(len(EVENT_FIELDS))
@@ -48,7 +48,7 @@ def error_event(
 
 def prediction_event(
     ts: datetime, bar_ts: datetime | None, model_name: str, version: int, regime: str, symbol: str, shadow: bool,
-    latency_ms: float, probability: float, features: list[float] | None,
+    latency_ms: float, probability: float, features: Sequence[float] | None,
 ) -> tuple:
     """The event of a successful prediction."""
     return (ts, bar_ts, model_name, version, regime, symbol, shadow, True, None, latency_ms,

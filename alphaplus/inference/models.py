@@ -146,8 +146,10 @@ def score_rows(outputs: np.ndarray, entries: list[tuple[int, ServedModel]]) -> t
     return probabilities, recorded
 
 
-def _recorded(block: np.ndarray, served: ServedModel) -> list[list[float]]:
+def _recorded(block: np.ndarray, served: ServedModel) -> list[np.ndarray]:
+    """Rows of the recorded vectors: float64 arrays (the event writer stacks them without a Python float
+    per value; the garbage collector does not track them)."""
     vectors = block[:, served.recorded]
     if served.recorded is not served.columns and (served.recorded < 0).any():
         vectors[:, served.recorded < 0] = np.nan
-    return vectors.tolist()
+    return list(vectors)

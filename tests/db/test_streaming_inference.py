@@ -244,3 +244,24 @@ def test_bars_are_taken_as_tuples_mappings_and_pandas_rows(market):
     assert parse_bar(row.to_dict()) == expected
     assert parse_bar(bar(candles, 5)._replace(ts=row["ts"].to_pydatetime()))[1] == expected[1]
     assert np.isnan(parse_bar(bar(candles, 5)._replace(close=float("nan")))[2][3])
+
+
+async def test_a_bar_close_of_many_symbols_is_stored_row_for_row(registry, model_name, conn):
+    from datetime import datetime, timedelta, timezone
+
+    from db.inference import write_events
+
+    t = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
+    symbols = [f"S{k}" for k in range(120)] + ["ÄÖÜ/€", "BTCUSDT", "X"]
+    events = [(t, t - timedelta(hours=1), model_name, 1 + k % 3, "ranging", s, k % 5 == 0, True, None, 0.5 + k, k % 2,
+               k / 1000, np.arange(4.0) + k) for k, s in enumerate(symbols)]
+    await write_events(registry.repo.pool, events, [])
+    rows = await conn.fetch("SELECT symbol, version, shadow, latency_ms, prediction, probability, features"
+                            " FROM inference_events WHERE model_name = $1", model_name)
+    stored = {r["symbol"]: r for r in rows}
+    assert sorted(stored) == sorted(symbols)
+    for ev in events:
+        r = stored[ev[5]]
+        assert (r["version"], r["shadow"], r["latency_ms"], r["prediction"], r["probability"]) == (
+            ev[3], ev[6], ev[9], ev[10], ev[11])
+        assert list(r["features"]) == list(ev[12])
