@@ -51,20 +51,22 @@ _PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in Unix microseconds
 _FLOAT4_OID = 700
 
 
-def _text_field(name: str, value: str) -> list[tuple]:
-    data = value.encode("utf-8")
-    return [(f"{name}_len", ">i4"), (name, f"S{len(data)}")] if data else [(f"{name}_len", ">i4")]
+def _text_field(name: str, size: int) -> list[tuple]:
+    return [(f"{name}_len", ">i4"), (name, f"S{size}")] if size else [(f"{name}_len", ">i4")]
 
 
-def _uniform_rows(rows: list[tuple], model_name: str, regime: str, symbol: str, shadow: bool,
+def _uniform_rows(rows: list[tuple], model_name: str, regime: str, symbol_size: int, shadow: bool,
                   width: int) -> bytes:
-    """Binary COPY tuples of rows sharing their text values, flags and feature count; no NULLs."""
+    """Binary COPY tuples of rows sharing their model, regime, flags, feature count and the UTF-8 size of
+    their symbols (symbols of one size fill one fixed-width column: a bar close of many symbols is a
+    few groups, not one per symbol); no NULLs."""
     n = len(rows)
     cols = list(zip(*rows))
+    texts = {"model": model_name.encode("utf-8"), "regime": regime.encode("utf-8")}
     fields = [("nfields", ">i2"), ("ts_len", ">i4"), ("ts", ">i8"), ("bar_len", ">i4"), ("bar", ">i8")]
-    fields += _text_field("model", model_name)
+    fields += _text_field("model", len(texts["model"]))
     fields += [("version_len", ">i4"), ("version", ">i4")]
-    fields += _text_field("regime", regime) + _text_field("symbol", symbol)
+    fields += _text_field("regime", len(texts["regime"])) + _text_field("symbol", symbol_size)
     fields += [("shadow_len", ">i4"), ("shadow", "u1"), ("success_len", ">i4"), ("success", "u1"),
                ("error_len", ">i4"), ("latency_len", ">i4"), ("latency", ">f8"),
                ("prediction_len", ">i4"), ("prediction", ">i2"), ("probability_len", ">i4"), ("probability", ">f8"),
@@ -75,11 +77,13 @@ def _uniform_rows(rows: list[tuple], model_name: str, regime: str, symbol: str, 
     out["ts_len"] = out["bar_len"] = 8
     out["ts"] = pd.DatetimeIndex(cols[0]).as_unit("us").asi8 - _PG_EPOCH_US
     out["bar"] = pd.DatetimeIndex(cols[1]).as_unit("us").asi8 - _PG_EPOCH_US
-    for name, value in (("model", model_name), ("regime", regime), ("symbol", symbol)):
-        data = value.encode("utf-8")
+    for name, data in texts.items():
         out[f"{name}_len"] = len(data)
         if data:
             out[name] = data
+    out["symbol_len"] = symbol_size
+    if symbol_size:
+        out["symbol"] = np.array([symbol.encode("utf-8") for symbol in cols[5]], dtype=f"S{symbol_size}")
     out["version_len"] = 4
     out["version"] = np.asarray(cols[3], dtype=np.int64)
     out["shadow_len"] = out["success_len"] = 1
@@ -106,7 +110,7 @@ def _split(events: Sequence[tuple]) -> tuple[dict[tuple, list[tuple]], list[tupl
         features = ev[12]
         if (ev[7] is True and ev[8] is None and ev[1] is not None and ev[10] is not None
                 and ev[11] is not None and features is not None):
-            key = (ev[2], ev[4], ev[5], bool(ev[6]), len(features))
+            key = (ev[2], ev[4], len(ev[5].encode("utf-8")), bool(ev[6]), len(features))
             group = groups.get(key)
             if group is None:
                 groups[key] = [ev]

@@ -30,7 +30,6 @@ FIRST_ROUND_BARS = 6_000
 REFRESH_GATE = {"on_insignificant": "promote"}
 LIVE_PHASES = 5
 LIVE_BARS_PER_PHASE = 900
-WINDOW_BARS = 600  # candles handed to each prediction (enough for regime and feature warm-up)
 FOCUS_REGIME = "trending"
 # Live, this symbol's trending stretches change character; the other symbol's market goes on as it was.
 CHANGED_SYMBOL = "ETHUSDT"
@@ -96,27 +95,29 @@ async def retrain_round(
 
 
 async def live_phase(engine, state: DemoState, phase: int, console: Console) -> dict[str, int]:
-    """Trade one stretch of the live market: a prediction per new bar, candles stored as they come."""
+    """Trade one stretch of the live market: each bar close scored for every symbol at once
+    (predict_many on the engine's streaming state), candles stored as they come."""
     from alphaplus.core.errors import NoProductionVersion
     from alphaplus.market.synth import continue_candles
     from db.candles import upsert_candles
     from db.pool import get_pool
 
     counts = {"predictions": 0, "no_model": 0}
+    live: dict[str, pd.DataFrame] = {}
     for i, symbol in enumerate(SYMBOLS):
         history = state.candles[symbol]
         new = continue_candles(history, LIVE_BARS_PER_PHASE, seed=1000 + 10 * phase + i,
                                dynamics=live_dynamics(symbol))
-        frame = pd.concat([history, new], ignore_index=True)
-        state.candles[symbol] = frame
+        state.candles[symbol] = pd.concat([history, new], ignore_index=True)
         await upsert_candles(await get_pool(), symbol=symbol, timeframe="1h", frame=new)
-        first_new = len(history)
-        for end in range(first_new + 1, len(frame) + 1):
-            try:
-                await engine.predict(symbol, frame.iloc[max(0, end - WINDOW_BARS):end])
-                counts["predictions"] += 1
-            except NoProductionVersion:
-                counts["no_model"] += 1
+        live[symbol] = new
+    for bar in range(LIVE_BARS_PER_PHASE):
+        batch = await engine.predict_many({symbol: new.iloc[bar] for symbol, new in live.items()})
+        counts["predictions"] += len(batch.predictions)
+        for error in batch.errors.values():
+            if not isinstance(error, NoProductionVersion):
+                raise error
+            counts["no_model"] += 1
     return counts
 
 
@@ -209,6 +210,8 @@ async def run_demo(console: Console, model_name: str) -> None:
     console.rule(f"live trading ({CHANGED_SYMBOL}'s trending stretches now reverse)")
     engine = await InferenceEngine.open(model_name=model_name, shadow=True)
     try:
+        for symbol, history in state.candles.items():
+            engine.warm_up(symbol, history)  # each symbol's state, seeded once; every live bar then costs O(1)
         for phase in range(1, LIVE_PHASES + 1):
             started = datetime.now(UTC)
             counts = await live_phase(engine, state, phase, console)

@@ -30,6 +30,8 @@ EVENT_FIELDS: tuple[str, ...] = (
 
 # Stored error texts are truncated: a message is for a person reading the table, not a dump.
 MAX_ERROR_CHARS = 500
+# Same rule as alphaplus.ml.metrics: class 1 when its probability is above one half.
+DECISION_THRESHOLD = 0.5
 
 UsageRow = tuple[str, int, int, int, float, datetime]
 
@@ -42,6 +44,15 @@ def error_event(
     text = f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS]
     return (ts, bar_ts, model_name, version, regime, symbol, shadow, False, text, max(latency_ms, 0.0),
             None, None, None)
+
+
+def prediction_event(
+    ts: datetime, bar_ts: datetime | None, model_name: str, version: int, regime: str, symbol: str, shadow: bool,
+    latency_ms: float, probability: float, features: Sequence[float] | None,
+) -> tuple:
+    """The event of a successful prediction."""
+    return (ts, bar_ts, model_name, version, regime, symbol, shadow, True, None, latency_ms,
+            1 if probability > DECISION_THRESHOLD else 0, probability, features)
 
 
 def usage_aggregates(events: Iterable[Sequence]) -> list[UsageRow]:

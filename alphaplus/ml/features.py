@@ -1,17 +1,27 @@
 """Model features computed from candles without look-ahead, and the spec that names them.
 
-Every feature of bar t uses bars up to and including t only (backward rolling windows, ``shift`` by
-positive lags), so features of bar t are unchanged when later bars change. Rows in the warm-up (the
-first ``spec.warmup_bars`` bars) hold NaN where a window is not yet full; training drops them.
+Every feature is defined once (``feature_expressions``) as a series expression; ``build_features``
+evaluates the definitions over a whole frame (the training path) and ``alphaplus.ml.streaming`` bar by
+bar (the serving path), with the same values.
+
+Every feature of bar t uses bars up to and including t only (backward rolling windows, lags by positive
+distances), so features of bar t are unchanged when later bars change. Rows in the warm-up (the first
+``spec.warmup_bars`` bars) hold NaN where a window is not yet full; training drops them.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+
+from alphaplus.ml.dataflow import (
+    CANDLE_INPUTS, Expr, Program, clip_lower, clip_upper, column, compile_program, evaluate_frame, finite, lag, log,
+    log1p, maximum, minimum, rolling_max, rolling_mean, rolling_min, rolling_std, safe_ratio,
+)
 
 
 @dataclass(frozen=True)
@@ -104,71 +114,67 @@ class FeatureSpec:
 DEFAULT_FEATURE_SPEC = FeatureSpec()
 
 
-def _safe_ratio(num: pd.Series, den: pd.Series, fill: float = 0.0) -> pd.Series:
-    # Zero-range candles and flat stretches happen in real data; a defined value beats inf/NaN there.
-    out = num / den.where(den != 0)
-    return out.where(den != 0, fill).where(num.notna() & den.notna())
+def feature_expressions(spec: FeatureSpec = DEFAULT_FEATURE_SPEC) -> dict[str, Expr]:
+    """The definition of every feature of ``spec``, by name, in ``spec.names`` order."""
+    open_, high, low, close, volume = (column(c) for c in CANDLE_INPUTS)
+    log_close = log(close)
+    log_ret = log_close - lag(log_close, 1)
+
+    out: dict[str, Expr] = {"ret_1": close / lag(close, 1) - 1.0}
+    for w in spec.return_windows:
+        out[f"logret_{w}"] = log_close - lag(log_close, w)
+    for w in spec.volatility_windows:
+        out[f"vol_{w}"] = rolling_std(log_ret, w)
+    if len(spec.volatility_windows) >= 2:
+        short, long = sorted(spec.volatility_windows)[0], sorted(spec.volatility_windows)[-1]
+        out["vol_ratio"] = safe_ratio(out[f"vol_{short}"], out[f"vol_{long}"], fill=1.0)
+
+    out[f"rsi_{spec.rsi_window}"] = _rsi(close, spec.rsi_window)
+
+    prev_close = lag(close, 1)
+    true_range = maximum(maximum(high - low, abs(high - prev_close)), abs(low - prev_close))
+    out[f"atr_{spec.atr_window}"] = rolling_mean(true_range, spec.atr_window) / close
+    out["range_rel"] = (high - low) / close
+
+    log_vol = log1p(clip_lower(volume, 0.0))
+    vol_mean = rolling_mean(log_vol, spec.volume_window)
+    vol_std = rolling_std(log_vol, spec.volume_window)
+    out[f"volume_z_{spec.volume_window}"] = safe_ratio(log_vol - vol_mean, vol_std)
+
+    for w in spec.ma_windows:
+        out[f"dist_sma_{w}"] = close / rolling_mean(close, w) - 1.0
+
+    candle_range = high - low
+    out["body_ratio"] = safe_ratio(close - open_, candle_range)
+    out["upper_wick_ratio"] = safe_ratio(high - maximum(open_, close), candle_range)
+    out["lower_wick_ratio"] = safe_ratio(minimum(open_, close) - low, candle_range)
+
+    roll_high = rolling_max(high, spec.range_window)
+    roll_low = rolling_min(low, spec.range_window)
+    out[f"close_pos_{spec.range_window}"] = safe_ratio(close - roll_low, roll_high - roll_low, fill=0.5)
+
+    # inf can only come from corrupt input (zero or negative prices); the quality gate rejects those,
+    # so here it becomes NaN rather than a value the model could split on.
+    return {name: finite(out[name]) for name in spec.names}
+
+
+def _rsi(close: Expr, window: int) -> Expr:
+    """Relative strength index with simple (not Wilder-smoothed) averages: a finite window, no memory."""
+    delta = close - lag(close, 1)
+    gain = rolling_mean(clip_lower(delta, 0.0), window)
+    loss = rolling_mean(-clip_upper(delta, 0.0), window)
+    # gain/(gain+loss) equals the usual 100 - 100/(1+RS) form without dividing by a zero loss.
+    return 100.0 * safe_ratio(gain, gain + loss, fill=0.5)
+
+
+@lru_cache(maxsize=32)
+def feature_program(spec: FeatureSpec = DEFAULT_FEATURE_SPEC) -> Program:
+    """The features of ``spec`` as one program (shared subexpressions computed once)."""
+    return compile_program(feature_expressions(spec))
 
 
 def build_features(candles: pd.DataFrame, spec: FeatureSpec = DEFAULT_FEATURE_SPEC) -> pd.DataFrame:
     """The feature frame of ``spec`` (float64 columns ``spec.names``), index aligned to ``candles``."""
-    open_ = candles["open"].astype("float64").reset_index(drop=True)
-    high = candles["high"].astype("float64").reset_index(drop=True)
-    low = candles["low"].astype("float64").reset_index(drop=True)
-    close = candles["close"].astype("float64").reset_index(drop=True)
-    volume = candles["volume"].astype("float64").reset_index(drop=True)
-    log_close = np.log(close)
-    log_ret = log_close.diff()
-
-    out: dict[str, pd.Series] = {"ret_1": close.pct_change(fill_method=None)}
-    for w in spec.return_windows:
-        out[f"logret_{w}"] = log_close - log_close.shift(w)
-    for w in spec.volatility_windows:
-        out[f"vol_{w}"] = log_ret.rolling(w, min_periods=w).std(ddof=1)
-    if len(spec.volatility_windows) >= 2:
-        short, long = sorted(spec.volatility_windows)[0], sorted(spec.volatility_windows)[-1]
-        out["vol_ratio"] = _safe_ratio(out[f"vol_{short}"], out[f"vol_{long}"], fill=1.0)
-
-    out[f"rsi_{spec.rsi_window}"] = _rsi(close, spec.rsi_window)
-
-    prev_close = close.shift(1)
-    true_range = pd.concat([high - low, (high - prev_close).abs(), (low - prev_close).abs()], axis=1).max(
-        axis=1, skipna=False
-    )
-    out[f"atr_{spec.atr_window}"] = true_range.rolling(spec.atr_window, min_periods=spec.atr_window).mean() / close
-    out["range_rel"] = (high - low) / close
-
-    log_vol = np.log1p(volume.clip(lower=0))
-    vol_mean = log_vol.rolling(spec.volume_window, min_periods=spec.volume_window).mean()
-    vol_std = log_vol.rolling(spec.volume_window, min_periods=spec.volume_window).std(ddof=1)
-    out[f"volume_z_{spec.volume_window}"] = _safe_ratio(log_vol - vol_mean, vol_std)
-
-    for w in spec.ma_windows:
-        sma = close.rolling(w, min_periods=w).mean()
-        out[f"dist_sma_{w}"] = close / sma - 1.0
-
-    candle_range = high - low
-    out["body_ratio"] = _safe_ratio(close - open_, candle_range)
-    out["upper_wick_ratio"] = _safe_ratio(high - np.maximum(open_, close), candle_range)
-    out["lower_wick_ratio"] = _safe_ratio(np.minimum(open_, close) - low, candle_range)
-
-    roll_high = high.rolling(spec.range_window, min_periods=spec.range_window).max()
-    roll_low = low.rolling(spec.range_window, min_periods=spec.range_window).min()
-    out[f"close_pos_{spec.range_window}"] = _safe_ratio(close - roll_low, roll_high - roll_low, fill=0.5)
-
-    frame = pd.DataFrame(out, columns=list(spec.names)).astype("float64")
-    # inf can only come from corrupt input (zero or negative prices); the quality gate rejects those,
-    # so here it becomes NaN rather than a value the model could split on.
-    frame = frame.replace([np.inf, -np.inf], np.nan)
-    frame.index = candles.index
-    return frame
-
-
-def _rsi(close: pd.Series, window: int) -> pd.Series:
-    """Relative strength index with simple (not Wilder-smoothed) averages: a finite window, no memory."""
-    delta = close.diff()
-    gain = delta.clip(lower=0).rolling(window, min_periods=window).mean()
-    loss = (-delta.clip(upper=0)).rolling(window, min_periods=window).mean()
-    total = gain + loss
-    # gain/(gain+loss) equals the usual 100 - 100/(1+RS) form without dividing by a zero loss.
-    return 100.0 * _safe_ratio(gain, total, fill=0.5)
+    columns = {c: candles[c].to_numpy(dtype=np.float64) for c in CANDLE_INPUTS}
+    values = evaluate_frame(feature_program(spec), columns)
+    return pd.DataFrame(values, columns=list(spec.names), index=candles.index)

@@ -17,9 +17,15 @@ only, so the label of bar t never depends on bars after t.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+
+from alphaplus.ml.dataflow import (
+    NAN, Expr, Program, column, compile_program, eq, evaluate_frame, isnan, lag, log, rolling_rank_pct, rolling_std,
+    where,
+)
 
 REGIMES: tuple[str, ...] = ("trending", "ranging", "volatile")
 
@@ -52,29 +58,52 @@ def warmup_bars(rule: RegimeRule = DEFAULT_RULE) -> int:
     return rule.window + min(rule.window, rule.vol_lookback) - 1
 
 
-def regime_indicators(candles: pd.DataFrame, rule: RegimeRule = DEFAULT_RULE) -> pd.DataFrame:
-    """The quantities the rule looks at: ``volatility``, ``vol_percentile``, ``trend_strength``."""
-    log_close = np.log(candles["close"].astype("float64").reset_index(drop=True))
-    log_ret = log_close.diff()
-    vol = log_ret.rolling(rule.window, min_periods=rule.window).std(ddof=1)
+INDICATORS: tuple[str, ...] = ("volatility", "vol_percentile", "trend_strength")
+
+
+def regime_expressions(rule: RegimeRule = DEFAULT_RULE) -> dict[str, Expr]:
+    """The definition of the quantities the rule looks at, by name (``INDICATORS``)."""
+    log_close = log(column("close"))
+    log_ret = log_close - lag(log_close, 1)
+    vol = rolling_std(log_ret, rule.window)
     # Percentile rank among the trailing vol_lookback values. Early bars rank among what exists, but
     # at least `window` values: a rank among two or three values would call most early bars volatile.
-    vol_pct = vol.rolling(rule.vol_lookback, min_periods=min(rule.window, rule.vol_lookback)).rank(pct=True)
-    move = (log_close - log_close.shift(rule.window)).abs()
-    denom = vol * np.sqrt(rule.window)
-    trend = (move / denom.where(denom > 0)).where(vol.notna())
+    vol_pct = rolling_rank_pct(vol, rule.vol_lookback, min_periods=min(rule.window, rule.vol_lookback))
+    move = abs(log_close - lag(log_close, rule.window))
+    denom = vol * float(np.sqrt(rule.window))
+    trend = where(isnan(vol), NAN, move / where(denom > 0, denom, NAN))
     # A flat stretch (zero volatility) has no trend to measure: score it 0 rather than NaN or inf.
-    trend = trend.mask(vol.eq(0), 0.0)
-    return pd.DataFrame({"volatility": vol, "vol_percentile": vol_pct, "trend_strength": trend})
+    trend = where(eq(vol, 0.0), 0.0, trend)
+    return {"volatility": vol, "vol_percentile": vol_pct, "trend_strength": trend}
+
+
+@lru_cache(maxsize=8)
+def regime_program(rule: RegimeRule = DEFAULT_RULE) -> Program:
+    """The rule's indicators as one program."""
+    return compile_program(regime_expressions(rule))
+
+
+def regime_indicators(candles: pd.DataFrame, rule: RegimeRule = DEFAULT_RULE) -> pd.DataFrame:
+    """The quantities the rule looks at: ``volatility``, ``vol_percentile``, ``trend_strength``."""
+    values = evaluate_frame(regime_program(rule), {"close": candles["close"].to_numpy(dtype=np.float64)})
+    return pd.DataFrame(values, columns=list(INDICATORS))
+
+
+def label_regimes(vol_percentile: np.ndarray, trend_strength: np.ndarray, rule: RegimeRule = DEFAULT_RULE) -> np.ndarray:
+    """The rule's verdict per bar from its indicators: an object array of regime names, NaN where the
+    volatility percentile is not defined yet."""
+    vol_percentile = np.asarray(vol_percentile, dtype=np.float64)
+    labels = np.where(
+        vol_percentile >= rule.volatile_percentile,
+        "volatile",
+        np.where(np.asarray(trend_strength) >= rule.trend_threshold, "trending", "ranging"),
+    ).astype(object)
+    labels[np.isnan(vol_percentile)] = np.nan
+    return labels
 
 
 def classify_regimes(candles: pd.DataFrame, rule: RegimeRule = DEFAULT_RULE) -> pd.Series:
     """The regime of every bar (index aligned to ``candles``), NaN during the warm-up."""
     ind = regime_indicators(candles, rule)
-    labels = np.where(
-        ind["vol_percentile"] >= rule.volatile_percentile,
-        "volatile",
-        np.where(ind["trend_strength"] >= rule.trend_threshold, "trending", "ranging"),
-    ).astype(object)
-    labels[ind["vol_percentile"].isna().to_numpy()] = np.nan
+    labels = label_regimes(ind["vol_percentile"].to_numpy(), ind["trend_strength"].to_numpy(), rule)
     return pd.Series(labels, index=candles.index, name="regime", dtype="str")

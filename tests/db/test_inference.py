@@ -17,7 +17,8 @@ import pytest
 
 from alphaplus.core.errors import ArtifactIntegrityError, InvalidInput, NoProductionVersion
 from alphaplus.ml.features import build_features
-from alphaplus.inference.engine import InferenceEngine, SyncInferenceEngine
+from alphaplus.inference.engine import InferenceEngine
+from alphaplus.inference.sync import SyncInferenceEngine
 from alphaplus.inference.recorder import InferenceRecorder
 from alphaplus.ml.training import predict_proba
 from tests.db.trained_versions import candles_ending_in_regime, register_trained
@@ -190,7 +191,7 @@ async def test_a_dropped_listener_reconnects_and_serves_changes_made_meanwhile(
     v2 = await register_trained(registry, model_name, regime, symbol, seed=102)
     await registry.promote(model_name, v1.version, reason="first")
     assert (await engine.predict(symbol, candles)).version == v1.version
-    await conn.execute("SELECT pg_terminate_backend($1)", engine._listener.get_server_pid())
+    await conn.execute("SELECT pg_terminate_backend($1)", engine.versions.listener.get_server_pid())
     # Promote at once: the notification goes nowhere; only the reconnection's invalidation helps.
     await registry.promote(model_name, v2.version, reason="while nobody listened")
     assert await served_version_within(engine, symbol, candles, v2.version, 5.0) == v2.version

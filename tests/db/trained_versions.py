@@ -56,10 +56,15 @@ def version_metadata(trained: TrainedModel, X: pd.DataFrame) -> dict:
 
 async def register_trained(registry, model_name: str, regime: str, symbol: str, seed: int) -> ModelVersion:
     """Train, register as staging (with lineage and the metadata contract); returns the version."""
-    trained, X, params = train_small(seed)
+    return await register_bundle(registry, model_name, regime, symbol, *train_small(seed), seed=seed)
+
+
+async def register_bundle(registry, model_name: str, regime: str, symbol: str, trained: TrainedModel,
+                          X: pd.DataFrame, params: dict, *, seed: int) -> ModelVersion:
+    """Register an already trained bundle for a slot (one bundle may serve several slots)."""
     lineage = build_lineage(
         model_name=model_name, regime=regime, symbol=symbol, training_frame=X,
-        feature_set=DEFAULT_FEATURE_SPEC.to_dict(), hyperparameters=params, training_config={"seed": seed},
+        feature_set=trained.feature_spec.to_dict(), hyperparameters=params, training_config={"seed": seed},
         timeframe=TIMEFRAME, n_features=len(trained.feature_names),
     )
     registration = await registry.register_model_version(lineage, model=trained,
