@@ -109,7 +109,7 @@ class ModelCache:
 
     def _serve(self, version: ModelVersion, loaded: LoadedModel) -> ServedModel:
         trained = loaded.trained
-        names = version.metadata.get("feature_names") if version.metadata else None
+        names = version.version_metadata.get("feature_names") if version.version_metadata else None
         # Recorded vectors follow metadata["feature_names"] (the order drift checks read them in).
         recorded = loaded.columns if not names or list(names) == list(trained.feature_names) else np.asarray(
             [self._position_of(trained, n) for n in names], dtype=np.int64)
