@@ -18,6 +18,7 @@ from alphaplus.core.errors import RunFailed
 from alphaplus.ml.features import DEFAULT_FEATURE_SPEC
 from alphaplus.ml.pipeline import TrainingConfig
 from alphaplus.promotion.config import gate_policy
+from alphaplus.registry.artifacts import ArtifactStore
 from alphaplus.ml.regimes import REGIMES
 from alphaplus.core.settings import get_settings
 from flows.hooks import trigger_rollback_on_failure
@@ -62,6 +63,8 @@ async def retrain(
     regimes = REGIMES if regime == "all" else (regime,)
     results: list[dict[str, Any]] = []
     pending = []  # (slot, job_id, candles, future)
+    # Workers write artifacts straight to the root this run registers from (a URL, or an absolute folder).
+    artifact_root = ArtifactStore(settings.artifacts_dir).location
 
     for symbol in symbols:
         candles = await fetch_candles(symbol, timeframe, start, end)
@@ -82,15 +85,16 @@ async def retrain(
                 results.append(_result(s, status="failed", error=f"data quality: {', '.join(report.failed_names)}"))
             continue
         for s in slots:
-            pending.append((s, jobs[s], candles, train_slot.submit(candles, s.regime, config, params)))
+            pending.append((s, jobs[s], candles, train_slot.submit(candles, s.regime, config, params, artifact_root)))
 
     await asyncio.to_thread(wait, [p[3] for p in pending])
     for slot, job_id, candles, future in pending:
         try:
-            fit = future.result()
-            registration = await register_staging(slot, fit, candles, config, params, timeframe, run_id)
+            trained = future.result()
+            registration = await register_staging(slot, trained, candles, config, params, timeframe, run_id)
             version = registration.version
-            entry = _result(slot, status="registered", version=version.version, created=registration.created)
+            entry = _result(slot, status="registered", version=version.version, created=registration.created,
+                            trained_on=trained.trained_on)
             if promote and version.status == "staging":
                 outcome = await evaluate_challenger(version, candles, config, policy)
                 await record_comparison(outcome, run_id)

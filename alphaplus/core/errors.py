@@ -86,3 +86,10 @@ class RunFailed(AlphaPlusError):
     """A flow finished with failed slots; the others' results were kept."""
 
     code = "run_failed"
+
+
+class ArtifactStorageError(AlphaPlusError):
+    """The artifact root could not be reached or written (an object store's endpoint, bucket or
+    credentials); nothing was registered."""
+
+    code = "artifact_storage"

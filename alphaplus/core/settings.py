@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_url(root: Path | str) -> bool:
+    """True for an object-store URL such as ``s3://bucket/prefix`` (``file://`` is a local folder)."""
+    return isinstance(root, str) and bool(_URL.match(root)) and not root.startswith("file://")
 
 
 class Settings(BaseSettings):
@@ -29,7 +37,10 @@ class Settings(BaseSettings):
         description="Name of a Prefect Secret block holding the database URL. Exclusive with the two above.",
     )
     home: Path = Field(default=Path(".alphaplus"), description="Private state: embedded cluster, artifacts.")
-    artifact_root: Path | None = Field(default=None, description="Model artifacts. Unset: <home>/artifacts.")
+    artifact_root: str | None = Field(
+        default=None,
+        description="Model artifacts: a folder, or an object-store URL (s3://bucket/prefix). Unset: <home>/artifacts.",
+    )
     embedded_port: int = Field(default=0, description="Port of the embedded cluster; 0 picks a free one.")
 
     # --- connection pool ---------------------------------------------------------------------
@@ -76,10 +87,18 @@ class Settings(BaseSettings):
     inference_flush_seconds: float = 1.0
     inference_buffer_limit: int = 1_000_000
 
+    # --- fan-out over a Dask cluster (the retrain-dask deployment) ---------------------------------
+    dask_address: str | None = Field(
+        default=None, description="Scheduler of a running Dask cluster (tcp://host:8786). Unset: a local cluster."
+    )
+    dask_local_workers: int = Field(default=2, ge=1, description="Worker processes of that local cluster.")
+
     @property
-    def artifacts_dir(self) -> Path:
-        """Where model artifacts are stored."""
-        return self.artifact_root if self.artifact_root is not None else self.home / "artifacts"
+    def artifacts_dir(self) -> Path | str:
+        """Where model artifacts are stored: a folder, or an object-store URL kept as text."""
+        if self.artifact_root is None:
+            return self.home / "artifacts"
+        return self.artifact_root if is_url(self.artifact_root) else Path(self.artifact_root)
 
 
 @lru_cache(maxsize=1)
