@@ -189,7 +189,10 @@ class ObjectStore:
         """One PUT of the whole object: visible complete or not at all. Two writers of one
         content-addressed name write the same bytes, so the later PUT changes nothing."""
         key = self.locate(path)
-        self._call("writing", path, self.fs.pipe_file, key, data)
+        try:
+            self._call("writing", path, self.fs.pipe_file, key, data)
+        except FileNotFoundError as e:  # the bucket itself is missing
+            raise ArtifactStorageError(f"artifact store {self.url}: writing {path} failed: {e}") from e
 
     def listing(self) -> Iterator[tuple[str, float]]:
         found = self._call("listing", self.url, self.fs.find, self._base, detail=True)
