@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.flows.conftest import flow_env  # noqa: F401 - flows here read settings from the environment too
 from tests.scale.local_s3 import local_s3_endpoint, make_bucket
 
 # Inherited settings that would send an S3 client elsewhere than the local endpoint.
