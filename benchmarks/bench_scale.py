@@ -35,31 +35,26 @@ class Sizes:
     artifacts: int  # store/load operations per size and store
 
 
-FULL = Sizes(slots=32, bars=6000, artifacts=40)
+FULL = Sizes(slots=32, bars=5000, artifacts=40)
 QUICK = Sizes(slots=6, bars=4000, artifacts=8)
 ARTIFACT_SIZES = (256 * 1024, 4 * 1024 * 1024)
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
     """Every measure of this benchmark (smaller sizes when ``quick``)."""
-    home = prefect_environment()  # before prefect is imported anywhere below
+    sizes = QUICK if quick else FULL
+    prefect_home = prefect_environment()  # before prefect is imported anywhere below
     try:
-        return asyncio.run(_run(QUICK if quick else FULL))
+        rows = asyncio.run(_runners(sizes))
     finally:
-        if home:
-            shutil.rmtree(home, ignore_errors=True)
-
-
-async def _run(sizes: Sizes) -> list[dict[str, Any]]:
-    rows = await _runners(sizes)
-    rows += _stores(sizes)
-    return rows
+        if prefect_home:
+            shutil.rmtree(prefect_home, ignore_errors=True)
+    return rows + _stores(sizes)
 
 
 # --- thread runner vs Dask -----------------------------------------------------------------------------
 
 async def _runners(sizes: Sizes) -> list[dict[str, Any]]:
-    from distributed import LocalCluster
     from prefect.testing.utilities import prefect_test_harness
 
     from alphaplus.market.synth import synth_candles
@@ -76,18 +71,12 @@ async def _runners(sizes: Sizes) -> list[dict[str, Any]]:
             for symbol, frame in frames.items():
                 await upsert_candles(pool, symbol=symbol, timeframe="1h", frame=frame)
             with prefect_test_harness(server_startup_timeout=120), _flow_environment(settings):
-                started = time.perf_counter()
-                cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                       host="127.0.0.1")
-                cluster_start = time.perf_counter() - started
-                try:
-                    return [row("start a LocalCluster of 2 worker processes", cluster_start, "s")] + \
-                        await _time_runners(settings, frames, cluster.scheduler_address)
-                finally:
-                    cluster.close()
+                return await _time_runners(settings, frames)
 
 
-async def _time_runners(settings, frames: dict, address: str) -> list[dict[str, Any]]:
+async def _time_runners(settings, frames: dict) -> list[dict[str, Any]]:
+    import dask
+    from distributed import LocalCluster
     from prefect.task_runners import ThreadPoolTaskRunner
 
     from alphaplus.core.settings import Settings
@@ -95,14 +84,6 @@ async def _time_runners(settings, frames: dict, address: str) -> list[dict[str, 
     from flows.retrain_dask import dask_task_runner
 
     n = len(frames)
-    threads = ThreadPoolTaskRunner(max_workers=settings.train_max_workers)
-    dask = dask_task_runner(Settings(dask_address=address))
-    # In a worker thread, as the runners call it (LightGBM's OpenMP team in the main thread of a busy
-    # machine was measured here up to 10x slower than in another thread).
-    loop_s = await asyncio.to_thread(_plain_loop, frames)
-    await _fan_out(frames, dask, settings)  # warm-up: the workers import prefect, LightGBM, the tasks
-    fan_threads = await _fan_out(frames, threads, settings)
-    fan_dask = await _fan_out(frames, dask, settings)
 
     async def whole(runner, model: str) -> float:
         started = time.perf_counter()
@@ -111,10 +92,32 @@ async def _time_runners(settings, frames: dict, address: str) -> list[dict[str, 
         assert [r["status"] for r in results] == ["registered"] * n, results
         return time.perf_counter() - started
 
+    # In a worker thread, as the runners call it (LightGBM's OpenMP team in the main thread of a busy
+    # machine was measured here up to 10x slower than in another thread).
+    loop_s = await asyncio.to_thread(_plain_loop, frames)
+    threads = ThreadPoolTaskRunner(max_workers=settings.train_max_workers)
+    fan_threads = await _fan_out(frames, threads, settings)
     flow_threads = await whole(threads, f"{MODEL}_threads")
-    flow_dask = await whole(dask, f"{MODEL}_dask")
+
+    # The cluster only for the Dask half. Its scheduler lives in this process; on a machine loaded far
+    # past its cores it was seen to drop both idle workers at once after missing their heartbeats for
+    # the default five minutes, so the time-to-live check is off here.
+    started = time.perf_counter()
+    with dask.config.set({"distributed.scheduler.worker-ttl": None}):
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                               host="127.0.0.1")
+    cluster_start = time.perf_counter() - started
+    try:
+        on_dask = dask_task_runner(Settings(dask_address=cluster.scheduler_address))
+        await _fan_out(frames, on_dask, settings)  # warm-up: the workers import prefect, LightGBM, the tasks
+        fan_dask = await _fan_out(frames, on_dask, settings)
+        flow_dask = await whole(on_dask, f"{MODEL}_dask")
+    finally:
+        cluster.close()
+
     per_hour = lambda seconds: n / seconds * 3600  # noqa: E731
     return [
+        row("start a LocalCluster of 2 worker processes", cluster_start, "s"),
         row(f"fit {n} slots in a plain loop, one thread (no Prefect)", loop_s, "s"),
         row(f"fan-out of {n} train_slot tasks, thread runner ({settings.train_max_workers} threads)", fan_threads,
             "s", baseline=loop_s, note="plain loop"),
@@ -167,32 +170,26 @@ async def _fan_out(frames: dict, runner, settings) -> float:
 # --- artifact store: local disk vs S3 ------------------------------------------------------------------
 
 def _stores(sizes: Sizes) -> list[dict[str, Any]]:
+    from unittest import mock
+
     from tests.scale.local_s3 import local_s3_endpoint, make_bucket
 
     rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="alphaplus-bench-artifacts-") as folder, local_s3_endpoint() as env:
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            make_bucket(env, "alphaplus-bench")
-            for size in ARTIFACT_SIZES:
-                local = _store_and_load(folder, size, sizes.artifacts)
-                remote = _store_and_load("s3://alphaplus-bench/models", size, sizes.artifacts)
-                label = f"{size // 1024:,} KiB"
-                rows += [
-                    row(f"store an artifact ({label}), local disk (SHA-256 + fsync + link)", local[0], "ms"),
-                    row(f"store an artifact ({label}), S3 (moto on loopback, one PUT)", remote[0], "ms",
-                        baseline=local[0], note="local disk"),
-                    row(f"load an artifact ({label}) verified, local disk", local[1], "ms"),
-                    row(f"load an artifact ({label}) verified, S3 (HEAD + GET + SHA-256)", remote[1], "ms",
-                        baseline=local[1], note="local disk"),
-                ]
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+    with tempfile.TemporaryDirectory(prefix="alphaplus-bench-artifacts-") as folder, local_s3_endpoint() as env, \
+            mock.patch.dict(os.environ, env):
+        make_bucket(env, "alphaplus-bench")
+        for size in ARTIFACT_SIZES:
+            local = _store_and_load(folder, size, sizes.artifacts)
+            remote = _store_and_load("s3://alphaplus-bench/models", size, sizes.artifacts)
+            label = f"{size // 1024:,} KiB"
+            rows += [
+                row(f"store an artifact ({label}), local disk (SHA-256 + fsync + link)", local[0], "ms"),
+                row(f"store an artifact ({label}), S3 (moto on loopback, one PUT)", remote[0], "ms",
+                    baseline=local[0], note="local disk"),
+                row(f"load an artifact ({label}) verified, local disk", local[1], "ms"),
+                row(f"load an artifact ({label}) verified, S3 (HEAD + GET + SHA-256)", remote[1], "ms",
+                    baseline=local[1], note="local disk"),
+            ]
     return rows
 
 
