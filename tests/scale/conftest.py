@@ -45,10 +45,16 @@ def s3_root(s3_env) -> str:
 def dask_cluster():
     """A LocalCluster of two single-threaded worker processes (loopback, no dashboard)."""
     needs("prefect_dask", "dask")
+    import dask
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                      host="127.0.0.1") as cluster, Client(cluster) as client:
+    # The scheduler lives in this busy process: on a machine loaded far past its cores it was seen to
+    # drop idle workers whose heartbeats it had not read for five minutes. Losing a worker is tested on
+    # purpose below; by accident it would only make the tests flaky.
+    with dask.config.set({"distributed.scheduler.worker-ttl": None}):
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                               host="127.0.0.1")
+    with cluster, Client(cluster) as client:
         yield cluster, client
 
 
