@@ -18,7 +18,7 @@ export PREFECT_LOGGING_LOGGERS_PREFECT_SERVER_LEVEL ?= CRITICAL
 $(BIN)/alphaplus: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,dask,s3]'
 	@touch $@
 
 install: $(BIN)/alphaplus

@@ -18,6 +18,7 @@ from alphaplus.core.errors import InsufficientData, RunFailed
 from alphaplus.ml.features import DEFAULT_FEATURE_SPEC
 from alphaplus.ml.pipeline import TrainingConfig
 from alphaplus.promotion.config import gate_policy
+from alphaplus.registry.artifacts import ArtifactStore
 from alphaplus.ml.regimes import REGIMES
 from alphaplus.core.settings import get_settings
 from alphaplus.core.validation import check_model_name, check_name
@@ -92,6 +93,8 @@ async def retrain(
     stale = await close_stale_training_jobs(settings.training_job_lease_seconds)
     if stale:
         log.warning("closed %d training job(s) abandoned by killed runs: %s", len(stale), stale)
+    # Workers write artifacts straight to the root this run registers from (a URL, or an absolute folder).
+    artifact_root = ArtifactStore(settings.artifacts_dir).location
 
     async with training_heartbeat(job_ids, settings.training_job_lease_seconds):
         for symbol in symbols:
@@ -115,22 +118,23 @@ async def retrain(
                     results.append(_result(s, status="failed", error=failure))
                 continue
             for s in slots:
-                pending.append((s, jobs[s], candles, train_slot.submit(candles, s.regime, config, params)))
+                pending.append((s, jobs[s], candles, train_slot.submit(candles, s.regime, config, params, artifact_root)))
 
         await asyncio.to_thread(wait, [p[3] for p in pending])
         for slot, job_id, candles, future in pending:
             try:
                 try:
-                    fit = future.result()
+                    trained = future.result()
                 except InsufficientData as e:
                     # Not an error of the run: the slot cannot be trained on the data there is.
                     log.warning("slot %s skipped: %s", slot, e)
                     await finish_training_job(job_id, "skipped", error=str(e))
                     results.append(_result(slot, status="skipped", reason=str(e)))
                     continue
-                registration = await register_staging(slot, fit, candles, config, params, timeframe, run_id)
+                registration = await register_staging(slot, trained, candles, config, params, timeframe, run_id)
                 version = registration.version
-                entry = _result(slot, status="registered", version=version.version, created=registration.created)
+                entry = _result(slot, status="registered", version=version.version, created=registration.created,
+                                trained_on=trained.trained_on)
                 if promote and version.status == "staging":
                     outcome = await evaluate_challenger(version, candles, config, policy)
                     await record_comparison(outcome, run_id)

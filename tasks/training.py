@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from alphaplus.core.entities import ModelVersion, Registration, Slot
+from alphaplus.core.entities import ModelVersion, Registration, Slot, StoredArtifact
 from alphaplus.ml.pipeline import FitResult, TrainingConfig, fit_record, fit_slot, prepare_dataset
+from alphaplus.registry.artifacts import ArtifactStore
 from db.pool import get_pool
 from db.training_jobs import JobOutcome
 from tasks.retry import transient_only
@@ -77,29 +81,47 @@ async def finish_training_job(
                      validation_result=validation_result, metadata=metadata)
 
 
+@dataclass(frozen=True)
+class StoredFit:
+    """A slot's fit, the artifact its worker stored, and which process (host:pid) trained it."""
+
+    fit: FitResult
+    artifact: StoredArtifact
+    trained_on: str
+
+
 @task(cache_policy=NO_CACHE)
-def train_slot(candles: pd.DataFrame, regime: str, config: TrainingConfig, hyperparameters: dict[str, Any]) -> FitResult:
-    """Build the regime's dataset and fit the LightGBM model (CPU-bound: runs in a worker thread)."""
+def train_slot(
+    candles: pd.DataFrame, regime: str, config: TrainingConfig, hyperparameters: dict[str, Any], artifact_root: str
+) -> StoredFit:
+    """Fit the regime's LightGBM model and store its artifact under ``artifact_root``.
+
+    CPU-bound; runs wherever the flow's task runner puts it: a thread of the flow-run process, or a
+    Dask worker process on another host, which is why the root is passed (a URL or an absolute folder
+    every worker reaches) and the artifact is written here, not shipped back to be written."""
     from alphaplus.core.settings import get_settings
 
     settings = get_settings()
-    return fit_slot(prepare_dataset(candles, regime, config), config, hyperparameters,
-                    drift_window_bars=settings.drift_window_bars, drift_quantile=settings.drift_calibration_quantile)
+    fit = fit_slot(prepare_dataset(candles, regime, config), config, hyperparameters,
+                   drift_window_bars=settings.drift_window_bars, drift_quantile=settings.drift_calibration_quantile)
+    artifact = ArtifactStore(artifact_root).save(fit.trained)
+    return StoredFit(fit, artifact, f"{socket.gethostname()}:{os.getpid()}")
 
 
 @task(retries=2, retry_delay_seconds=1, retry_condition_fn=transient_only, cache_policy=NO_CACHE)
 async def register_staging(
     slot: Slot,
-    fit: FitResult,
+    trained: StoredFit,
     candles: pd.DataFrame,
     config: TrainingConfig,
     hyperparameters: dict[str, Any],
     timeframe: str,
     flow_run_id: str | None,
 ) -> Registration:
-    """Hash the lineage, store the artifact and register it as staging (the same lineage: same version)."""
+    """Hash the lineage, verify the stored artifact and register it as staging (the same lineage: same version)."""
     from alphaplus.registry.service import Registry
 
+    fit = trained.fit
     registry = await Registry.open()
     production: ModelVersion | None = await registry.get_production_model(slot.model_name, slot.regime, slot.symbol)
     lineage, version_metadata = fit_record(
@@ -109,7 +131,7 @@ async def register_staging(
     )
     return await registry.register_model_version(
         lineage,
-        model=fit.trained,
+        artifact=trained.artifact,
         training_metrics={"train": fit.training_metrics, "holdout": fit.holdout_metrics},
         validation_metrics=fit.validation_metrics,
         version_metadata=version_metadata,

@@ -18,7 +18,6 @@ def gc(
     """Remove files left by failed or interrupted registrations (never a registered version's file)."""
     import time
 
-    from alphaplus.registry.artifacts import unreferenced_files
     from alphaplus.registry.service import Registry
 
     async def go() -> tuple[Registry, set[str]]:
@@ -26,12 +25,12 @@ def gc(
         return registry, await registry.repo.artifact_paths()
 
     registry, referenced = run(go)
-    root = registry.artifacts.root
-    files = unreferenced_files(root, referenced, older_than_seconds=older_than_hours * 3600, now=time.time())
+    store = registry.artifacts
+    root = store.location
+    listed = store.unreferenced(referenced, older_than_seconds=older_than_hours * 3600, now=time.time())
     if not dry_run:
-        for file in files:
-            file.unlink(missing_ok=True)
-    listed = [str(f.relative_to(root)) for f in files]
+        for path in listed:
+            store.remove(path)
     if as_json:
         print_json({"root": str(root), "dry_run": dry_run, "files": listed})
         return

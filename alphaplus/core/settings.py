@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_url(root: Path | str) -> bool:
+    """True for an object-store URL such as ``s3://bucket/prefix`` (``file://`` is a local folder)."""
+    return isinstance(root, str) and bool(_URL.match(root)) and not root.startswith("file://")
 
 
 class Settings(BaseSettings):
@@ -30,7 +38,10 @@ class Settings(BaseSettings):
         description="Name of a Prefect Secret block holding the database URL. Exclusive with the two above.",
     )
     home: Path = Field(default=Path(".alphaplus"), description="Private state: embedded cluster, artifacts.")
-    artifact_root: Path | None = Field(default=None, description="Model artifacts. Unset: <home>/artifacts.")
+    artifact_root: str | None = Field(
+        default=None,
+        description="Model artifacts: a folder, or an object-store URL (s3://bucket/prefix). Unset: <home>/artifacts.",
+    )
     embedded_port: int = Field(default=0, description="Port of the embedded cluster; 0 picks a free one.")
 
     superuser_login: Literal["refuse", "warn", "allow"] = Field(
@@ -144,11 +155,18 @@ class Settings(BaseSettings):
         description="Comma-separated Host names the dashboard answers besides loopback (behind a proxy); '*': any.",
     )
     ui_page_size: int = Field(default=50, ge=1, le=500, description="Rows per page of the dashboard's lists.")
+    # --- fan-out over a Dask cluster (the retrain-dask deployment) ---------------------------------
+    dask_address: str | None = Field(
+        default=None, description="Scheduler of a running Dask cluster (tcp://host:8786). Unset: a local cluster."
+    )
+    dask_local_workers: int = Field(default=2, ge=1, description="Worker processes of that local cluster.")
 
     @property
-    def artifacts_dir(self) -> Path:
-        """Where model artifacts are stored."""
-        return self.artifact_root if self.artifact_root is not None else self.home / "artifacts"
+    def artifacts_dir(self) -> Path | str:
+        """Where model artifacts are stored: a folder, or an object-store URL kept as text."""
+        if self.artifact_root is None:
+            return self.home / "artifacts"
+        return self.artifact_root if is_url(self.artifact_root) else Path(self.artifact_root)
 
 
 @lru_cache(maxsize=1)

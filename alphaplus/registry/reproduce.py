@@ -63,11 +63,12 @@ class Reproduction:
 def stored_file_hash(registry: Registry, path: str) -> str | None:
     """SHA-256 of the file the registry points to, as it is in the store now (None: missing,
     unreadable, or a path leading outside the store)."""
-    from alphaplus.core.errors import ArtifactIntegrityError
+    from alphaplus.core.errors import ArtifactIntegrityError, ArtifactStorageError
 
     try:
-        return hashlib.sha256(registry.artifacts.resolve(path).read_bytes()).hexdigest()
-    except (ArtifactIntegrityError, OSError):
+        registry.artifacts.resolve(path)  # refuses a path leading outside the store
+        return hashlib.sha256(registry.artifacts.storage.read(path)).hexdigest()
+    except (ArtifactIntegrityError, ArtifactStorageError, OSError):
         return None
 
 
