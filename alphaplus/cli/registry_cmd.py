@@ -46,11 +46,15 @@ def _live_window(perf) -> str:
             f"(window ending {perf.get('window_end')})")
 
 
+def _num(value) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
 def _drift(drift) -> str:
     if not drift:
         return "not measured yet"
-    psi = ", ".join(f"{k}={v:.3f}" for k, v in sorted((drift.get("psi") or {}).items()) if isinstance(v, float))
-    return f"max PSI {drift.get('max_psi')} ({drift.get('max_psi_feature')}); {psi or 'no feature measurable'}"
+    psi = ", ".join(f"{k}={_num(v)}" for k, v in sorted((drift.get("psi") or {}).items()) if v is not None)
+    return f"max PSI {_num(drift.get('max_psi'))} ({drift.get('max_psi_feature')}); {psi or 'no feature measurable'}"
 
 
 def _rollback(assessment) -> str:
@@ -58,8 +62,8 @@ def _rollback(assessment) -> str:
         return "not assessed yet"
     triggers = ", ".join(assessment.get("triggers") or []) or "none"
     return (f"{assessment.get('status')} ({assessment.get('source')}, {assessment.get('assessed_at')}): "
-            f"triggers {triggers}, degradation {assessment.get('degradation')}, "
-            f"confidence {assessment.get('confidence')}, risk {assessment.get('risk')}")
+            f"triggers {triggers}, degradation {_num(assessment.get('degradation'))}, "
+            f"confidence {_num(assessment.get('confidence'))}, risk {_num(assessment.get('risk'))}")
 
 
 def _metrics(metrics) -> str:

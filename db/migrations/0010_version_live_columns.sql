@@ -12,8 +12,8 @@
 -- Each is written by a trigger on the row it reflects (history, slot assessment, rollback event,
 -- pointer), so in the same transaction: nothing else writes them. The triggers run as the schema's
 -- owner (SECURITY DEFINER, like the audit writers of 0002/0005): the logins that write history,
--- assessments, rollbacks and pointer moves need, and get, no UPDATE on model_versions for it, and a
--- direct write of these columns is refused for everyone (AP003).
+-- assessments, rollbacks and pointer moves need, and get, no UPDATE on model_versions for it. Nobody
+-- writes these columns directly: no role is granted them, and the owner is refused (AP003).
 --
 -- Row values are passed to the JSON builders as to_jsonb(row): on a TimescaleDB hypertable a row
 -- trigger fires on the chunk, whose row type is not the hypertable's.
@@ -25,25 +25,31 @@ ALTER TABLE model_versions
     ADD COLUMN deployment_timestamp timestamptz;
 
 -- JSON builders (one definition each, used by the triggers and by the backfill below) --------------
+-- PL/pgSQL rather than SQL: a SQL function that cannot be inlined is planned anew at every call, which
+-- tripled the cost of a history INSERT; PL/pgSQL keeps its plans for the session. They name only
+-- built-in functions and run inside the triggers' fixed search_path, so they set none themselves.
 
 -- h: to_jsonb(model_performance_history row)
 CREATE FUNCTION version_performance_metrics(h jsonb) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT jsonb_build_object(
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN jsonb_build_object(
         'window_start', h -> 'window_start', 'window_end', h -> 'ts',
         'n_samples', h -> 'n_samples', 'n_correct', h -> 'n_correct', 'accuracy', h -> 'accuracy',
         'f1', h -> 'f1', 'precision', h -> 'precision', 'recall', h -> 'recall',
         'total_inferences', h -> 'total_inferences', 'error_count', h -> 'error_count',
         'error_rate', h -> 'error_rate', 'latency_p50_ms', h -> 'latency_p50_ms',
         'latency_p95_ms', h -> 'latency_p95_ms', 'latency_p99_ms', h -> 'latency_p99_ms',
-        'metrics', h -> 'metrics')
+        'metrics', h -> 'metrics');
+END
 $$;
 
 -- h: to_jsonb(model_performance_history row). ``psi`` maps feature -> PSI (null: not measurable in
 -- that window); ``features`` keeps the full per-feature results (PSI, counts, reason).
 CREATE FUNCTION version_drift_metrics(h jsonb) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT jsonb_build_object(
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN jsonb_build_object(
         'window_start', h -> 'window_start', 'window_end', h -> 'ts',
         'max_psi', h -> 'max_psi', 'max_psi_feature', h -> 'metrics' -> 'max_psi_feature',
         'psi', CASE WHEN jsonb_typeof(h -> 'drift_metrics') = 'object' THEN
@@ -51,15 +57,17 @@ LANGUAGE sql IMMUTABLE AS $$
                                                                  THEN f.value -> 'value' ELSE f.value END)
                              FROM jsonb_each(h -> 'drift_metrics') AS f), '{}'::jsonb)
                ELSE '{}'::jsonb END,
-        'features', h -> 'drift_metrics')
+        'features', h -> 'drift_metrics');
+END
 $$;
 
 -- s: to_jsonb(slot_assessments row). NULL when the row holds no assessment of its production
 -- version: after a rollback (last_status 'rollback') the stored assessment is of the version rolled
 -- back, which its rollback_events row reports.
 CREATE FUNCTION version_rollback_metrics_from_assessment(s jsonb) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN jsonb_typeof(s -> 'last_assessment') = 'object'
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN CASE WHEN jsonb_typeof(s -> 'last_assessment') = 'object'
                  AND jsonb_typeof(s -> 'production_version') = 'number'
                  AND s ->> 'last_status' IS DISTINCT FROM 'rollback' THEN
         jsonb_build_object(
@@ -72,14 +80,16 @@ LANGUAGE sql IMMUTABLE AS $$
             'severity', s -> 'last_assessment' -> 'severity',
             'reasons', coalesce(s -> 'last_assessment' -> 'reasons', '[]'::jsonb),
             'rollback', NULL)
-    END
+    END;
+END
 $$;
 
 -- e: to_jsonb(rollback_events row), about its from_version. rollback_events.risk holds the
 -- severity word; the 0..1 risk score of an automatic rollback is in its metrics snapshot.
 CREATE FUNCTION version_rollback_metrics_from_event(e jsonb) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT jsonb_build_object(
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN jsonb_build_object(
         'source', 'rollback_event', 'assessed_at', e -> 'event_time', 'status', 'rollback',
         'triggers', coalesce(e -> 'triggers', '[]'::jsonb),
         'degradation', e -> 'degradation', 'confidence', e -> 'confidence',
@@ -88,7 +98,8 @@ LANGUAGE sql IMMUTABLE AS $$
         'reasons', jsonb_build_array(e -> 'rollback_reason'),
         'rollback', jsonb_build_object(
             'event_id', e -> 'id', 'outcome', e -> 'outcome', 'rollback_type', e -> 'rollback_type',
-            'to_version', e -> 'to_version', 'for_cause', e -> 'for_cause'))
+            'to_version', e -> 'to_version', 'for_cause', e -> 'for_cause'));
+END
 $$;
 
 -- Existing rows: the same values the triggers below would have written ------------------------------
@@ -135,9 +146,6 @@ LANGUAGE plpgsql AS $$
 DECLARE
     h jsonb;
 BEGIN
-    IF NEW.source <> 'live' THEN
-        RETURN NULL;
-    END IF;
     h := to_jsonb(NEW);
     UPDATE model_versions v
        SET performance_metrics = version_performance_metrics(h), drift_metrics = version_drift_metrics(h)
@@ -152,32 +160,32 @@ $$;
 
 CREATE TRIGGER model_performance_history_to_version
     AFTER INSERT ON model_performance_history
-    FOR EACH ROW EXECUTE FUNCTION model_performance_history_to_version();
+    FOR EACH ROW WHEN (NEW.source = 'live') EXECUTE FUNCTION model_performance_history_to_version();
 
 -- Assessments of one slot are serialised (compare-and-set on revision, or the slot lock): the
--- assessment stored last is the latest.
+-- assessment stored last is the latest. An assessment run stores every slot in one statement, so
+-- this is a statement trigger over the written rows (slot_assessments is never a hypertable, which
+-- could not have transition tables): one UPDATE per run, not one per slot.
 CREATE FUNCTION slot_assessments_to_version() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-    m jsonb;
 BEGIN
-    IF TG_OP = 'UPDATE'
-       AND (NEW.production_version, NEW.last_assessed_at, NEW.last_status, NEW.last_assessment)
-           IS NOT DISTINCT FROM (OLD.production_version, OLD.last_assessed_at, OLD.last_status, OLD.last_assessment) THEN
-        RETURN NULL;
-    END IF;
-    m := version_rollback_metrics_from_assessment(to_jsonb(NEW));
-    IF m IS NOT NULL THEN
-        UPDATE model_versions SET rollback_metrics = m
-         WHERE model_name = NEW.model_name AND version = NEW.production_version;
-    END IF;
+    UPDATE model_versions v SET rollback_metrics = w.metrics
+    FROM (SELECT s.model_name, s.production_version,
+                 version_rollback_metrics_from_assessment(to_jsonb(s)) AS metrics
+          FROM written s) w
+    WHERE w.metrics IS NOT NULL AND v.model_name = w.model_name AND v.version = w.production_version;
     RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER slot_assessments_to_version
-    AFTER INSERT OR UPDATE ON slot_assessments
-    FOR EACH ROW EXECUTE FUNCTION slot_assessments_to_version();
+-- A trigger with transition tables serves one event: one for inserts, one for updates (an upsert
+-- fires both, each with its own rows).
+CREATE TRIGGER slot_assessments_inserted_to_version
+    AFTER INSERT ON slot_assessments REFERENCING NEW TABLE AS written
+    FOR EACH STATEMENT EXECUTE FUNCTION slot_assessments_to_version();
+CREATE TRIGGER slot_assessments_updated_to_version
+    AFTER UPDATE ON slot_assessments REFERENCING NEW TABLE AS written
+    FOR EACH STATEMENT EXECUTE FUNCTION slot_assessments_to_version();
 
 CREATE FUNCTION rollback_events_to_version() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -237,8 +245,9 @@ CREATE TRIGGER model_versions_derived_guard
     ON model_versions
     FOR EACH ROW EXECUTE FUNCTION model_versions_derived_guard();
 
--- Rights, as in 0005: writers run as the owner with a fixed search_path; nothing here is callable
--- by PUBLIC; alphaplus_admin owns what this migration created when the migrating login may hand it over.
+-- Rights, as in 0005: writers run as the owner with a fixed search_path (the builders and the guard
+-- read no table: a search_path setting would only cost a configuration change per row); nothing here
+-- is callable by PUBLIC; alphaplus_admin owns what this migration created when the migrating login may hand it over.
 
 DO $$
 DECLARE
@@ -249,12 +258,6 @@ BEGIN
         'model_performance_history_to_version()', 'slot_assessments_to_version()',
         'rollback_events_to_version()', 'production_slots_to_version()'] LOOP
         EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER SET search_path = %s', f, path);
-    END LOOP;
-    FOREACH f IN ARRAY ARRAY[
-        'version_performance_metrics(jsonb)', 'version_drift_metrics(jsonb)',
-        'version_rollback_metrics_from_assessment(jsonb)', 'version_rollback_metrics_from_event(jsonb)',
-        'model_versions_derived_guard()'] LOOP
-        EXECUTE format('ALTER FUNCTION %s SET search_path = %s', f, path);
     END LOOP;
     FOREACH f IN ARRAY ARRAY[
         'version_performance_metrics(jsonb)', 'version_drift_metrics(jsonb)',

@@ -9,6 +9,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import asyncpg
@@ -29,6 +30,22 @@ _OPEN_TRANSACTIONS = """
 SELECT count(*) FROM pg_stat_activity
 WHERE datname = current_database() AND application_name = 'alphaplus' AND xact_start IS NOT NULL
 """
+# Backends of AlphaPlus connections still working (the test's own sit idle between operations).
+_BUSY_BACKENDS = """
+SELECT count(*) FROM pg_stat_activity
+WHERE datname = current_database() AND application_name = 'alphaplus' AND state <> 'idle'
+"""
+SETTLE_SECONDS = 30
+
+
+async def settled(watcher) -> None:
+    """Wait until the killed child's backends are done. A COMMIT the child sent just before the kill
+    still completes on the server (it may wait its turn behind other commits): until it has, the
+    slot is not the state the next operation must start from."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while await watcher.fetchval(_BUSY_BACKENDS):
+        assert time.monotonic() < deadline, "a killed client's backend is still busy"
+        await asyncio.sleep(0.01)
 
 
 class Zygote:
@@ -101,6 +118,7 @@ async def test_processes_killed_mid_promotion_or_rollback_leave_consistent_state
             killed_in_transaction += bool(await watcher.fetchval(_OPEN_TRANSACTIONS))
             os.kill(pid, signal.SIGKILL)
             await zygote.expect("dead", pid)
+            await settled(watcher)
             await check_model(conn, model_name)
             try:
                 await next_operation_succeeds(registry, rollback_service, model_name, rng)
