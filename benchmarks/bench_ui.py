@@ -211,8 +211,8 @@ async def _pages(dsn: str) -> list[tuple[str, str]]:
     slot = slot_path(p["model_name"], p["regime"], p["symbol"])
     cursor = lambda r: f"{r['ts'].isoformat()}_{r['id']}"  # noqa: E731
     return [
-        ("overview, first page (100 slots)", "/"),
-        ("overview, page 10 (slots 901-1,000)", "/?page=10"),
+        ("overview, first page (50 slots)", "/"),
+        ("overview, page 20 (slots 951-1,000)", "/?page=20"),
         ("overview, filtered to one model", with_query("/", {"model": p["model_name"]})),
         ("slot: timeline, chart of 500 windows, gate, rollbacks, shadow, versions", slot),
         ("slot, chart of 2,000 windows", with_query(slot, {"windows": 2000})),

@@ -110,7 +110,7 @@ def _templates(prefect_ui_url: str | None) -> Jinja2Templates:
         flow_run_url=lambda run_id: links.flow_run_url(prefect_ui_url, run_id),
         sparkline=charts.sparkline, performance_chart=charts.performance_chart,
         timeline_chart=charts.timeline_chart, lineage_graph=charts.lineage_graph,
-        version_class=charts.version_class, cursor_text=views.cursor_text,
+        version_class=charts.version_class,
     )
     env.filters.update(when=views.when, number=views.number, percent=views.percent, age=views.age)
     return Jinja2Templates(env=env)

@@ -14,7 +14,7 @@ from alphaplus.core.settings import Settings
 from alphaplus.ui import links, views
 
 SPARK_WINDOWS = 24
-SLOTS_PER_PAGE = 100
+SLOTS_PER_PAGE = 50
 CHART_WINDOWS = 500
 MAX_CHART_WINDOWS = 5_000
 SHADOW_WINDOWS = 2_000

@@ -12,8 +12,8 @@
 -- Each is written by a trigger on the row it reflects (history, slot assessment, rollback event,
 -- pointer), so in the same transaction: nothing else writes them. The triggers run as the schema's
 -- owner (SECURITY DEFINER, like the audit writers of 0002/0005): the logins that write history,
--- assessments, rollbacks and pointer moves need, and get, no UPDATE on model_versions for it, and a
--- direct write of these columns is refused for everyone (AP003).
+-- assessments, rollbacks and pointer moves need, and get, no UPDATE on model_versions for it. Nobody
+-- writes these columns directly: no role is granted them, and the owner is refused (AP003).
 --
 -- Row values are passed to the JSON builders as to_jsonb(row): on a TimescaleDB hypertable a row
 -- trigger fires on the chunk, whose row type is not the hypertable's.

@@ -59,17 +59,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
-    """`alphaplus ui --port PORT` in a child process; returns once it answers."""
+def serve(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]:
+    """`alphaplus ui --port PORT` in a child process on a free port; returns once it answers. A port
+    taken by another process between choosing and binding it is replaced by another one."""
+    for _ in range(3):
+        port = free_port()
+        child = _start(env, port, log)
+        if child is not None:
+            return child, port
+    raise RuntimeError(f"alphaplus ui found no free port: {log.read_text()[-2000:]}")
+
+
+def _start(env: dict[str, str], port: int, log: Path) -> subprocess.Popen | None:
     import httpx
 
-    out = log.open("w")
-    child = subprocess.Popen([sys.executable, "-m", "alphaplus", "ui", "--port", str(port)], cwd=ROOT,
-                             env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, stdout=out,
-                             stderr=subprocess.STDOUT)
+    with log.open("w") as out:
+        child = subprocess.Popen([sys.executable, "-m", "alphaplus", "ui", "--port", str(port)], cwd=ROOT,
+                                 env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, stdout=out,
+                                 stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if child.poll() is not None:
+            if "is in use" in log.read_text():
+                return None
             raise RuntimeError(f"alphaplus ui exited with {child.returncode}: {log.read_text()[-2000:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/static/favicon.svg", timeout=1).status_code == 200:

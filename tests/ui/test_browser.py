@@ -19,10 +19,9 @@ pytestmark = pytest.mark.skipif(_MISSING is not None, reason=f"browser tests nee
 @pytest.fixture(scope="module")
 def base_url(reader_settings, seeded, tmp_path_factory):
     """`alphaplus ui` on a free port, on the reader login; stopped after the module."""
-    port = browser.free_port()
     env = {"ALPHAPLUS_DATABASE_URL": reader_settings.database_url, "ALPHAPLUS_HOME": str(reader_settings.home),
            "ALPHAPLUS_UI_PAGE_SIZE": str(PAGE_SIZE), "PREFECT_UI_URL": "http://127.0.0.1:4200"}
-    child = browser.serve(env, port, tmp_path_factory.mktemp("ui-server") / "server.log")
+    child, port = browser.serve(env, tmp_path_factory.mktemp("ui-server") / "server.log")
     yield f"http://127.0.0.1:{port}"
     browser.stop(child)
 

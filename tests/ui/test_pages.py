@@ -54,6 +54,22 @@ def test_the_overview_shows_each_slot_with_its_production_version_quality_and_ba
     assert "acc <b>0.560</b>" in html  # the latest live window: 112 of 200
 
 
+async def test_the_overview_pages_through_many_slots(client, settings):
+    from alphaplus.registry.service import Registry
+    from alphaplus.ui.service import SLOTS_PER_PAGE
+    from tests.db.conftest import make_lineage
+
+    registry = await Registry.open(settings)
+    model = f"ui_many_{uuid.uuid4().hex[:8]}"
+    for i in range(SLOTS_PER_PAGE + 1):
+        await registry.register_model_version(make_lineage(model, symbol=f"S{i:03d}"), model={"w": i})
+    first = client.get(with_query("/", {"model": model}))
+    assert first.text.count('class="cell"') == SLOTS_PER_PAGE and "page 1 of 2" in first.text
+    assert f"{SLOTS_PER_PAGE + 1} slots" in first.text
+    second = client.get(re.search(r'rel="next" href="([^"]+)"', first.text).group(1).replace("&amp;", "&"))
+    assert second.text.count('class="cell"') == 1 and "S050" in second.text
+
+
 def test_the_overview_pages_and_filters_models(client, seeded):
     r = client.get(with_query("/", {"model": "no model has this name"}))
     assert r.status_code == 200 and 'id="no-slots"' in r.text
