@@ -140,17 +140,17 @@ async def _serving(settings, sizes: Sizes) -> list[dict[str, Any]]:
 
 
 async def _frames(engine, candles, trained, sizes: Sizes) -> list[dict[str, Any]]:
-    """predict(symbol, frame) on 600-bar frames beside the pandas path it replaced (features and regime
-    rebuilt over the frame's tail, scored with predict_proba)."""
-    from alphaplus.ml.features import build_features
-    from alphaplus.ml.regimes import classify_regimes
+    """predict(symbol, frame) on 600-bar frames beside the path it replaced: the regime and the features
+    rebuilt over the frame's tail with the pandas formulas as first written, scored with predict_proba."""
+    from alphaplus.ml.regimes import DEFAULT_RULE
+    from tests.pandas_reference import pandas_features, pandas_regimes
 
     spec = trained.feature_spec
     frames = [candles.iloc[end - FRAME_BARS:end] for end in range(FRAME_BARS, len(candles))][:sizes.frame_predictions]
 
     def pandas_path(frame) -> float:
-        classify_regimes(frame.iloc[-525:]).iloc[-1]
-        row_ = build_features(frame.iloc[-(spec.warmup_bars + 2):], spec).iloc[[-1]]
+        pandas_regimes(frame.iloc[-525:], DEFAULT_RULE).iloc[-1]
+        row_ = pandas_features(frame.iloc[-(spec.warmup_bars + 2):], spec).iloc[[-1]]
         return float(trained.model.predict_proba(row_[list(trained.feature_names)])[0, 1])
 
     before = []
@@ -167,7 +167,7 @@ async def _frames(engine, candles, trained, sizes: Sizes) -> list[dict[str, Any]
     speedup = _p(before, 0.5) / _p(after, 0.5)
     return [
         row(f"predict(symbol, {FRAME_BARS}-bar frame) end to end, p50", _p(after, 0.5), "ms", None, _p(before, 0.5),
-            "baseline: the pandas path it replaced (features + regime over the tail, predict_proba)"),
+            "baseline: the path it replaced (pandas features + regime over the tail, predict_proba)"),
         row(f"predict on a {FRAME_BARS}-bar frame: speed-up over the pandas path", speedup, "x", ">= 10"),
         row(f"warm_up, {WARM_BARS} bars", _p(warm, 0.5), "ms"),
     ]

@@ -129,9 +129,11 @@ def score_rows(outputs: np.ndarray, entries: list[tuple[int, ServedModel]]) -> t
             probabilities[0] = served.model.scorer.one(features)
         recorded[0] = _recorded(outputs[row:row + 1], served)[0]
         return probabilities, recorded
-    groups: dict[tuple[int, int], list[int]] = {}
+    # Versions of one artifact share its recorded order (unless their metadata names another): grouping by
+    # that array groups by model too.
+    groups: dict[int, list[int]] = {}
     for j, (_, served) in enumerate(entries):
-        groups.setdefault((id(served.model), id(served.recorded)), []).append(j)
+        groups.setdefault(id(served.recorded), []).append(j)
     for js in groups.values():
         served = entries[js[0]][1]
         block = outputs[[entries[j][0] for j in js]]
