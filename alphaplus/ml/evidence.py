@@ -36,7 +36,7 @@ from alphaplus.ml.resampled_metrics import (
 )
 from alphaplus.ml import resampled_metrics
 
-__all__ = ["HIGHER_IS_BETTER", "METHODS", "Reference", "Resampler", "TestResult", "block_length", "compare",
+__all__ = ["HIGHER_IS_BETTER", "METHODS", "Reference", "Resampler", "TestResult", "block_length", "compare", "compare_samples",
            "effective_sample_size", "independent_outcomes", "interval_above", "metric_value", "no_skill_references",
            "non_overlapping_rows", "row_brier", "row_log_loss", "skill_score"]
 
@@ -345,6 +345,38 @@ def interval_above(
     n_eff = _n_effective(_iid_variance(metric, yy, pp, None, resampler.rows), draws, m)
     return _summarise(name or f"{metric} above {null:g}", metric, resampler.observed(lambda W: fn(yy, pp, W)),
                       draws, null, alpha, resampler.n, n_eff)
+
+
+def compare_samples(
+    metric: str,
+    a: tuple[Any, Any, Resampler],
+    b: tuple[Any, Any, Resampler],
+    *,
+    alpha: float = 0.05,
+    name: str | None = None,
+) -> TestResult:
+    """Is ``metric`` better on sample ``a`` than on sample ``b`` (two windows, e.g. live outcomes and a
+    holdout baseline)? Each sample is ``(labels, probabilities, its own Resampler)``; both are resampled
+    independently (same number of resamples), so the interval carries the uncertainty of both.
+    The estimate is oriented like ``compare``'s; ``n`` is the rows of both; ``n_effective`` is the
+    harmonic combination of the two samples' (what equal halves of that size would give), when known.
+    """
+    fn = metric_function(metric)
+    sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
+    parts = []
+    for y, p, rs in (a, b):
+        yy = _labels(y)
+        pp = _probabilities(p, len(yy))
+        _check_window(yy, rs)
+        draws = rs.distribution(lambda W, yy=yy, pp=pp: fn(yy, pp, W))
+        n_eff = _n_effective(_iid_variance(metric, yy, pp, None, rs.rows), draws, len(rs.rows))
+        parts.append((rs.observed(lambda W, yy=yy, pp=pp: fn(yy, pp, W)), draws, n_eff, rs.n))
+    (est_a, draws_a, eff_a, n_a), (est_b, draws_b, eff_b, n_b) = parts
+    if len(draws_a) != len(draws_b):
+        raise ValueError("both samples need the same number of resamples")
+    n_eff = 4.0 / (1.0 / eff_a + 1.0 / eff_b) if eff_a and eff_b else None
+    return _summarise(name or f"{metric} difference between samples", metric, sign * (est_a - est_b),
+                      sign * (draws_a - draws_b), 0.0, alpha, n_a + n_b, n_eff)
 
 
 def metric_value(metric: str, y: Any, p: Any) -> float:
