@@ -35,6 +35,7 @@ from alphaplus.ml.resampled_metrics import (
     weighted_mean,
 )
 from alphaplus.ml import resampled_metrics
+from alphaplus.ml.references import Reference, no_skill_references, skill_score
 
 __all__ = ["HIGHER_IS_BETTER", "METHODS", "Reference", "Resampler", "TestResult", "block_length", "compare", "compare_samples",
            "effective_sample_size", "independent_outcomes", "interval_above", "metric_value", "no_skill_references",
@@ -388,36 +389,3 @@ def metric_value(metric: str, y: Any, p: Any) -> float:
 def _check_window(y: np.ndarray, resampler: Resampler) -> None:
     if len(y) != resampler.n:
         raise ValueError(f"the resamples are of {resampler.n} rows but {len(y)} labels were given")
-
-
-# --- no-skill references and skill scores -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A constant predictor: its name, what it says, and its constant probability of "up"."""
-
-    name: str
-    description: str
-    probability: float
-
-
-def no_skill_references(training_prior: float) -> tuple[Reference, ...]:
-    """The constant predictors of a training window whose share of "up" labels is ``training_prior``:
-    its majority class and always-up (hard predictions; one entry when they coincide) and the prior
-    itself as a probability (the reference of proper scores such as log loss and Brier)."""
-    if not 0.0 <= training_prior <= 1.0:
-        raise ValueError(f"a prior is a share in [0, 1], got {training_prior}")
-    refs = [Reference("always_up", "always up", 1.0)]
-    if training_prior < 0.5:
-        refs.append(Reference("majority_class", "the training majority (always not-up)", 0.0))
-    refs.append(Reference("training_prior", f"the training prior ({training_prior:.3f} up)", float(training_prior)))
-    return tuple(refs)
-
-
-def skill_score(metric: str, y: Any, p: Any, reference_probability: float) -> float:
-    """1 - loss(model) / loss(reference) for a loss metric (log loss or Brier): 0 is no skill."""
-    if HIGHER_IS_BETTER.get(metric, True):
-        raise ValueError(f"skill scores are defined for losses (log_loss, brier), not {metric!r}")
-    ref = metric_value(metric, y, np.full(len(np.asarray(y)), reference_probability))
-    return 1.0 - metric_value(metric, y, p) / ref if ref > 0 else math.nan
