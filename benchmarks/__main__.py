@@ -27,7 +27,8 @@ from typing import Any, Iterator
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["DO_NOT_TRACK"] = "1"
 
-MODULES = ("bench_registry", "bench_retrain", "bench_inference", "bench_assess", "bench_rollback_oc")
+MODULES = ("bench_registry", "bench_retrain", "bench_inference", "bench_assess", "bench_decisions",
+           "bench_rollback_oc")
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
 TIME_UNITS = {"ns", "us", "ms", "s"}
 

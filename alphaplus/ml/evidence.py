@@ -19,25 +19,31 @@ variance)``: what the rows are worth as independent outcomes.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
 
+from alphaplus.ml.resampled_metrics import (
+    HIGHER_IS_BETTER,
+    ROW_SERIES,
+    metric_function,
+    row_brier,
+    row_log_loss,
+    weighted_mean,
+)
+from alphaplus.ml import resampled_metrics
+from alphaplus.ml.references import Reference, no_skill_references, skill_score
+
+__all__ = ["HIGHER_IS_BETTER", "METHODS", "Reference", "Resampler", "TestResult", "block_length", "compare", "compare_samples",
+           "effective_sample_size", "independent_outcomes", "interval_above", "metric_value", "no_skill_references",
+           "non_overlapping_rows", "row_brier", "row_log_loss", "skill_score"]
+
 Method = Literal["stationary", "circular", "subsample"]
 METHODS: tuple[str, ...] = ("stationary", "circular", "subsample")
 
-# name -> True when a larger value is better.
-HIGHER_IS_BETTER: Mapping[str, bool] = {
-    "accuracy": True,
-    "balanced_accuracy": True,
-    "mcc": True,
-    "roc_auc": True,
-    "log_loss": False,
-    "brier": False,
-}
-_LOG_EPS = 1e-15
 _INDEX_BUDGET = 4_000_000  # resampled cells evaluated at once (memory bound for large windows)
 
 
@@ -137,9 +143,16 @@ class Resampler:
         A statistic takes a weight matrix (resamples x window rows: how often each row was drawn)
         and returns one value per resample; weights turn every metric into sums, which is fast.
         """
+        if self._all_weights is not None:
+            return statistic(self._all_weights)
         chunk = max(1, _INDEX_BUDGET // max(1, self.n))
         return np.concatenate([statistic(self._weights(self.indices[i : i + chunk]))
                                for i in range(0, self.reps, chunk)])
+
+    @cached_property
+    def _all_weights(self) -> np.ndarray | None:
+        """Every resample's weights, kept when they fit the memory budget (tests reuse them)."""
+        return self._weights(self.indices) if self.reps * self.n <= _INDEX_BUDGET else None
 
     def observed(self, statistic: Callable[[np.ndarray], np.ndarray]) -> float:
         """``statistic`` on the rows themselves (no resampling)."""
@@ -154,100 +167,6 @@ class Resampler:
         """JSON-safe description (what a stored decision needs to be re-run)."""
         return {"method": self.method, "block_length": self.block, "reps": self.reps, "seed": self.seed,
                 "horizon": self.horizon, "n": self.n, "rows_used": int(len(self.rows))}
-
-
-# --- metrics on weight matrices ----------------------------------------------------------------
-# Each takes the window's labels y (bool), probabilities p and a weight matrix W (k x n: how often
-# each row is in each of k resamples) and returns k values.  Hard predictions are p > 0.5.
-
-
-def _weighted_mean(W: np.ndarray, values: np.ndarray) -> np.ndarray:
-    return (W @ values) / W.sum(axis=1)
-
-
-def _confusion(y: np.ndarray, p: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, ...]:
-    pred = p > 0.5
-    cells = np.stack([pred & y, ~pred & ~y, pred & ~y, ~pred & y], axis=1).astype(float)
-    tp, tn, fp, fn = (W @ cells).T
-    return tp, tn, fp, fn
-
-
-def _accuracy(y, p, W):
-    return _weighted_mean(W, ((p > 0.5) == y).astype(float))
-
-
-def _balanced_accuracy(y, p, W):
-    tp, tn, fp, fn = _confusion(y, p, W)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rates = np.stack([tp / (tp + fn), tn / (tn + fp)])
-    # sklearn's convention for a window holding one class: the mean over the classes present.
-    present = ~np.isnan(rates)
-    total = np.where(present, rates, 0.0).sum(axis=0)
-    count = present.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / count, np.nan)
-
-
-def _mcc(y, p, W):
-    tp, tn, fp, fn = _confusion(y, p, W)
-    denom = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, (tp * tn - fp * fn) / np.where(denom > 0, denom, 1.0), 0.0)
-
-
-def row_log_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Per-row log loss of probability ``p`` for label ``y`` (clipped away from 0 and 1)."""
-    q = np.clip(np.asarray(p, dtype=float), _LOG_EPS, 1 - _LOG_EPS)
-    return -np.where(np.asarray(y, dtype=bool), np.log(q), np.log1p(-q))
-
-
-def row_brier(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Per-row squared error of probability ``p`` for label ``y``."""
-    return (np.asarray(p, dtype=float) - np.asarray(y, dtype=float)) ** 2
-
-
-def _log_loss(y, p, W):
-    return _weighted_mean(W, row_log_loss(y, p))
-
-
-def _brier(y, p, W):
-    return _weighted_mean(W, row_brier(y, p))
-
-
-def _roc_auc(y, p, W):
-    """Mann-Whitney AUC of each weighted resample: rows sorted by score once, tied scores grouped."""
-    order = np.argsort(p, kind="stable")
-    scores, labels = p[order], y[order]
-    starts = np.flatnonzero(np.r_[True, scores[1:] != scores[:-1]])
-    Ws = W[:, order]
-    pos = np.add.reduceat(Ws * labels, starts, axis=1)
-    neg = np.add.reduceat(Ws * ~labels, starts, axis=1)
-    neg_below = np.cumsum(neg, axis=1) - neg
-    n1, n0 = pos.sum(axis=1), neg.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where((n1 > 0) & (n0 > 0), (pos * (neg_below + 0.5 * neg)).sum(axis=1) / (n1 * n0), np.nan)
-
-
-_METRICS: Mapping[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]] = {
-    "accuracy": _accuracy,
-    "balanced_accuracy": _balanced_accuracy,
-    "mcc": _mcc,
-    "roc_auc": _roc_auc,
-    "log_loss": _log_loss,
-    "brier": _brier,
-}
-_ROW_SERIES: Mapping[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    "accuracy": lambda y, p: ((p > 0.5) == y).astype(float),
-    "log_loss": row_log_loss,
-    "brier": row_brier,
-}
-
-
-def metric_value(metric: str, y: np.ndarray, p: np.ndarray) -> float:
-    """One metric (see ``HIGHER_IS_BETTER``) of probabilities ``p`` on labels ``y``."""
-    yy = _labels(y)
-    pp = _probabilities(p, len(yy))
-    return float(_metric(metric)(yy, pp, np.ones((1, len(yy))))[0])
 
 
 # --- results -----------------------------------------------------------------------------------
@@ -313,13 +232,6 @@ def _probabilities(p: Any, n: int) -> np.ndarray:
     return arr
 
 
-def _metric(metric: str) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
-    try:
-        return _METRICS[metric]
-    except KeyError:
-        raise ValueError(f"unknown metric {metric!r}; known: {', '.join(_METRICS)}") from None
-
-
 def _summarise(name: str, metric: str, estimate: float, draws: np.ndarray, null: float, alpha: float,
                n: int, n_effective: float | None) -> TestResult:
     draws = draws[np.isfinite(draws)]
@@ -345,7 +257,7 @@ def _n_effective(iid_variance: float, draws: np.ndarray, n: int) -> float | None
 def effective_sample_size(values: np.ndarray, resampler: Resampler) -> float | None:
     """What the mean of per-row ``values`` is worth in independent rows, under ``resampler``."""
     v = np.asarray(values, dtype=float)
-    means = resampler.distribution(lambda W: _weighted_mean(W, v))
+    means = resampler.distribution(lambda W: weighted_mean(W, v))
     m = len(resampler.rows)
     return _n_effective(float(np.var(v[resampler.rows], ddof=1)) / m, means, m)
 
@@ -354,8 +266,8 @@ def _iid_variance(metric: str, y: np.ndarray, a: np.ndarray, b: np.ndarray | Non
     """Variance of the statistic if rows were independent: of a mean for per-row metrics, DeLong's
     for AUC; NaN for metrics with no closed form here (their n_effective is then not reported)."""
     m = len(rows)
-    if metric in _ROW_SERIES:
-        series = _ROW_SERIES[metric]
+    if metric in ROW_SERIES:
+        series = ROW_SERIES[metric]
         d = series(y[rows], a[rows]) - (series(y[rows], b[rows]) if b is not None else 0.0)
         return float(np.var(d, ddof=1)) / m if m > 1 else math.nan
     if metric == "roc_auc":
@@ -408,7 +320,7 @@ def compare(
     yy = _labels(y)
     a, b = _probabilities(p_a, len(yy)), _probabilities(p_b, len(yy))
     _check_window(yy, resampler)
-    fn = _metric(metric)
+    fn = metric_function(metric)
     sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
 
     def diff(W: np.ndarray) -> np.ndarray:
@@ -428,7 +340,7 @@ def interval_above(
     yy = _labels(y)
     pp = _probabilities(p, len(yy))
     _check_window(yy, resampler)
-    fn = _metric(metric)
+    fn = metric_function(metric)
     draws = resampler.distribution(lambda W: fn(yy, pp, W))
     m = len(resampler.rows)
     n_eff = _n_effective(_iid_variance(metric, yy, pp, None, resampler.rows), draws, m)
@@ -436,39 +348,44 @@ def interval_above(
                       draws, null, alpha, resampler.n, n_eff)
 
 
+def compare_samples(
+    metric: str,
+    a: tuple[Any, Any, Resampler],
+    b: tuple[Any, Any, Resampler],
+    *,
+    alpha: float = 0.05,
+    name: str | None = None,
+) -> TestResult:
+    """Is ``metric`` better on sample ``a`` than on sample ``b`` (two windows, e.g. live outcomes and a
+    holdout baseline)? Each sample is ``(labels, probabilities, its own Resampler)``; both are resampled
+    independently (same number of resamples), so the interval carries the uncertainty of both.
+    The estimate is oriented like ``compare``'s; ``n`` is the rows of both; ``n_effective`` is the
+    harmonic combination of the two samples' (what equal halves of that size would give), when known.
+    """
+    fn = metric_function(metric)
+    sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
+    parts = []
+    for y, p, rs in (a, b):
+        yy = _labels(y)
+        pp = _probabilities(p, len(yy))
+        _check_window(yy, rs)
+        draws = rs.distribution(lambda W, yy=yy, pp=pp: fn(yy, pp, W))
+        n_eff = _n_effective(_iid_variance(metric, yy, pp, None, rs.rows), draws, len(rs.rows))
+        parts.append((rs.observed(lambda W, yy=yy, pp=pp: fn(yy, pp, W)), draws, n_eff, rs.n))
+    (est_a, draws_a, eff_a, n_a), (est_b, draws_b, eff_b, n_b) = parts
+    if len(draws_a) != len(draws_b):
+        raise ValueError("both samples need the same number of resamples")
+    n_eff = 4.0 / (1.0 / eff_a + 1.0 / eff_b) if eff_a and eff_b else None
+    return _summarise(name or f"{metric} difference between samples", metric, sign * (est_a - est_b),
+                      sign * (draws_a - draws_b), 0.0, alpha, n_a + n_b, n_eff)
+
+
+def metric_value(metric: str, y: Any, p: Any) -> float:
+    """One metric (see ``HIGHER_IS_BETTER``) of probabilities ``p`` on labels ``y`` (checked)."""
+    yy = _labels(y)
+    return resampled_metrics.metric_value(metric, yy, _probabilities(p, len(yy)))
+
+
 def _check_window(y: np.ndarray, resampler: Resampler) -> None:
     if len(y) != resampler.n:
         raise ValueError(f"the resamples are of {resampler.n} rows but {len(y)} labels were given")
-
-
-# --- no-skill references and skill scores -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A constant predictor: its name, what it says, and its constant probability of "up"."""
-
-    name: str
-    description: str
-    probability: float
-
-
-def no_skill_references(training_prior: float) -> tuple[Reference, ...]:
-    """The constant predictors of a training window whose share of "up" labels is ``training_prior``:
-    its majority class and always-up (hard predictions; one entry when they coincide) and the prior
-    itself as a probability (the reference of proper scores such as log loss and Brier)."""
-    if not 0.0 <= training_prior <= 1.0:
-        raise ValueError(f"a prior is a share in [0, 1], got {training_prior}")
-    refs = [Reference("always_up", "always up", 1.0)]
-    if training_prior < 0.5:
-        refs.append(Reference("majority_class", "the training majority (always not-up)", 0.0))
-    refs.append(Reference("training_prior", f"the training prior ({training_prior:.3f} up)", float(training_prior)))
-    return tuple(refs)
-
-
-def skill_score(metric: str, y: Any, p: Any, reference_probability: float) -> float:
-    """1 - loss(model) / loss(reference) for a loss metric (log loss or Brier): 0 is no skill."""
-    if HIGHER_IS_BETTER.get(metric, True):
-        raise ValueError(f"skill scores are defined for losses (log_loss, brier), not {metric!r}")
-    ref = metric_value(metric, y, np.full(len(np.asarray(y)), reference_probability))
-    return 1.0 - metric_value(metric, y, p) / ref if ref > 0 else math.nan

@@ -16,7 +16,7 @@ import numpy as np
 
 
 def correct_vector(y_true, y_pred) -> np.ndarray:
-    """Per-sample correctness (bool array), the input of McNemar's test between two models."""
+    """Per-sample correctness (bool array): prediction equals label."""
     t = np.asarray(y_true)
     p = np.asarray(y_pred)
     if t.shape != p.shape:
