@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     rollback_window_looks: int = Field(default=20, description="Looks pooled in the rolling test window.")
     rollback_min_inferences: int = Field(default=200, description="Inference calls per error-rate check.")
     rollback_confidence: float = Field(default=0.95, description="1 - family-wise error rate per look (Holm).")
+    rollback_skill_metrics: tuple[str, ...] = Field(
+        default=("balanced_accuracy_skill",),
+        description="Skills whose drop is tested (balanced_accuracy_skill, accuracy_skill); several: Holm.")
     rollback_consecutive: int = Field(default=2, description="Confirming looks in a row before a rollback.")
     rollback_cooldown_outcomes: int = Field(
         default=40, description="Independent outcomes after a rollback before automatic rollbacks resume.")

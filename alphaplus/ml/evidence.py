@@ -35,8 +35,9 @@ from alphaplus.ml.resampled_metrics import (
     weighted_mean,
 )
 from alphaplus.ml import resampled_metrics
+from alphaplus.ml.references import Reference, no_skill_references, skill_score
 
-__all__ = ["HIGHER_IS_BETTER", "METHODS", "Reference", "Resampler", "TestResult", "block_length", "compare",
+__all__ = ["HIGHER_IS_BETTER", "METHODS", "Reference", "Resampler", "TestResult", "block_length", "compare", "compare_samples",
            "effective_sample_size", "independent_outcomes", "interval_above", "metric_value", "no_skill_references",
            "non_overlapping_rows", "row_brier", "row_log_loss", "skill_score"]
 
@@ -347,6 +348,38 @@ def interval_above(
                       draws, null, alpha, resampler.n, n_eff)
 
 
+def compare_samples(
+    metric: str,
+    a: tuple[Any, Any, Resampler],
+    b: tuple[Any, Any, Resampler],
+    *,
+    alpha: float = 0.05,
+    name: str | None = None,
+) -> TestResult:
+    """Is ``metric`` better on sample ``a`` than on sample ``b`` (two windows, e.g. live outcomes and a
+    holdout baseline)? Each sample is ``(labels, probabilities, its own Resampler)``; both are resampled
+    independently (same number of resamples), so the interval carries the uncertainty of both.
+    The estimate is oriented like ``compare``'s; ``n`` is the rows of both; ``n_effective`` is the
+    harmonic combination of the two samples' (what equal halves of that size would give), when known.
+    """
+    fn = metric_function(metric)
+    sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
+    parts = []
+    for y, p, rs in (a, b):
+        yy = _labels(y)
+        pp = _probabilities(p, len(yy))
+        _check_window(yy, rs)
+        draws = rs.distribution(lambda W, yy=yy, pp=pp: fn(yy, pp, W))
+        n_eff = _n_effective(_iid_variance(metric, yy, pp, None, rs.rows), draws, len(rs.rows))
+        parts.append((rs.observed(lambda W, yy=yy, pp=pp: fn(yy, pp, W)), draws, n_eff, rs.n))
+    (est_a, draws_a, eff_a, n_a), (est_b, draws_b, eff_b, n_b) = parts
+    if len(draws_a) != len(draws_b):
+        raise ValueError("both samples need the same number of resamples")
+    n_eff = 4.0 / (1.0 / eff_a + 1.0 / eff_b) if eff_a and eff_b else None
+    return _summarise(name or f"{metric} difference between samples", metric, sign * (est_a - est_b),
+                      sign * (draws_a - draws_b), 0.0, alpha, n_a + n_b, n_eff)
+
+
 def metric_value(metric: str, y: Any, p: Any) -> float:
     """One metric (see ``HIGHER_IS_BETTER``) of probabilities ``p`` on labels ``y`` (checked)."""
     yy = _labels(y)
@@ -356,36 +389,3 @@ def metric_value(metric: str, y: Any, p: Any) -> float:
 def _check_window(y: np.ndarray, resampler: Resampler) -> None:
     if len(y) != resampler.n:
         raise ValueError(f"the resamples are of {resampler.n} rows but {len(y)} labels were given")
-
-
-# --- no-skill references and skill scores -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A constant predictor: its name, what it says, and its constant probability of "up"."""
-
-    name: str
-    description: str
-    probability: float
-
-
-def no_skill_references(training_prior: float) -> tuple[Reference, ...]:
-    """The constant predictors of a training window whose share of "up" labels is ``training_prior``:
-    its majority class and always-up (hard predictions; one entry when they coincide) and the prior
-    itself as a probability (the reference of proper scores such as log loss and Brier)."""
-    if not 0.0 <= training_prior <= 1.0:
-        raise ValueError(f"a prior is a share in [0, 1], got {training_prior}")
-    refs = [Reference("always_up", "always up", 1.0)]
-    if training_prior < 0.5:
-        refs.append(Reference("majority_class", "the training majority (always not-up)", 0.0))
-    refs.append(Reference("training_prior", f"the training prior ({training_prior:.3f} up)", float(training_prior)))
-    return tuple(refs)
-
-
-def skill_score(metric: str, y: Any, p: Any, reference_probability: float) -> float:
-    """1 - loss(model) / loss(reference) for a loss metric (log loss or Brier): 0 is no skill."""
-    if HIGHER_IS_BETTER.get(metric, True):
-        raise ValueError(f"skill scores are defined for losses (log_loss, brier), not {metric!r}")
-    ref = metric_value(metric, y, np.full(len(np.asarray(y)), reference_probability))
-    return 1.0 - metric_value(metric, y, p) / ref if ref > 0 else math.nan

@@ -284,6 +284,7 @@ def decide_promotion(
                   for k in sorted(set(challenger.metrics) & set(champion.metrics))}
         if pm in challenger.metrics and pm in champion.metrics:
             rel = _relative(challenger.metrics[pm], champion.metrics[pm])
+            rel = rel if HIGHER_IS_BETTER[pm] else -rel  # a lower loss is the improvement
     state: dict[str, Any] = {"decisive": None, "resampling": None}
 
     def done(outcome: Outcome) -> GateDecision:

@@ -68,9 +68,9 @@ def champion_test(
     """(challenger better than champion, champion better than challenger) on the primary metric."""
     pm = policy.primary_metric
     versus = compare(pm, challenger.y, challenger.proba, champion.proba, rs, alpha=policy.alpha,
-                     name=f"{pm} above the champion's")
+                     name=f"{pm} better than the champion's")
     reverse = compare(pm, challenger.y, champion.proba, challenger.proba, rs, alpha=policy.alpha,
-                      name=f"{pm} below the champion's")
+                      name=f"{pm} worse than the champion's")
     return versus, reverse
 
 

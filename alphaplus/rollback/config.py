@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from alphaplus.core.errors import InvalidInput
+from alphaplus.rollback.statistics import SKILLS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,6 +28,10 @@ class RollbackPolicy:
     cooldown_outcomes: independent outcomes (or label-horizon multiples of inference calls) after a
         rollback before automatic rollbacks of the slot resume.
     no_return: how long a version rolled back for cause may not be chosen as a target again.
+    skill_metrics: the skills whose drop is tested (one Holm family; see
+        ``alphaplus.rollback.statistics.SKILLS``). Balanced accuracy over 0.5 by default: accuracy over
+        the constant reference moves with the share of up-moves (in a falling market always-down
+        catches up with any model), which is a market change, not a model failure.
     ranking_metric: skill ranking rollback candidates (see ``alphaplus.rollback.statistics.SKILLS``).
     eligible_statuses: lifecycle statuses a rollback target may have.
     market_shift_share / market_shift_min_slots: when more than this share of a symbol's (or of all)
@@ -45,6 +50,7 @@ class RollbackPolicy:
     consecutive: int = 2
     cooldown_outcomes: int = 40
     no_return: timedelta = timedelta(days=7)
+    skill_metrics: tuple[str, ...] = ("balanced_accuracy_skill",)
     ranking_metric: str = "balanced_accuracy_skill"
     eligible_statuses: tuple[str, ...] = ("rollback_candidate", "archived")
     market_shift_share: float = 0.5
@@ -75,7 +81,12 @@ class RollbackPolicy:
                 f"min_outcomes ({self.min_outcomes}) cannot exceed what the test window holds "
                 f"({self.window_looks} looks of {self.look_outcomes})"
             )
+        unknown = [m for m in (*self.skill_metrics, self.ranking_metric) if m not in SKILLS]
+        if unknown or not self.skill_metrics:
+            raise InvalidInput(
+                f"skill metrics must be some of {', '.join(SKILLS)} (got {', '.join(unknown) or 'none'})")
         object.__setattr__(self, "eligible_statuses", tuple(self.eligible_statuses))
+        object.__setattr__(self, "skill_metrics", tuple(self.skill_metrics))
 
     @property
     def alpha(self) -> float:
@@ -90,6 +101,7 @@ class RollbackPolicy:
             "window_looks": self.window_looks, "min_inferences": self.min_inferences,
             "confidence": self.confidence, "consecutive": self.consecutive,
             "cooldown_outcomes": self.cooldown_outcomes, "no_return_seconds": self.no_return.total_seconds(),
-            "ranking_metric": self.ranking_metric, "market_shift_share": self.market_shift_share,
+            "skill_metrics": list(self.skill_metrics), "ranking_metric": self.ranking_metric,
+            "market_shift_share": self.market_shift_share,
             "market_shift_min_slots": self.market_shift_min_slots,
         }

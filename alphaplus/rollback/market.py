@@ -106,7 +106,7 @@ def target_does_better(
                                        f"(at least {need:,} are needed to show it does better)")
     # "The production version's live skill is below the target's shadow skill."
     tests = holm(skill_drop_tests(live.confusion, shadow.confusion, baseline.reference_class,
-                                  baseline.design_effect(horizon)))
+                                  baseline.design_effect(horizon), policy.skill_metrics))
     better = [t for t in tests if t.adjusted_p is not None and t.adjusted_p < policy.alpha]
     parts = "; ".join(f"{SKILLS[t.metric]} {t.reference:+.3f} in shadow vs {t.live:+.3f} live "
                       f"(Holm p={t.adjusted_p:.2g})" for t in tests)

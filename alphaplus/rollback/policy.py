@@ -106,11 +106,11 @@ def _material(t: MetricTest, policy: RollbackPolicy) -> bool:
     return drop >= policy.performance_drop if drop is not None else t.live < t.reference
 
 
-def _edge_tests(baseline: Baseline, window: Evidence, horizon: int) -> list[MetricTest]:
+def _edge_tests(baseline: Baseline, window: Evidence, horizon: int, policy: RollbackPolicy) -> list[MetricTest]:
     if baseline.confusion is None or window.confusion is None:
         return []
     return skill_drop_tests(window.confusion, baseline.confusion, baseline.reference_class,
-                            baseline.design_effect(horizon))
+                            baseline.design_effect(horizon), policy.skill_metrics)
 
 
 def _test(baseline: Baseline, history: SlotHistory, pending: Evidence, calls: Evidence, policy: RollbackPolicy,
@@ -118,7 +118,8 @@ def _test(baseline: Baseline, history: SlotHistory, pending: Evidence, calls: Ev
     """Run the tests that are due; returns the findings, whether a look and an error check happened."""
     look = pending.n >= policy.look_outcomes * horizon
     window = Evidence.pool((*history.looks, pending)[-policy.window_looks:] if look else history.looks)
-    edge = _edge_tests(baseline, window, horizon) if look and window.n >= policy.min_outcomes * horizon else []
+    testable = look and window.n >= policy.min_outcomes * horizon
+    edge = _edge_tests(baseline, window, horizon, policy) if testable else []
     check = calls.inferences >= policy.min_inferences
     pooled_calls = history.error_evidence + calls if history.error_streak else calls
     errors = [error_rate_test(pooled_calls.errors, pooled_calls.inferences, policy.error_rate)] if check else []

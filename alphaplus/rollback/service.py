@@ -62,6 +62,7 @@ def policy_from_settings(settings: Settings) -> RollbackPolicy:
         psi=settings.rollback_psi, look_outcomes=settings.rollback_look_outcomes,
         min_outcomes=settings.rollback_min_outcomes, window_looks=settings.rollback_window_looks,
         min_inferences=settings.rollback_min_inferences, confidence=settings.rollback_confidence,
+        skill_metrics=tuple(settings.rollback_skill_metrics),
         consecutive=settings.rollback_consecutive, cooldown_outcomes=settings.rollback_cooldown_outcomes,
         no_return=timedelta(days=settings.rollback_no_return_days),
         eligible_statuses=tuple(sorted(lifecycle.ROLLBACK_TARGET_STATUSES)),

@@ -218,11 +218,11 @@ def drop_test(
 
 
 def skill_drop_tests(live: Confusion, baseline: Confusion, reference_class: int, design_effect: float,
-                     ) -> list[MetricTest]:
-    """``drop_test`` of every skill in ``SKILLS`` that is defined on both sides (both sides' rows at
+                     metrics: Sequence[str] = tuple(SKILLS)) -> list[MetricTest]:
+    """``drop_test`` of each skill of ``metrics`` that is defined on both sides (both sides' rows at
     ``design_effect``): is ``live``'s skill below ``baseline``'s?"""
     tests = []
-    for metric in SKILLS:
+    for metric in metrics:
         a, b = skill(metric, live, reference_class), skill(metric, baseline, reference_class)
         if a is not None and b is not None:
             tests.append(drop_test(metric, a, live.n, design_effect, b, baseline.n, design_effect))

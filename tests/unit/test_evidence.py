@@ -13,6 +13,7 @@ from alphaplus.ml.evidence import (
     Resampler,
     block_length,
     compare,
+    compare_samples,
     effective_sample_size,
     independent_outcomes,
     interval_above,
@@ -198,6 +199,33 @@ def test_two_no_skill_rules_on_a_random_walk_are_rarely_told_apart():
         significant += compare("accuracy", y, momentum, reversal, rs, alpha=0.025).significant
         significant += compare("accuracy", y, reversal, momentum, rs, alpha=0.025).significant
     assert significant / runs <= 0.15
+
+
+def test_two_independent_samples_match_the_two_sample_normal_test():
+    rng = np.random.default_rng(12)
+    n = 3000
+    y_a, y_b = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    right_a, right_b = rng.random(n) < 0.55, rng.random(n) < 0.52
+    p_a = np.where(right_a, y_a, 1 - y_a).astype(float)
+    p_b = np.where(right_b, y_b, 1 - y_b).astype(float)
+    rs_a = Resampler.draw(n, horizon=1, reps=1999, block_floor=1.0, seed=1)
+    rs_b = Resampler.draw(n, horizon=1, reps=1999, block_floor=1.0, seed=2)
+    result = compare_samples("accuracy", (y_a, p_a, rs_a), (y_b, p_b, rs_b))
+    diff = right_a.mean() - right_b.mean()
+    se = math.sqrt(right_a.var(ddof=1) / n + right_b.var(ddof=1) / n)
+    assert result.estimate == pytest.approx(diff)
+    assert result.p_value == pytest.approx(norm.sf(diff / se), abs=0.015)
+    assert result.n == 2 * n and result.n_effective == pytest.approx(2 * n, rel=0.15)
+
+
+def test_a_sample_of_overlapping_outcomes_widens_the_two_sample_interval():
+    y_live = overlapping_labels(1200, 12, seed=13)
+    y_base = overlapping_labels(1200, 12, seed=14)
+    as_rows = [Resampler.draw(1200, horizon=1, reps=499, block_floor=1.0, seed=s) for s in (1, 2)]
+    as_blocks = [Resampler.draw(1200, horizon=12, reps=499, seed=s) for s in (1, 2)]
+    narrow = compare_samples("accuracy", (y_live, 1.0, as_rows[0]), (y_base, 1.0, as_rows[1]))
+    wide = compare_samples("accuracy", (y_live, 1.0, as_blocks[0]), (y_base, 1.0, as_blocks[1]))
+    assert wide.ci_high - wide.ci_low > 2 * (narrow.ci_high - narrow.ci_low)
 
 
 def test_labels_and_probabilities_of_different_lengths_are_refused():

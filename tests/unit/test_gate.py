@@ -157,7 +157,7 @@ def test_a_clearly_better_challenger_replaces_the_champion():
     y, move = market(seed=10)
     d = decide_promotion(evaluation(y, skilled(move, 3.0)), evaluation(y, skilled(move, 0.5, seed=2)), FAST)
     assert d.outcome == "promote", d.reasons
-    assert d.decisive.name == "accuracy above the champion's" and d.decisive.significant
+    assert d.decisive.name == "accuracy better than the champion's" and d.decisive.significant
     assert d.deltas["accuracy"] > 0
 
 
@@ -178,6 +178,15 @@ def test_an_improvement_the_test_cannot_confirm_goes_to_review():
         assert d.outcome == "needs_review" and "is not a significant improvement" in d.reasons[0]
     else:
         assert d.outcome == "reject" and "the champion stays" in d.reasons[0]
+
+
+def test_with_a_loss_as_primary_metric_a_lower_loss_is_the_improvement():
+    y, move = market(seed=17)
+    d = decide_promotion(evaluation(y, skilled(move, 3.0)), evaluation(y, skilled(move, 0.5, seed=2)),
+                         GatePolicy(bootstrap_reps=299, primary_metric="log_loss"))
+    assert d.relative_improvement > 0 and d.deltas["log_loss"] < 0
+    assert d.outcome == "promote", d.reasons
+    assert d.decisive.name == "log_loss better than the champion's"
 
 
 def test_a_challenger_losing_more_auc_than_allowed_is_rejected():
@@ -205,7 +214,7 @@ def test_a_decision_is_reproducible_and_json_safe():
     assert a.to_dict() == b.to_dict()
     record = json.loads(json.dumps(a.to_dict(), allow_nan=False))
     assert record["n_outcomes"] == 100 and record["resampling"]["method"] == "stationary"
-    assert {t["name"] for t in record["tests"]} >= {"ROC AUC above 0.5", "accuracy above the champion's"}
+    assert {t["name"] for t in record["tests"]} >= {"ROC AUC above 0.5", "accuracy better than the champion's"}
 
 
 def test_evaluations_refuse_probabilities_outside_zero_and_one():

@@ -104,7 +104,7 @@ def test_models_with_different_feature_warmups_are_scored_on_the_same_rows(candl
     assert outcome.n_samples == outcome.challenger_metrics["n"] == outcome.champion_metrics["n"] > 100
     card = model_card(outcome)
     assert "| balanced_accuracy |" in card and "| mcc |" in card and "block bootstrap" in card
-    assert "accuracy above the champion's" in card or outcome.decision.outcome == "reject"
+    assert "accuracy better than the champion's" in card or outcome.decision.outcome == "reject"
 
 
 def test_on_eurusd_like_data_a_model_that_does_not_beat_always_up_is_not_promoted():
