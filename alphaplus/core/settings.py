@@ -56,6 +56,9 @@ class Settings(BaseSettings):
         default=50.0, gt=0.0,
         description="Largest |log return| in robust standard deviations (MAD) of the series' own returns.")
     label_horizon: int = 12
+    log_level: str | None = Field(
+        default=None,
+        description="Level of the logs (and tracebacks) of flow runs the CLI starts; unset: only the outcome.")
     train_max_workers: int = Field(default=2, description="Slots retrained concurrently in one run.")
     training_job_lease_seconds: float = Field(
         default=300.0, gt=0,

@@ -62,3 +62,17 @@ def test_symbols_list_fits_eighty_columns(cli_env, symbol, capsys, monkeypatch):
     capsys.readouterr()
     assert main(["symbols", "list"]) == 0
     assert max(len(line) for line in capsys.readouterr().out.splitlines()) <= 80
+
+
+def test_a_train_failing_on_data_quality_ends_in_one_line_with_the_fix_and_no_traceback(cli_env, symbol, tmp_path,
+                                                                                        capsys, run_child):
+    path = tmp_path / "fx.csv"
+    market_candles("24/5", "2024-01-01", "2024-03-01", "1h").to_csv(path, index=False)
+    assert main(["data", "import", str(path), "-s", symbol, "-t", "1h", "--calendar", "24/5"]) == 0
+    assert main(["symbols", "set", symbol, "--calendar", "24/7"]) == 0
+    done = run_child("train", "--symbol", symbol, "--regime", "trending", "--no-promote")
+    assert done.returncode == 1, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert f"symbols set {symbol} --calendar 24/5" in lines[0]
+    assert "Traceback" not in done.stdout + done.stderr
