@@ -107,8 +107,8 @@ async def _steps(settings, pool, sizes: Sizes) -> tuple[dict[str, float], list[d
         gx_import = time.perf_counter() - started
     from alphaplus.ml.quality import validate_candles
 
-    gate = dict(min_rows=settings.min_training_rows, max_gap_factor=settings.max_gap_factor,
-                max_abs_return=settings.max_abs_return)
+    gate = dict(min_rows=settings.min_training_rows, max_missing_bar_share=settings.max_missing_bar_share,
+                max_return_z=settings.max_return_z)
     started = time.perf_counter()
     report = validate_candles(candles, **gate)
     first = time.perf_counter() - started

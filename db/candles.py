@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from db.errors import translated
+from db.instruments import DEFAULT_CALENDAR, set_calendar
 
 CANDLE_COLUMNS = ("ts", "open", "high", "low", "close", "volume")
 
@@ -39,11 +40,12 @@ SELECT * FROM (
 ) last ORDER BY ts
 """
 _SUMMARY = """
-SELECT symbol, timeframe, count(*) AS bars, min(ts) AS first, max(ts) AS last
-FROM candles
-WHERE ($1::text IS NULL OR symbol = $1)
-GROUP BY symbol, timeframe
-ORDER BY symbol, timeframe
+SELECT c.symbol, c.timeframe, coalesce(i.calendar, $2) AS calendar, c.bars, c.first, c.last
+FROM (SELECT symbol, timeframe, count(*) AS bars, min(ts) AS first, max(ts) AS last
+      FROM candles WHERE ($1::text IS NULL OR symbol = $1)
+      GROUP BY symbol, timeframe) c
+LEFT JOIN instruments i ON i.symbol = c.symbol
+ORDER BY c.symbol, c.timeframe
 """
 
 _CHUNK_ROWS = 50_000
@@ -56,8 +58,11 @@ async def upsert_candles(
     timeframe: str,
     frame: pd.DataFrame,
     on_progress: Callable[[int], None] | None = None,
+    calendar: str | None = None,
 ) -> int:
     """Insert or replace candles of (symbol, timeframe) in ONE transaction; returns rows written.
+
+    With ``calendar``, the symbol's trading calendar is recorded in the same transaction.
 
     Rows are streamed with COPY into a staging table, then merged on (symbol, timeframe, ts); the
     table's CHECK constraints refuse insane rows, and then nothing of the import is kept.
@@ -71,6 +76,8 @@ async def upsert_candles(
                 if on_progress is not None:
                     on_progress(len(chunk))
             status = await conn.execute(_MERGE, symbol, timeframe)
+            if calendar is not None:
+                await set_calendar(conn, symbol=symbol, calendar=calendar)
     return int(status.split()[-1])
 
 
@@ -114,5 +121,5 @@ async def fetch_last_candles(
 async def candle_summary(pool: asyncpg.Pool, *, symbol: str | None = None) -> list[dict]:
     """Bars per (symbol, timeframe) with their first and last timestamps."""
     with translated():
-        rows = await pool.fetch(_SUMMARY, symbol)
+        rows = await pool.fetch(_SUMMARY, symbol, DEFAULT_CALENDAR)
     return [dict(r) for r in rows]

@@ -24,7 +24,7 @@ from alphaplus.core.settings import get_settings
 from alphaplus.core.validation import check_model_name, check_name
 from flows.hooks import trigger_rollback_on_failure
 from flows.parameters import GateSettings, RegimeChoice
-from tasks.data import fetch_candles, validate_candles
+from tasks.data import fetch_candles, symbol_calendar, validate_candles
 from tasks.promotion import apply_decision, artifact_key, evaluate_challenger, publish_decision, record_comparison
 from tasks.training import (
     close_stale_training_jobs,
@@ -103,7 +103,8 @@ async def retrain(
             jobs = {s: await start_training_job(s, timeframe, run_id, {"horizon": horizon, "bars": len(candles)})
                     for s in slots}
             job_ids.extend(jobs.values())
-            report = validate_candles(candles, symbol)
+            calendar = await symbol_calendar(symbol)
+            report = validate_candles(candles, symbol, timeframe, calendar, horizon)
             if not report.success:
                 summary = report.summary()
                 log.error("candles of %s failed the quality gate:\n%s", symbol, summary)
@@ -112,7 +113,7 @@ async def retrain(
                     markdown=f"# Candles of {symbol} ({timeframe}) failed the quality gate\n\n```\n{summary}\n```",
                     description=f"quality gate failed for {symbol}",
                 )
-                failure = f"data quality: {', '.join(report.failed_names)}"
+                failure = report.reason()
                 for s in slots:
                     await finish_training_job(jobs[s], "failed", error=summary[:4000], validation_result=report.to_dict())
                     results.append(_result(s, status="failed", error=failure))

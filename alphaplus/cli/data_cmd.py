@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from alphaplus.cli.common import cells, console, print_json, run, shown
+from alphaplus.cli.common import WIDE_HELP, console, print_json, run, shown
+from alphaplus.cli.symbols_cmd import CALENDAR_HELP
 
 app = typer.Typer(help="Market data: import OHLCV files, generate synthetic candles, show what is stored.",
                   no_args_is_help=True)
@@ -43,12 +44,19 @@ def _span(frame) -> dict:
     return {"rows": len(frame), "first": frame["ts"].min(), "last": frame["ts"].max()}
 
 
-async def _upsert(frame, symbol: str, timeframe: str, on_progress=None) -> int:
+async def _upsert(frame, symbol: str, timeframe: str, on_progress=None, calendar: str | None = None) -> int:
     from db.pool import get_pool
     from db.candles import upsert_candles
 
     return await upsert_candles(await get_pool(), symbol=symbol, timeframe=timeframe, frame=frame,
-                                on_progress=on_progress)
+                                on_progress=on_progress, calendar=calendar)
+
+
+async def _stored_calendar(symbol: str) -> str:
+    from db.instruments import calendar_of
+    from db.pool import get_pool
+
+    return await calendar_of(await get_pool(), symbol)
 
 
 @app.command("import")
@@ -56,37 +64,49 @@ def import_file(
     file: Path = typer.Argument(..., help="OHLCV file: CSV (any common delimiter) or Parquet."),
     symbol: str = typer.Option(..., "--symbol", "-s", help="Symbol the candles are of, e.g. BTCUSDT."),
     timeframe: str = typer.Option(..., "--timeframe", "-t", help="Bar length, e.g. 1m, 15m, 1h, 1d."),
+    calendar: Optional[str] = typer.Option(None, "--calendar", "-c",
+                                           help=CALENDAR_HELP + " Default: the symbol's, else 24/7."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
 ) -> None:
     """Import candles from a CSV or Parquet file (all rows or none; existing bars are replaced)."""
-    from alphaplus.market.frame import read_candles
+    import pandas as pd
+
+    from alphaplus.market.calendars import canonical_calendar
+    from alphaplus.market.frame import read_candles, timeframe_to_timedelta
     from alphaplus.market.sanity import check_storable
+    from alphaplus.market.spacing import check_spacing
 
     timeframe, symbol = canonical_timeframe(timeframe), _symbol(symbol)
+    chosen = None if calendar is None else canonical_calendar(calendar)
     frame = read_candles(file)
     # Every row is checked before the database is touched, so a bad file names its bad row and
     # leaves nothing behind.
-    check_storable(frame, source=f"candle file {file.name}")
+    source = f"candle file {file.name}"
+    check_storable(frame, source=source)
     frame = frame.sort_values("ts", ignore_index=True)
+    effective = chosen or run(lambda: _stored_calendar(symbol))
+    check_spacing(frame, timeframe=timeframe, bar=pd.Timedelta(timeframe_to_timedelta(timeframe)),
+                  calendar=effective, source=source)
     if len(frame) < _PROGRESS_MIN_ROWS or as_json:
-        written = run(lambda: _upsert(frame, symbol, timeframe))
+        written = run(lambda: _upsert(frame, symbol, timeframe, calendar=chosen))
     else:
-        written = _import_with_progress(frame, symbol, timeframe)
-    summary = {"symbol": symbol, "timeframe": timeframe, "written": written, **_span(frame)}
+        written = _import_with_progress(frame, symbol, timeframe, chosen)
+    summary = {"symbol": symbol, "timeframe": timeframe, "calendar": effective, "written": written,
+               **_span(frame)}
     if as_json:
         print_json(summary)
         return
-    console.print(f"imported {written} candles of {symbol} {timeframe} "
+    console.print(f"imported {written} candles of {symbol} {timeframe} on calendar {effective} "
                   f"({summary['first']:%Y-%m-%d %H:%M} – {summary['last']:%Y-%m-%d %H:%M} UTC)")
 
 
-def _import_with_progress(frame, symbol: str, timeframe: str) -> int:
+def _import_with_progress(frame, symbol: str, timeframe: str, calendar: str | None) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task(f"uploading {symbol} {timeframe}", total=len(frame))
-        return run(lambda: _upsert(frame, symbol, timeframe, lambda n: progress.advance(task, n)))
+        return run(lambda: _upsert(frame, symbol, timeframe, lambda n: progress.advance(task, n), calendar))
 
 
 @app.command("synth")
@@ -148,11 +168,12 @@ def synth(
 @app.command("show")
 def show(
     symbol: Optional[str] = typer.Option(None, "--symbol", "-s", help="Only this symbol."),
+    wide: bool = typer.Option(False, "--wide", help=WIDE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
-    """Show stored candles: bars per symbol and timeframe, first and last bar."""
-    from rich.table import Table
-
+    """Show stored candles: bars per symbol and timeframe, their calendar, first and last bar."""
+    from alphaplus.cli.tables import Column
+    from alphaplus.cli.tables import show as show_table
     from db.pool import get_pool
     from db.candles import candle_summary
 
@@ -167,11 +188,10 @@ def show(
         console.print(f"no candles of {shown(symbol)} stored" if symbol
                       else "no candles stored; see `alphaplus data import`")
         return
-    table = Table("symbol", "timeframe", "bars", "first", "last", title="candles")
-    for r in rows:
-        table.add_row(*cells(r["symbol"], r["timeframe"], r["bars"], f"{r['first']:%Y-%m-%d %H:%M}",
-                             f"{r['last']:%Y-%m-%d %H:%M}"))
-    console.print(table)
+    show_table([Column("symbol", 0, 16), Column("timeframe"), Column("calendar", 0),
+                Column("bars", 0, justify="right"), Column("first", 1), Column("last", 1)],
+               [(r["symbol"], r["timeframe"], r["calendar"], r["bars"], f"{r['first']:%Y-%m-%d %H:%M}",
+                 f"{r['last']:%Y-%m-%d %H:%M}") for r in rows], wide=wide, title="candles")
 
 
 def register(root: typer.Typer) -> None:

@@ -17,6 +17,7 @@ from alphaplus.cli import (
     registry_cmd,
     report_cmd,
     rollback_cmd,
+    symbols_cmd,
     ui_cmd,
 )
 
@@ -31,6 +32,7 @@ demo_cmd.register(app)
 pipeline_cmd.register(app)
 rollback_cmd.register(app)
 data_cmd.register(app)
+symbols_cmd.register(app)
 registry_cmd.register(app)
 quarantine_cmd.register(app)
 report_cmd.register(app)

@@ -11,16 +11,22 @@ import typer
 from alphaplus.cli.common import cells, console, print_json, run, shown
 
 
-def prefect_environment() -> None:
-    """Prefect defaults for a CLI process: no telemetry, a private home, and (unless PREFECT_API_URL
-    is set) a temporary API that dies with this process (alphaplus.cli.temporary_api)."""
+def prefect_environment(verbose: bool = False) -> None:
+    """Prefect defaults for a CLI process: no telemetry, a private home, quiet logs (a failed run ends
+    in the CLI's one-line reason; ``verbose`` or ALPHAPLUS_LOG_LEVEL show Prefect's logs and
+    tracebacks), and (unless PREFECT_API_URL is set) a temporary API that dies with this process
+    (alphaplus.cli.temporary_api)."""
     from alphaplus.core.settings import get_settings
 
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     os.environ.setdefault("PREFECT_HOME", str((get_settings().home / "prefect").resolve()))
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    chosen = "INFO" if verbose else get_settings().log_level
+    if chosen:
+        os.environ["PREFECT_LOGGING_LEVEL"] = chosen.upper()
+    else:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
     # The temporary server's own services log cancellation tracebacks at exit: not the user's concern.
     os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_SERVER_LEVEL", "CRITICAL")
     # Prefect creates its home without parents: make it, or it warns and falls back.
@@ -40,6 +46,7 @@ def train(
     promote: bool = typer.Option(True, "--promote/--no-promote", help="Run the promotion gate after training."),
     canary: bool = typer.Option(False, help="On a passed gate, start a canary instead of promoting."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the flow run's logs and tracebacks."),
 ) -> None:
     """Retrain slots with the retrain flow (quality gate, LightGBM, lineage, staging, promotion gate)."""
     from alphaplus.cli.data_cmd import canonical_timeframe
@@ -54,7 +61,7 @@ def train(
         check_name("symbol", s)
     model = check_model_name(model or get_settings().default_model_name)
     timeframe = canonical_timeframe(timeframe)
-    prefect_environment()
+    prefect_environment(verbose)
     from flows.retrain import retrain
 
     try:

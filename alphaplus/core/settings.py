@@ -60,9 +60,16 @@ class Settings(BaseSettings):
     # --- retraining ---------------------------------------------------------------------------
     default_model_name: str = "alphaplus_pattern_classifier"
     min_training_rows: int = 500
-    max_gap_factor: float = Field(default=10.0, description="Largest allowed bar gap, in median spacings.")
-    max_abs_return: float = Field(default=0.5, description="Largest allowed close-to-close bar return.")
+    max_missing_bar_share: float = Field(
+        default=0.001, ge=0.0, le=1.0,
+        description="Share of the bars the symbol's calendar expects that may be missing (inside open sessions).")
+    max_return_z: float = Field(
+        default=50.0, gt=0.0,
+        description="Largest |log return| in robust standard deviations (MAD) of the series' own returns.")
     label_horizon: int = 12
+    log_level: str | None = Field(
+        default=None,
+        description="Level of the logs (and tracebacks) of flow runs the CLI starts; unset: only the outcome.")
     train_max_workers: int = Field(default=2, description="Slots retrained concurrently in one run.")
     training_job_lease_seconds: float = Field(
         default=300.0, gt=0,

@@ -5,8 +5,9 @@ importing this module is cheap. One ephemeral (in-memory, nothing on disk) GX co
 built on first use and reused, with one validation definition per distinct set of thresholds.
 
 Some checks need values GX cannot compute row-wise from the canonical columns (``max(open, close)``,
-the spacing between bars, the bar return), so the gate validates the candles plus helper columns
-derived from them; the report names every expectation in words, not by helper column.
+the spacing between bars, the bars the symbol's trading calendar expects, the robust z-score of a
+bar's log return), so the gate validates the candles plus helper columns derived from them; the
+report names every expectation in words, not by helper column, and says how to fix a calendar misfit.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alphaplus.market.frame import CANDLE_COLUMNS, CandleFormatError
+from alphaplus.market.calendars import DEFAULT_CALENDAR
+from alphaplus.market.frame import CANDLE_COLUMNS, CandleFormatError, timeframe_to_timedelta
+from alphaplus.ml.calendar_gaps import fit_calendar, fix_hint, named
 
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
 VALUE_COLUMNS: tuple[str, ...] = (*PRICE_COLUMNS, "volume")
@@ -35,6 +38,7 @@ class ExpectationResult:
     unexpected_count: int
     examples: tuple[str, ...] = ()
     expectation_type: str = ""
+    hint: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
@@ -44,6 +48,7 @@ class ExpectationResult:
             "unexpected_count": self.unexpected_count,
             "examples": list(self.examples),
             "expectation_type": self.expectation_type,
+            "hint": self.hint,
         }
 
 
@@ -66,6 +71,15 @@ class QualityReport:
         """Names of the failed expectations."""
         return tuple(r.name for r in self.failures)
 
+    @property
+    def hints(self) -> tuple[str, ...]:
+        """How to fix the failures that know how (each once)."""
+        return tuple(dict.fromkeys(r.hint for r in self.failures if r.hint))
+
+    def reason(self) -> str:
+        """One line: what failed and, when known, how to fix it."""
+        return "; ".join((f"data quality: {', '.join(self.failed_names)}", *self.hints))
+
     def summary(self) -> str:
         """Readable multi-line text: the verdict, then one line per failing expectation with examples."""
         passed = sum(r.success for r in self.results)
@@ -79,6 +93,8 @@ class QualityReport:
             if r.examples:
                 line += f" (e.g. {'; '.join(r.examples)})"
             lines.append(line)
+            if r.hint:
+                lines.append(f"    fix: {r.hint}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -94,7 +110,9 @@ class QualityReport:
 
 # --- the suite -------------------------------------------------------------------------------------
 
-def _expectations(min_rows: int, max_gap_factor: float, max_abs_return: float) -> list[tuple[str, Any]]:
+def _expectations(
+    min_rows: int, max_missing_share: float, max_return_z: float, calendar: str, timeframe: str, rows_need: str
+) -> list[tuple[str, Any]]:
     """(readable name, GX expectation) pairs, in the order the report lists them."""
     import great_expectations.expectations as gxe
 
@@ -135,25 +153,32 @@ def _expectations(min_rows: int, max_gap_factor: float, max_abs_return: float) -
         )
     )
     items.append(
-        (f"at least {min_rows} rows", gxe.ExpectTableRowCountToBeBetween(min_value=int(min_rows)))
+        (f"at least {min_rows} rows{rows_need}", gxe.ExpectTableRowCountToBeBetween(min_value=int(min_rows)))
     )
     items.append(
         (
-            f"no gap larger than {max_gap_factor:g}x the median bar spacing",
-            gxe.ExpectColumnValuesToBeBetween(column="_gap_ratio", max_value=float(max_gap_factor)),
+            f"every {timeframe} bar of calendar {calendar} is present "
+            f"(at most {max_missing_share:.2%} missing)",
+            gxe.ExpectColumnSumToBeBetween(column="_missing_share", max_value=float(max_missing_share)),
         )
     )
     items.append(
         (
-            f"no bar return above {max_abs_return:g} in absolute value",
-            gxe.ExpectColumnValuesToBeBetween(column="_abs_return", max_value=float(max_abs_return)),
+            f"bars open only while calendar {calendar} is open",
+            gxe.ExpectColumnValuesToBeNull(column="_off_calendar"),
+        )
+    )
+    items.append(
+        (
+            f"no log return beyond {max_return_z:g} robust standard deviations of the series",
+            gxe.ExpectColumnValuesToBeBetween(column="_return_z", max_value=float(max_return_z)),
         )
     )
     return items
 
 
-def _helper_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """The candles plus the derived columns the suite checks."""
+def _helper_frame(df: pd.DataFrame, fit) -> pd.DataFrame:
+    """The candles plus the derived columns the suite checks (``fit``: the series against its calendar)."""
     values = df[list(VALUE_COLUMNS)].astype("float64")
     ts = df["ts"]
     out = pd.DataFrame({"ts": ts.reset_index(drop=True)}, index=pd.RangeIndex(len(df)))
@@ -174,16 +199,30 @@ def _helper_frame(df: pd.DataFrame) -> pd.DataFrame:
     out.loc[np.isinf(out["_min_price"]), "_min_price"] = np.nan
     step = ts.diff().dt.total_seconds().to_numpy() if len(df) else np.array([], dtype=float)
     out["_step_seconds"] = step
-    positive = step[np.isfinite(step) & (step > 0)]
-    median_step = float(np.median(positive)) if len(positive) else np.nan
-    out["_gap_ratio"] = step / median_step if median_step > 0 else np.full(len(df), np.nan)
-    close = values["close"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        abs_ret = (close / close.shift(1) - 1.0).abs().to_numpy(copy=True)
-    # A zero or negative close makes the return meaningless; "prices are positive" reports it.
-    abs_ret[~np.isfinite(abs_ret)] = np.nan
-    out["_abs_return"] = abs_ret
+    out["_missing_share"] = fit.missing_before / fit.expected if fit.expected else np.zeros(len(df))
+    closed = np.full(len(df), None, dtype=object)
+    for i in np.flatnonzero(fit.closed_rows):
+        closed[i] = named(pd.DatetimeIndex([ts.iloc[i]]).tz_convert("UTC"))[0]
+    out["_off_calendar"] = pd.Series(closed, dtype=object)
+    out["_return_z"] = _robust_return_z(values["close"])
     return out
+
+
+def _robust_return_z(close: pd.Series) -> np.ndarray:
+    """|log return - median| in robust standard deviations (1.4826 x the median absolute deviation):
+    an outlier is judged against the series' own volatility at its own timeframe."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ret = np.log(close / close.shift(1)).to_numpy(copy=True)
+    # A zero or negative close makes the return meaningless; "prices are positive" reports it.
+    log_ret[~np.isfinite(log_ret)] = np.nan
+    finite = log_ret[np.isfinite(log_ret)]
+    if len(finite) < 2:
+        return np.full(len(close), np.nan)
+    center = float(np.median(finite))
+    scale = 1.4826 * float(np.median(np.abs(finite - center)))
+    if not scale > 0:
+        return np.full(len(close), np.nan)
+    return np.abs(log_ret - center) / scale
 
 
 # --- the reusable context --------------------------------------------------------------------------
@@ -213,8 +252,7 @@ class _Gate:
         # GX contexts are not documented as thread-safe; Prefect runs tasks in threads.
         self.lock = threading.Lock()
 
-    def definition(self, min_rows: int, max_gap_factor: float, max_abs_return: float) -> tuple[Any, dict[str, str]]:
-        key = (int(min_rows), float(max_gap_factor), float(max_abs_return))
+    def definition(self, *key: Any) -> tuple[Any, dict[str, str]]:
         if key not in self._definitions:
             gx = self._gx
             name = f"candles_{len(self._definitions)}"
@@ -248,10 +286,18 @@ def validate_candles(
     df: pd.DataFrame,
     *,
     min_rows: int = 500,
-    max_gap_factor: float = 10.0,
-    max_abs_return: float = 0.5,
+    max_missing_bar_share: float = 0.001,
+    max_return_z: float = 50.0,
+    calendar: str = DEFAULT_CALENDAR,
+    timeframe: str | None = None,
+    symbol: str | None = None,
+    rows_need: str = "",
 ) -> QualityReport:
-    """Run the candle quality suite on ``df`` (canonical columns, as read, unsorted allowed)."""
+    """Run the candle quality suite on ``df`` (canonical columns, as read, unsorted allowed).
+
+    Bars are expected at every open period of ``calendar`` at ``timeframe`` (default: the series'
+    most common step); ``rows_need`` says why ``min_rows`` are needed (shown with that expectation).
+    """
     missing = [c for c in CANDLE_COLUMNS if c not in df.columns]
     if missing:
         raise CandleFormatError(f"candle frame is missing column(s) {', '.join(missing)}")
@@ -260,12 +306,16 @@ def validate_candles(
     for col in VALUE_COLUMNS:
         if not pd.api.types.is_numeric_dtype(df[col].dtype) or pd.api.types.is_bool_dtype(df[col].dtype):
             raise CandleFormatError(f"candle frame column {col} must be numeric, not {df[col].dtype}")
-    frame = _helper_frame(df)
+    bar, label = _bar_length(df["ts"], timeframe)
+    fit = fit_calendar(df["ts"], calendar, bar)
+    frame = _helper_frame(df, fit)
+    key = (int(min_rows), float(max_missing_bar_share), float(max_return_z), calendar, label, rows_need)
     gate = _get_gate()
     with gate.lock:
-        definition, names = gate.definition(min_rows, max_gap_factor, max_abs_return)
+        definition, names = gate.definition(*key)
         run = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
-    results = tuple(_to_result(r, names) for r in run.results)
+    hint = fix_hint(symbol, fit, df["ts"], max_missing_bar_share) if (len(fit.missing) or len(fit.off_calendar)) else ""
+    results = tuple(_calendar_result(_to_result(r, names), fit, hint) for r in run.results)
     order = {name: i for i, name in enumerate(names.values())}
     results = tuple(sorted(results, key=lambda r: order.get(r.name, len(order))))
     return QualityReport(
@@ -274,10 +324,38 @@ def validate_candles(
         row_count=len(df),
         thresholds={
             "min_rows": int(min_rows),
-            "max_gap_factor": float(max_gap_factor),
-            "max_abs_return": float(max_abs_return),
+            "max_missing_bar_share": float(max_missing_bar_share),
+            "max_return_z": float(max_return_z),
+            "calendar": calendar,
+            "timeframe": label,
         },
     )
+
+
+def _bar_length(ts: pd.Series, timeframe: str | None) -> tuple[pd.Timedelta, str]:
+    """The bar length the calendar check uses, and how the report calls it."""
+    from alphaplus.market.spacing import describe_step, typical_step
+
+    if timeframe is not None:
+        return pd.Timedelta(timeframe_to_timedelta(timeframe)), timeframe
+    step = typical_step(ts.dropna()) if len(ts) > 1 else None
+    step = step if step is not None else pd.Timedelta(hours=1)
+    return step, describe_step(step)
+
+
+def _calendar_result(result: ExpectationResult, fit, hint: str) -> ExpectationResult:
+    """Calendar expectations report bars, not helper values: how many are missing (or off), which, and
+    how to fix the calendar."""
+    if result.success:
+        return result
+    if result.expectation_type == "expect_column_sum_to_be_between":
+        examples = (f"{fit.expected} bars expected, {len(fit.missing)} missing "
+                    f"({fit.missing_share:.2%})", *(f"missing {t}" for t in named(fit.missing)))
+        return ExpectationResult(result.name, False, len(fit.missing), examples, result.expectation_type, hint)
+    if result.name.startswith("bars open only while"):
+        return ExpectationResult(result.name, False, result.unexpected_count,
+                                 tuple(f"bar at {t}" for t in named(fit.off_calendar)), result.expectation_type, hint)
+    return result
 
 
 def _to_result(r: Any, names: dict[str, str]) -> ExpectationResult:
@@ -316,10 +394,8 @@ def _example(value: Any, kwargs: dict[str, Any]) -> str:
         if step == 0:
             return "same ts as the previous bar"
         return f"ts {pd.Timedelta(seconds=abs(step))} {'before' if step < 0 else 'after'} the previous bar"
-    if column == "_gap_ratio" and isinstance(value, (int, float, np.number)):
-        return f"gap of {float(value):.3g}x the median spacing"
-    if column == "_abs_return":
-        return f"|return| {_plain(value)}"
+    if column == "_return_z":
+        return f"{_plain(value)} robust standard deviations"
     if "column_A" in kwargs and isinstance(value, (list, tuple)) and len(value) == 2:
         a = _HELPER_LABELS.get(kwargs["column_A"], kwargs["column_A"])
         b = _HELPER_LABELS.get(kwargs["column_B"], kwargs["column_B"])

@@ -95,7 +95,37 @@ async def test_bad_candles_fail_the_run_name_the_expectation_and_register_nothin
     assert await registry.list_versions(model_name=model_name) == []
     jobs = await list_jobs(await get_pool(flow_env.database_url, flow_env), model_name=model_name)
     assert jobs[0]["status"] == "failed" and jobs[0]["validation_result"]["success"] is False
-    assert "gap" in jobs[0]["error"]
+    assert "400 missing" in jobs[0]["error"] and "--calendar" in jobs[0]["error"]
+
+
+def _fx_week_candles(bars: int, seed: int):
+    """Synthetic prices on the FX week's hours: closed from Friday to Sunday 17:00 New York."""
+    import pandas as pd
+
+    from alphaplus.market.calendars import expected_bar_opens
+
+    frame = synth_candles(bars, seed=seed)
+    hours = expected_bar_opens("24/5", pd.Timestamp("2023-01-02", tz="UTC"), pd.Timestamp("2025-01-01", tz="UTC"),
+                               pd.Timedelta(hours=1))
+    return frame.assign(ts=hours[:bars])
+
+
+async def test_a_24_5_symbol_fails_under_24_7_saying_how_to_fix_it_then_trains_once_its_calendar_is_set(
+    flow_env, model_name
+):
+    from alphaplus.core.errors import RunFailed
+    from db.instruments import set_calendar
+    from db.pool import get_pool
+    from flows.retrain import retrain
+
+    await import_candles(flow_env, "SYNFX", _fx_week_candles(5000, seed=11))
+    fix = "SYNFX has calendar 24/7; if it trades 24/5 run `alphaplus symbols set SYNFX --calendar 24/5`"
+    with pytest.raises(RunFailed, match="data quality") as failed:
+        await retrain(symbols=["SYNFX"], regime="trending", model_name=model_name, promote=False)
+    assert fix in str(failed.value)
+    await set_calendar(await get_pool(flow_env.database_url, flow_env), symbol="SYNFX", calendar="24/5")
+    results = await retrain(symbols=["SYNFX"], regime="trending", model_name=model_name, promote=False)
+    assert [r["status"] for r in results] == ["registered"], results
 
 
 async def test_reproducing_a_version_yields_identical_hashes_and_reports_a_tampered_stored_file(flow_env, model_name):

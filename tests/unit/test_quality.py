@@ -114,17 +114,17 @@ def test_gate_names_the_failing_expectation_for_unsorted_input(clean, clean_repo
 
 def test_gate_names_the_failing_expectation_for_a_gap_in_the_series(clean, clean_report):
     gappy = clean.drop(index=range(100, 130)).reset_index(drop=True)
-    report = check(gappy, max_gap_factor=10.0)
-    assert_fails_with(report, "no gap larger than 10x the median bar spacing", 1)
-    assert check(gappy, max_gap_factor=40.0).success
+    report = check(gappy, timeframe="1h")
+    assert_fails_with(report, "every 1h bar of calendar 24/7 is present (at most 0.10% missing)", 30)
+    assert check(gappy, timeframe="1h", max_missing_bar_share=0.06).success
 
 
 def test_gate_names_the_failing_expectation_for_an_absurd_bar_return(clean, clean_report):
     bad = clean.copy()
     for col in ("open", "high", "low", "close"):
         bad.loc[200, col] *= 5
-    report = check(bad, max_abs_return=0.5)
-    assert_fails_with(report, "no bar return above 0.5 in absolute value")
+    report = check(bad)
+    assert_fails_with(report, "no log return beyond 50 robust standard deviations of the series")
 
 
 def test_gate_names_the_failing_expectation_for_infinite_values(clean, clean_report):
