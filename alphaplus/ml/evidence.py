@@ -178,6 +178,8 @@ class TestResult:
     metric against ``null``); it is significant when the one-sided ``p_value`` is below ``alpha``,
     i.e. when ``ci_low`` (of the two-sided ``1 - 2 alpha`` interval) lies above ``null``."""
 
+    __test__ = False  # a result, not a pytest test class, wherever it is imported
+
     name: str
     metric: str
     estimate: float
