@@ -105,6 +105,10 @@ class RunFailed(AlphaPlusError):
 
     code = "run_failed"
 
+    def __init__(self, message: str, results: list | None = None) -> None:
+        super().__init__(message)
+        self.results = list(results or [])
+
 
 class ArtifactStorageError(AlphaPlusError):
     """The artifact root could not be reached or written (an object store's endpoint, bucket or

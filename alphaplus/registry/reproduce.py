@@ -82,7 +82,6 @@ async def reproduce_version(registry: Registry, model_name: str, version: int) -
 
     mv = await registry.get_version(model_name, version)
     lineage = await registry.get_lineage(model_name, version)
-    stored = await registry.artifact_bytes(mv)
     candles = await fetch_candles(
         registry.repo.pool,
         symbol=lineage.symbol,
