@@ -18,7 +18,7 @@ async def train(symbol: str, model_name: str) -> dict:
     from flows.retrain_dask import retrain_dask
 
     results = await retrain_dask(symbols=[symbol], regime="trending", model_name=model_name,
-                                 gate={"min_samples": 100})
+                                 gate={"min_outcomes": 10})
     return {"pid": os.getpid(), "results": results}
 
 

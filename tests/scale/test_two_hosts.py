@@ -51,7 +51,7 @@ async def test_a_model_trained_on_one_host_is_served_by_an_engine_on_another(
     needs("prefect_dask", "dask")
     from prefect.settings import PREFECT_API_URL
 
-    await import_candles(settings, "HOSTS", synth_candles(8000, seed=1))
+    await import_candles(settings, "HOSTS", synth_candles(6000, seed=6, dynamics="strong_trend"))
     # The suite's database login is the server's superuser (it creates databases and roles).
     shared = {**s3_env, "ALPHAPLUS_DATABASE_URL": settings.database_url, "ALPHAPLUS_ARTIFACT_ROOT": s3_root,
               "ALPHAPLUS_SUPERUSER_LOGIN": "allow",
