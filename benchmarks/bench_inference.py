@@ -323,6 +323,10 @@ async def _recorder_throughput(pool, settings, sizes: Sizes, *, version: int, sy
     recorder = InferenceRecorder.from_settings(event_writer(pool), settings)
     recorder.start()
     features = [0.01 * k for k in range(N_FEATURES)]
+    if symbols > 1:  # as predict_many records them: rows of a float64 array
+        import numpy as np
+
+        features = np.asarray(features)
     names = [f"S{k:04d}" for k in range(symbols)]
     now = datetime.now(UTC)
     started = time.perf_counter()
