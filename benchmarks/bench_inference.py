@@ -82,7 +82,7 @@ def _timed(fn: Callable[[], Any], n: int) -> list[float]:
 
 async def _serving(settings, sizes: Sizes) -> list[dict[str, Any]]:
     from alphaplus.inference.engine import InferenceEngine
-    from alphaplus.inference.scoring import BoosterScorer, booster_of
+    from alphaplus.inference.scoring import scorer_for
     from alphaplus.market.synth import synth_candles
     from alphaplus.ml.features import build_features
     from alphaplus.registry.service import Registry
@@ -97,7 +97,7 @@ async def _serving(settings, sizes: Sizes) -> list[dict[str, Any]]:
     async with await InferenceEngine.open(settings, model_name=MODEL) as engine:
         trained = bundles[0][0]
         features = build_features(candles)[list(trained.feature_names)].to_numpy()
-        scorer = BoosterScorer(booster_of(trained))
+        scorer = scorer_for(trained)
         one = features[WARM_BARS]
         booster = _timed(lambda: scorer.one(one), sizes.booster_calls)
         frame_row = build_features(candles).iloc[[WARM_BARS]][list(trained.feature_names)]
@@ -323,6 +323,10 @@ async def _recorder_throughput(pool, settings, sizes: Sizes, *, version: int, sy
     recorder = InferenceRecorder.from_settings(event_writer(pool), settings)
     recorder.start()
     features = [0.01 * k for k in range(N_FEATURES)]
+    if symbols > 1:  # as predict_many records them: rows of a float64 array
+        import numpy as np
+
+        features = np.asarray(features)
     names = [f"S{k:04d}" for k in range(symbols)]
     now = datetime.now(UTC)
     started = time.perf_counter()

@@ -17,7 +17,7 @@ import numpy as np
 
 from alphaplus.core.entities import ModelVersion
 from alphaplus.core.errors import InvalidInput
-from alphaplus.inference.scoring import BoosterScorer, booster_of
+from alphaplus.inference.scoring import BoosterScorer, scorer_for
 from alphaplus.ml.training import TrainedModel
 
 
@@ -103,7 +103,7 @@ class ModelCache:
                 f"version {version.version} of {version.model_name} holds a {type(trained).__name__}, "
                 "not a TrainedModel bundle"
             )
-        loaded = LoadedModel(trained, BoosterScorer(booster_of(trained)), self._columns_for(trained))
+        loaded = LoadedModel(trained, scorer_for(trained), self._columns_for(trained))
         self._artifacts[version.artifact.sha256] = loaded
         return loaded
 

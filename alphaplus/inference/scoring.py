@@ -33,18 +33,30 @@ def booster_of(trained: TrainedModel) -> Any:
     return model if hasattr(model, "model_to_string") else model.booster_
 
 
+def best_iteration_of(trained: TrainedModel) -> int | None:
+    """The last iteration training-time scoring uses: the classifier's best iteration when it keeps one
+    (a model rebuilt from its text), else the Booster's (Booster.predict's own choice); None for all."""
+    best = getattr(trained.model, "best_iteration", None)
+    if best is None:
+        best = getattr(booster_of(trained), "best_iteration", None)
+    return int(best) if best and int(best) > 0 else None
+
+
+def scorer_for(trained: TrainedModel) -> "BoosterScorer":
+    """The scorer of a saved model: its Booster, stopped where training-time scoring stops."""
+    return BoosterScorer(booster_of(trained), best_iteration_of(trained))
+
+
 class BoosterScorer:
     """Probability of class 1 for rows of features in the model's feature order."""
 
-    def __init__(self, booster: Any) -> None:
+    def __init__(self, booster: Any, best_iteration: int | None = None) -> None:
         from lightgbm.basic import _LIB, _safe_call
 
         self._lib, self._safe_call = _LIB, _safe_call
         self._booster = booster  # kept alive as long as the handles below point into it
         self._handle = booster._handle
-        # What Booster.predict does with num_iteration=None: the best iteration when there is one.
-        best = int(getattr(booster, "best_iteration", 0) or 0)
-        self._num_iteration = best if best > 0 else -1
+        self._num_iteration = best_iteration if best_iteration and best_iteration > 0 else -1
         self.n_features = int(booster.num_feature())
         self._fast = ctypes.c_void_p()
         _safe_call(_LIB.LGBM_BoosterPredictForMatSingleRowFastInit(

@@ -231,28 +231,34 @@ def _std_step(acc, o, hist, off, length, t, w, minp, val):  # pragma: no cover -
 @_compiled
 def _rank(hist, off, length, t, w, minp, val):  # pragma: no cover - compiled
     """pandas' roll_rank (average ties, percentile) of ``val`` among the window's valid values."""
-    nobs = 0
-    le = 0
-    lt = 0
     first = max(0, t - w + 1)
-    k = first % length
-    for _ in range(first, t + 1):
-        v = hist[off + k]
-        k += 1
-        if k == length:
-            k = 0
-        if v == v:
-            nobs += 1
-            if v <= val:
-                le += 1
-                if v < val:
-                    lt += 1
+    start = first % length
+    count = t + 1 - first
+    head = min(count, length - start)
+    # Counted without branches, over the ring's two contiguous stretches: the loops vectorise.
+    nobs, le, lt = _counts(hist, off + start, off + start + head, val)
+    n2, le2, lt2 = _counts(hist, off, off + count - head, val)
+    nobs, le, lt = nobs + n2, le + le2, lt + lt2
     if val != val or nobs < minp:
         return np.nan
     rank = float(le)
     rank_min = float(lt + 1)
     rank = ((rank * (rank + 1) / 2) - ((rank_min - 1) * rank_min / 2)) / (rank - rank_min + 1)
     return rank / nobs
+
+
+@_compiled
+def _counts(hist, lo, hi, val):  # pragma: no cover - compiled
+    """(valid values, values <= val, values < val) among hist[lo:hi]."""
+    nobs = 0
+    le = 0
+    lt = 0
+    for k in range(lo, hi):
+        v = hist[k]
+        nobs += v == v
+        le += v <= val
+        lt += v < val
+    return nobs, le, lt
 
 
 @_compiled
