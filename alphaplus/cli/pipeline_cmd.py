@@ -22,11 +22,10 @@ def prefect_environment(verbose: bool = False) -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     os.environ.setdefault("PREFECT_HOME", str((get_settings().home / "prefect").resolve()))
+    # Set, not defaulted: a level inherited from a parent (make exports WARNING for its own runs)
+    # would print the run's error logs and traceback above the one-line reason.
     chosen = "INFO" if verbose else get_settings().log_level
-    if chosen:
-        os.environ["PREFECT_LOGGING_LEVEL"] = chosen.upper()
-    else:
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
+    os.environ["PREFECT_LOGGING_LEVEL"] = (chosen or "CRITICAL").upper()
     # The temporary server's own services log cancellation tracebacks at exit: not the user's concern.
     os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_SERVER_LEVEL", "CRITICAL")
     # Prefect creates its home without parents: make it, or it warns and falls back.

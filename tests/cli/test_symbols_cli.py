@@ -65,7 +65,10 @@ def test_symbols_list_fits_eighty_columns(cli_env, symbol, capsys, monkeypatch):
 
 
 def test_a_train_failing_on_data_quality_ends_in_one_line_with_the_fix_and_no_traceback(cli_env, symbol, tmp_path,
-                                                                                        capsys, run_child):
+                                                                                        capsys, run_child,
+                                                                                        monkeypatch):
+    # As under `make test`, which exports a Prefect log level of its own for its processes.
+    monkeypatch.setenv("PREFECT_LOGGING_LEVEL", "WARNING")
     path = tmp_path / "fx.csv"
     market_candles("24/5", "2024-01-01", "2024-03-01", "1h").to_csv(path, index=False)
     assert main(["data", "import", str(path), "-s", symbol, "-t", "1h", "--calendar", "24/5"]) == 0
