@@ -249,7 +249,7 @@ async def _serve_slot(registry, regime: str, symbol: str, bundle, artifact) -> i
     trained, X, params, metadata = bundle
     lineage = build_lineage(model_name=MODEL, regime=regime, symbol=symbol, training_frame=X,
                             feature_set=trained.feature_spec.to_dict(), hyperparameters=params, timeframe="1h")
-    registration = await registry.register_model_version(lineage, artifact=artifact, metadata=metadata)
+    registration = await registry.register_model_version(lineage, artifact=artifact, version_metadata=metadata)
     await registry.promote(MODEL, registration.version.version, reason="benchmark")
     return registration.version.version
 

@@ -125,7 +125,10 @@ SELECT v.created_at - (9 - i) * interval '1 day', 'status_changed', v.model_name
        'staging', 'canary', 'bench', 'history'
 FROM model_versions v, generate_series(1, 8) i;
 """
+# Rollback events dated over the past 45 days: the stamping trigger (the insert's own time) stands aside
+# for this seed, as for the history above.
 _SEED_EVENTS = """
+SET LOCAL session_replication_role = replica;
 INSERT INTO rollback_events (event_time, model_name, regime, symbol, from_version, to_version, rollback_type, outcome,
                              rollback_reason, triggers, metrics_snapshot, degradation, confidence, risk, for_cause)
 SELECT now() - (i * 9 + s % 7) * interval '1 day' + interval '6 hours', p.model_name, p.regime, p.symbol,
@@ -153,6 +156,7 @@ SELECT model_name, regime, symbol, version, since, now() - interval '10 minutes'
        (ARRAY['healthy', 'triggered_pending', 'market_shift', 'insufficient_evidence'])[version % 4 + 1],
        '{"triggers": [], "reasons": ["live accuracy within limits"]}'::jsonb
 FROM production_slots;
+SET LOCAL session_replication_role = origin;
 ANALYZE;
 """
 
