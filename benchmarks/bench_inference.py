@@ -9,7 +9,6 @@ server (ALPHAPLUS_DATABASE_URL, or the embedded cluster), dropped at the end. ``
 from __future__ import annotations
 
 import asyncio
-import statistics
 import sys
 import tempfile
 import time
@@ -347,8 +346,8 @@ async def _recorder_throughput(pool, settings, sizes: Sizes, *, version: int, sy
 
 
 async def _naive_writes(pool, sizes: Sizes) -> float:
-    from alphaplus.inference.events import EVENT_FIELDS
-    from db.registry import _RECORD_USAGE
+    from alphaplus.core.records import EVENT_FIELDS
+    from db.registry import RECORD_USAGE
 
     insert = (f"INSERT INTO inference_events ({', '.join(EVENT_FIELDS)}) VALUES "
               f"({', '.join(f'${i + 1}' for i in range(len(EVENT_FIELDS)))})")
@@ -358,7 +357,7 @@ async def _naive_writes(pool, sizes: Sizes) -> float:
         for i in range(sizes.naive_events):
             now = datetime.now(UTC)
             await conn.execute(insert, *_event(i, now, 2, features))
-            await conn.execute(_RECORD_USAGE, ["bench_recorder"], [2], [1], [0], [0.8], [now])
+            await conn.execute(RECORD_USAGE, ["bench_recorder"], [2], [1], [0], [0.8], [now])
     return sizes.naive_events / (time.perf_counter() - started)
 
 

@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 
 from alphaplus.core.errors import DatabaseUnavailable
-from alphaplus.inference.events import EVENT_FIELDS, UsageRow
+from alphaplus.core.records import EVENT_FIELDS, UsageRow
 from alphaplus.core.settings import Settings
 from db.errors import translate
 from db.pool import connect
 # The running-mean usage update is defined once, with the registry; it runs here inside the same
 # transaction as the COPY so a batch and its usage are written together or not at all.
-from db.registry import _RECORD_USAGE as RECORD_USAGE
+from db.registry import RECORD_USAGE
 
 CHANNEL = "alphaplus_slots"
 

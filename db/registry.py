@@ -131,7 +131,7 @@ ORDER BY ts, id
 _QUARANTINE_REASON = "SELECT alphaplus_quarantine_reason($1, $2)"
 _ARTIFACT_PATHS = "SELECT DISTINCT model_artifact_path FROM model_versions"
 # Batched usage: one statement for many versions; the running mean is kept exact.
-_RECORD_USAGE = """
+RECORD_USAGE = """
 UPDATE model_versions v SET
     usage_count = v.usage_count + u.n,
     total_inferences = v.total_inferences + u.n,
@@ -424,4 +424,4 @@ class RegistryRepository:
             return
         columns = list(zip(*rows))
         with translated():
-            await self.pool.execute(_RECORD_USAGE, *[list(c) for c in columns])
+            await self.pool.execute(RECORD_USAGE, *[list(c) for c in columns])

@@ -3,13 +3,13 @@ shadow record, slot assessment state (compare-and-set). Rollback events: db.roll
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
 import asyncpg
 
 from alphaplus.core.entities import Slot
+from alphaplus.core.records import CandidateRecord, SlotEvidence, SlotState, WindowTotals
 from db.errors import translated
 
 # Live windows written by the performance recorder carry confusion counts in ``metrics`` under these
@@ -180,22 +180,6 @@ LEFT JOIN LATERAL (
 _VERSION_BRIEF = "SELECT version, regime, symbol, status FROM model_versions WHERE model_name = $1 AND version = $2"
 _MODEL_EXISTS = "SELECT EXISTS (SELECT 1 FROM ml_models WHERE model_name = $1)"
 
-@dataclass(frozen=True)
-class WindowTotals:
-    """Live windows pooled into one: summed counts (confusion counts None unless every window had them)."""
-
-    windows: int = 0
-    window_start: datetime | None = None
-    window_end: datetime | None = None
-    n: int = 0
-    n_correct: int = 0
-    confusion: tuple[int, int, int] | None = None
-    f1: float | None = None
-    errors: int = 0
-    inferences: int = 0
-    max_psi: float | None = None
-    label_horizon: int | None = None
-    psi_threshold: float | None = None
 
 
 def _totals(row: Mapping[str, Any], prefix: str) -> WindowTotals:
@@ -211,64 +195,10 @@ def _totals(row: Mapping[str, Any], prefix: str) -> WindowTotals:
     )
 
 
-@dataclass(frozen=True)
-class SlotEvidence:
-    """One production slot as an assessment sees it (``state_*``: the stored assessment state)."""
-
-    slot: Slot
-    version: int
-    since: datetime
-    training_metrics: Mapping[str, Any]
-    validation_metrics: Mapping[str, Any]
-    history: Mapping[str, Any] | None
-    state_version: int | None
-    state_since: datetime | None
-    last_window_end: datetime | None
-    revision: int
-    new_windows: WindowTotals
-
-    @property
-    def same_stint(self) -> bool:
-        """True when the stored state belongs to the current production stint of the slot."""
-        return self.state_version == self.version and self.state_since == self.since
 
 
-@dataclass(frozen=True)
-class CandidateRecord:
-    """A version that might be restored, with its track record as stored."""
-
-    version: int
-    status: str
-    model_artifact_path: str
-    model_size_bytes: int
-    model_artifact_hash: str
-    training_metrics: Mapping[str, Any]
-    validation_metrics: Mapping[str, Any]
-    quarantine_reason: str | None
-    recent: WindowTotals
-    served_production: bool
-    last_production_end: datetime | None
-    rolled_back_for_cause_at: datetime | None
 
 
-@dataclass(frozen=True)
-class SlotState:
-    """Assessment state to store for a slot; ``revision`` is the one read (compare-and-set)."""
-
-    slot: Slot
-    production_version: int | None
-    production_since: datetime | None
-    history: Mapping[str, Any]
-    last_window_end: datetime | None
-    last_assessed_at: datetime | None
-    last_status: str | None
-    last_assessment: Mapping[str, Any] | None
-    revision: int = 0
-
-    def evidence_columns(self) -> tuple[Any, ...]:
-        """(n, n_effective, test, statistic, p_value) of the stored assessment's decisive test."""
-        a = self.last_assessment or {}
-        return tuple(a.get(k) for k in ("n", "n_effective", "test", "statistic", "p_value"))
 
 
 def _iso(dt: datetime | None) -> str | None:

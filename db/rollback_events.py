@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
 import asyncpg
 
 from alphaplus.core.entities import Slot
+from alphaplus.core.records import FlowRunMove, RollbackEvent
 from db.errors import translated
 
 _INSERT_EVENT = """
@@ -49,48 +49,8 @@ ORDER BY a.ts
 """
 
 
-@dataclass(frozen=True)
-class RollbackEvent:
-    """One row of rollback_events."""
-
-    id: int
-    event_time: datetime
-    model_name: str
-    regime: str
-    symbol: str
-    from_version: int | None
-    to_version: int | None
-    rollback_type: str
-    outcome: str
-    rollback_reason: str
-    triggers: Sequence[str]
-    metrics_snapshot: Mapping[str, Any]
-    degradation: float | None
-    confidence: float | None
-    risk: str | None
-    actor: str
-    on_behalf_of: str | None
-    flow_run_id: str | None
-    for_cause: bool
-    n_outcomes: int | None = None
-    n_effective: float | None = None
-    test_name: str | None = None
-    statistic: float | None = None
-    p_value: float | None = None
-
-    @property
-    def slot(self) -> Slot:
-        return Slot(self.model_name, self.regime, self.symbol)
 
 
-@dataclass(frozen=True)
-class FlowRunMove:
-    """A production move made by a flow run that still stands."""
-
-    slot: Slot
-    from_version: int | None
-    to_version: int
-    at: datetime
 
 
 async def insert_event(

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from alphaplus.cli.common import cells, console, print_json, run, shown
+from alphaplus.cli.common import console, print_json, run, shown
 
 
 def prefect_environment(verbose: bool = False) -> None:

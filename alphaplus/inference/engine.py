@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping, NamedTuple
 import numpy as np
 import pandas as pd
 
-from alphaplus.core.errors import InvalidInput, NoProductionVersion
+from alphaplus.core.errors import InvalidInput
 from alphaplus.core.settings import Settings, get_settings
 from alphaplus.inference.events import DECISION_THRESHOLD, error_event, prediction_event
 from alphaplus.inference.models import ModelCache, ServedModel, score_rows

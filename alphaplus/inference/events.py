@@ -1,39 +1,17 @@
-"""The shape of one recorded prediction, and the usage aggregates a batch of them adds up to.
-
-An event is a plain tuple in ``EVENT_FIELDS`` order (the column order of ``inference_events``):
-building a tuple costs a fraction of a microsecond, a dataclass or a dict several times that, and
-COPY takes tuples as they are.
-"""
+"""Recorded predictions: the event tuple of a success or a failure (its shape, ``EVENT_FIELDS``, is in
+alphaplus.core.records) and the usage aggregates a batch of them adds up to."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Iterable, Sequence
 
-EVENT_FIELDS: tuple[str, ...] = (
-    "ts",  # when the prediction was made (timezone-aware datetime)
-    "bar_ts",  # the candle the prediction is about
-    "model_name",
-    "version",
-    "regime",
-    "symbol",
-    "shadow",  # scored alongside production, never returned to the caller
-    "success",
-    "error",  # None, or "ErrorClass: message" of a failed prediction
-    "latency_ms",
-    "prediction",  # class index, None on failure
-    "probability",  # probability of class 1, None on failure
-    "features",  # input vector in the version's version_metadata["feature_names"] order, or None
-)
-(TS, BAR_TS, MODEL_NAME, VERSION, REGIME, SYMBOL, SHADOW, SUCCESS, ERROR, LATENCY_MS, PREDICTION, PROBABILITY,
- FEATURES) = range(len(EVENT_FIELDS))
+from alphaplus.core.records import LATENCY_MS, MODEL_NAME, SHADOW, SUCCESS, TS, VERSION, UsageRow
 
 # Stored error texts are truncated: a message is for a person reading the table, not a dump.
 MAX_ERROR_CHARS = 500
 # Same rule as alphaplus.ml.metrics: class 1 when its probability is above one half.
 DECISION_THRESHOLD = 0.5
-
-UsageRow = tuple[str, int, int, int, float, datetime]
 
 
 def error_event(

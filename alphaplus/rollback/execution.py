@@ -26,6 +26,7 @@ from alphaplus.rollback.results import RollbackOutcome, RollbackType, UnsafeRoll
 from alphaplus.rollback.config import RollbackPolicy
 from alphaplus.rollback.state import RollbackAssessment, SlotHistory
 from alphaplus.rollback.target import CandidateChoice, choose_rollback_target
+from alphaplus.core.records import SlotState
 from db import rollback as q
 from db import rollback_events as events_q
 from db.errors import translated
@@ -48,9 +49,9 @@ def evidence_columns(a: RollbackAssessment | None) -> tuple[Any, ...]:
 
 def state_row(slot: Slot, version: int | None, since: datetime | None, history: SlotHistory,
               window_end: datetime | None, now: datetime, a: RollbackAssessment | None,
-              status: str | None = None, revision: int = 0) -> q.SlotState:
+              status: str | None = None, revision: int = 0) -> SlotState:
     """The slot_assessments row to store after an assessment."""
-    return q.SlotState(
+    return SlotState(
         slot=slot, production_version=version, production_since=since, history=history.to_dict(),
         last_window_end=window_end, last_assessed_at=now, last_status=status or (None if a is None else a.status),
         last_assessment=None if a is None else a.to_dict(), revision=revision,

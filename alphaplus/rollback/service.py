@@ -44,6 +44,7 @@ from alphaplus.rollback.results import (
 )
 from alphaplus.rollback.config import RollbackPolicy
 from alphaplus.rollback.state import RollbackAssessment, SlotHistory
+from alphaplus.core.records import SlotEvidence, SlotState
 from db import rollback as q
 from db import rollback_events as events_q
 
@@ -120,8 +121,8 @@ class RollbackService(RollbackExecution):
         inputs = await q.assessment_inputs(self.pool, **kwargs)
 
         results: dict[Slot, SlotAssessmentResult] = {}
-        states: list[q.SlotState] = []
-        to_roll: list[tuple[q.SlotEvidence, RollbackAssessment, SlotHistory]] = []
+        states: list[SlotState] = []
+        to_roll: list[tuple[SlotEvidence, RollbackAssessment, SlotHistory]] = []
         verdicts: list[EdgeVerdict] = []
         for ev in inputs:
             try:
@@ -149,8 +150,8 @@ class RollbackService(RollbackExecution):
         return [results[ev.slot] for ev in inputs]
 
     def _assess_one(
-        self, ev: q.SlotEvidence, now: datetime
-    ) -> tuple[SlotAssessmentResult, q.SlotState | None, SlotHistory, EdgeVerdict]:
+        self, ev: SlotEvidence, now: datetime
+    ) -> tuple[SlotAssessmentResult, SlotState | None, SlotHistory, EdgeVerdict]:
         """(result, state to store or None, history before, edge verdict) for one slot; pure."""
         history = SlotHistory.from_dict(ev.history)
         if not ev.same_stint:
@@ -174,14 +175,14 @@ class RollbackService(RollbackExecution):
                           revision=ev.revision)
         return result, state, history, _edge_verdict(ev.slot, a.carry, horizon, self.policy)
 
-    def _snapshot(self, ev: q.SlotEvidence, a: RollbackAssessment) -> dict[str, Any]:
+    def _snapshot(self, ev: SlotEvidence, a: RollbackAssessment) -> dict[str, Any]:
         return {
             "assessment": a.to_dict(), "risk_score": a.risk, "policy": self.policy.to_dict(),
             "window": totals_dict(ev.new_windows), "holdout_metrics": dict(ev.training_metrics.get("holdout") or {}),
         }
 
     async def _act(
-        self, ev: q.SlotEvidence, a: RollbackAssessment, history: SlotHistory, shift: MarketShift, now: datetime,
+        self, ev: SlotEvidence, a: RollbackAssessment, history: SlotHistory, shift: MarketShift, now: datetime,
         dry_run: bool, flow_run_id: str | None, on_behalf_of: str | None,
     ) -> SlotAssessmentResult:
         """Roll back a slot the policy condemned, unless the market shifted under it and its target."""
@@ -205,7 +206,7 @@ class RollbackService(RollbackExecution):
         return SlotAssessmentResult(ev.slot, ev.version, a.status, out.outcome, assessment=a, rollback=out)
 
     async def _withhold_for_market_shift(
-        self, ev: q.SlotEvidence, a: RollbackAssessment, history: SlotHistory, shift: MarketShift,
+        self, ev: SlotEvidence, a: RollbackAssessment, history: SlotHistory, shift: MarketShift,
         snapshot: dict[str, Any], now: datetime, dry_run: bool, flow_run_id: str | None, on_behalf_of: str | None,
     ) -> SlotAssessmentResult | None:
         """The market-shift result when the target does no better in shadow; None to go on rolling back."""

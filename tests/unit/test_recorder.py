@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from alphaplus.core.errors import DatabaseUnavailable, InvalidInput
-from alphaplus.inference.events import EVENT_FIELDS, error_event, usage_aggregates
+from alphaplus.core.records import EVENT_FIELDS
+from alphaplus.inference.events import error_event, usage_aggregates
 from alphaplus.inference.recorder import InferenceRecorder
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
