@@ -80,6 +80,7 @@ def _timed(fn: Callable[[], Any], n: int) -> list[float]:
 
 
 async def _serving(settings, sizes: Sizes) -> list[dict[str, Any]]:
+    from alphaplus.core.entities import Slot
     from alphaplus.inference.engine import InferenceEngine
     from alphaplus.inference.scoring import scorer_for
     from alphaplus.market.synth import synth_candles
@@ -129,7 +130,7 @@ async def _serving(settings, sizes: Sizes) -> list[dict[str, Any]]:
         cached_us = (time.perf_counter() - started) / sizes.lookup_calls * 1e6
         started = time.perf_counter()
         for _ in range(sizes.uncached_lookups):
-            await registry.get_production_model(MODEL, "trending", "BTCUSDT")
+            await registry.get_production_model(Slot(MODEL, "trending", "BTCUSDT"))
         uncached_us = (time.perf_counter() - started) / sizes.uncached_lookups * 1e6
         rows.append(row("cached production lookup", cached_us, "us", baseline=uncached_us,
                         note="baseline: the registry's lookup in the database"))
@@ -347,7 +348,7 @@ async def _recorder_throughput(pool, settings, sizes: Sizes, *, version: int, sy
 
 async def _naive_writes(pool, sizes: Sizes) -> float:
     from alphaplus.core.records import EVENT_FIELDS
-    from db.registry import RECORD_USAGE
+    from db.registry_sql import RECORD_USAGE
 
     insert = (f"INSERT INTO inference_events ({', '.join(EVENT_FIELDS)}) VALUES "
               f"({', '.join(f'${i + 1}' for i in range(len(EVENT_FIELDS)))})")

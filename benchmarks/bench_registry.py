@@ -157,6 +157,7 @@ async def _concurrent_registrations(registry, fixture: "_Fixture", slots: list[t
 
 
 async def _lookups(registry, pool, settings, sizes: Sizes) -> list[dict[str, Any]]:
+    from alphaplus.core.entities import Slot
     from alphaplus.inference.engine import InferenceEngine
 
     async def timed(call, n: int) -> list[float]:
@@ -168,8 +169,8 @@ async def _lookups(registry, pool, settings, sizes: Sizes) -> list[dict[str, Any
         out.sort()
         return out
 
-    await timed(lambda: registry.get_production_model(MODEL, REGIME, "BTCUSDT"), 200)  # warm the pool
-    db = await timed(lambda: registry.get_production_model(MODEL, REGIME, "BTCUSDT"), sizes.lookups)
+    await timed(lambda: registry.get_production_model(Slot(MODEL, REGIME, "BTCUSDT")), 200)  # warm the pool
+    db = await timed(lambda: registry.get_production_model(Slot(MODEL, REGIME, "BTCUSDT")), sizes.lookups)
     select1 = await timed(lambda: pool.fetchval("SELECT 1"), sizes.lookups)
 
     n = sizes.cached_lookups

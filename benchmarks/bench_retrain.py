@@ -80,6 +80,7 @@ async def _run(sizes: Sizes) -> list[dict[str, Any]]:
 # --- the steps, called directly ----------------------------------------------------------------------
 
 async def _steps(settings, pool, sizes: Sizes) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    from alphaplus.core.entities import Slot
     from alphaplus.ml.features import DEFAULT_FEATURE_SPEC
     from alphaplus.ml.pipeline import TrainingConfig, fit_record, fit_slot, prepare_dataset
     from alphaplus.registry.service import Registry
@@ -140,7 +141,7 @@ async def _steps(settings, pool, sizes: Sizes) -> tuple[dict[str, float], list[d
     # then the registration (artifact + transaction).
     registry = await Registry.open(settings)
     started = time.perf_counter()
-    production = await registry.get_production_model(MODEL, REGIME, SYMBOL)
+    production = await registry.get_production_model(Slot(MODEL, REGIME, SYMBOL))
     lineage, version_metadata = fit_record(
         fit, candles, model_name=MODEL, regime=REGIME, symbol=SYMBOL, config=config, hyperparameters=params,
         timeframe=TIMEFRAME, parent_model_version=production.version if production else None,

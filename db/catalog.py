@@ -9,7 +9,6 @@ from typing import Any
 
 import asyncpg
 
-from alphaplus.core.errors import ModelNotFound
 from db.errors import translated
 
 _MODELS = """
@@ -30,10 +29,6 @@ LEFT JOIN LATERAL (
 ) p ON true
 WHERE ($1::text IS NULL OR m.model_name = $1)
 ORDER BY m.model_name
-"""
-_MODEL_EXISTS = "SELECT latest_version FROM ml_models WHERE model_name = $1"
-_MODEL_SLOTS = """
-SELECT DISTINCT regime, symbol FROM model_versions WHERE model_name = $1 ORDER BY regime, symbol
 """
 # The version and its ancestors, child first. The path array stops a (corrupt) cycle of parents.
 _LINEAGE_CHAIN = """
@@ -72,22 +67,6 @@ async def list_models(pool: asyncpg.Pool, *, model_name: str | None = None) -> l
     with translated():
         rows = await pool.fetch(_MODELS, model_name)
     return [dict(r) for r in rows]
-
-
-async def require_model(pool: asyncpg.Pool, model_name: str) -> int:
-    """The latest version number of a registered model; raises ModelNotFound otherwise."""
-    with translated():
-        latest = await pool.fetchval(_MODEL_EXISTS, model_name)
-    if latest is None:
-        raise ModelNotFound(f"model {model_name!r} is not registered; `alphaplus models list` shows the models")
-    return latest
-
-
-async def model_slots(pool: asyncpg.Pool, model_name: str) -> list[tuple[str, str]]:
-    """(regime, symbol) of every slot a model has versions for."""
-    with translated():
-        rows = await pool.fetch(_MODEL_SLOTS, model_name)
-    return [(r["regime"], r["symbol"]) for r in rows]
 
 
 async def lineage_chain(pool: asyncpg.Pool, model_name: str, version: int) -> list[dict[str, Any]]:

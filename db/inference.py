@@ -1,5 +1,5 @@
 """SQL of the inference engine: the LISTEN connection for slot changes, the batched write of
-inference events (COPY) with their usage aggregates, and the shadow-version lookup.
+inference events (COPY) with their usage aggregates.
 
 Events are written with binary COPY. asyncpg's own record encoder spends ~6 us per row on a
 22-float array alone, more than the server needs to store the row, so the common rows (successful,
@@ -22,16 +22,10 @@ from db.errors import translate
 from db.pool import connect
 # The running-mean usage update is defined once, with the registry; it runs here inside the same
 # transaction as the COPY so a batch and its usage are written together or not at all.
-from db.registry import RECORD_USAGE
+from db.registry_sql import RECORD_USAGE
 
 CHANNEL = "alphaplus_slots"
 
-_SHADOW_VERSIONS = """
-SELECT version FROM model_versions
-WHERE model_name = $1 AND regime = $2 AND symbol = $3 AND status = ANY($4::text[])
-ORDER BY coalesce(promoted_at, updated_at) DESC, version DESC
-LIMIT $5
-"""
 _PING = "SELECT 1"
 
 # SQLSTATE classes and codes that mean "the server is not there right now", not "this data is wrong":
@@ -161,19 +155,6 @@ def event_writer(pool: asyncpg.Pool) -> Callable:
         await write_events(pool, events, usage)
 
     return sink
-
-
-async def shadow_versions(
-    pool: asyncpg.Pool, *, model_name: str, regime: str, symbol: str, statuses: Sequence[str], limit: int
-) -> list[int]:
-    """Versions of a slot in ``statuses``, most recently promoted (or changed) first."""
-    try:
-        rows = await pool.fetch(_SHADOW_VERSIONS, model_name, regime, symbol, list(statuses), limit)
-    except asyncpg.PostgresError as e:
-        raise translate(e) from e
-    except (OSError, asyncpg.InterfaceError) as e:
-        raise DatabaseUnavailable(f"database connection lost: {e}") from e
-    return [r["version"] for r in rows]
 
 
 async def open_listener(

@@ -15,6 +15,7 @@ from alphaplus.core.entities import (
     Lineage,
     ModelVersion,
     ProductionMove,
+    Quarantine,
     Registration,
     ServingPeriod,
     Slot,
@@ -22,127 +23,9 @@ from alphaplus.core.entities import (
     UsageStats,
 )
 from alphaplus.core.errors import ConcurrentModification, IllegalTransition, InvalidInput, QuarantinedError, VersionNotFound
+from db import registry_sql as sql
+from db.quarantine import quarantine
 from db.errors import translated
-
-_VERSION_COLUMNS = """
-    v.model_name, v.version, v.regime, v.symbol, v.status, v.lineage_id, v.model_artifact_path,
-    v.model_size_bytes, v.model_artifact_size_mb, v.model_artifact_hash, v.training_metrics,
-    v.validation_metrics, v.version_metadata, v.created_at, v.updated_at, v.promoted_at, v.deprecated_at,
-    v.usage_count, v.total_inferences, v.error_count, v.avg_inference_time_ms, v.last_used_timestamp,
-    v.performance_metrics, v.drift_metrics, v.rollback_metrics, v.deployment_timestamp
-"""
-
-_SET_CONTEXT = """
-SELECT set_config('alphaplus.reason', $1, true), set_config('alphaplus.on_behalf_of', $2, true),
-       set_config('alphaplus.flow_run_id', $3, true), set_config('alphaplus.metadata', $4, true)
-"""
-# One lock per slot for every pointer move and status change: serialises promotions and rollbacks of
-# a slot while leaving other slots free. A row lock on slot_locks (created on first use), held until
-# the transaction ends, so a crash releases it. Taking it needs UPDATE on slot_locks, which readers
-# lack (an advisory lock anyone could take, and hold, to block a rollback).
-_LOCK_SLOT = """
-INSERT INTO slot_locks AS l (model_name, regime, symbol) VALUES ($1, $2, $3)
-ON CONFLICT (model_name, regime, symbol) DO UPDATE SET model_name = l.model_name
-"""
-
-_ENSURE_MODEL = "INSERT INTO ml_models (model_name) VALUES ($1) ON CONFLICT (model_name) DO NOTHING"
-_LOCK_MODEL = "SELECT latest_version FROM ml_models WHERE model_name = $1 FOR UPDATE"
-_NEXT_VERSION = """
-UPDATE ml_models SET latest_version = latest_version + 1, updated_at = now()
-WHERE model_name = $1 RETURNING latest_version
-"""
-_FIND_BY_LINEAGE_KEY = f"""
-SELECT {_VERSION_COLUMNS} FROM model_versions v JOIN model_lineage l ON l.lineage_id = v.lineage_id
-WHERE l.model_name = $1 AND l.regime = $2 AND l.symbol = $3 AND l.lineage_key = $4
-"""
-# The lineage names its version; the version row (inserted next, same transaction) names the lineage.
-# A parent given by version alone is a version of the same model.
-_INSERT_LINEAGE = """
-INSERT INTO model_lineage (model_name, model_version, regime, symbol, parent_model_name, parent_model_version,
-    training_data_hash, feature_set_hash, hyperparameters_hash, lineage_key, timeframe, training_data_start,
-    training_data_end, n_samples, training_samples, validation_samples, n_features, feature_set,
-    hyperparameters, training_config, training_environment, training_duration_seconds, lineage_metadata,
-    flow_run_id)
-VALUES ($1, $2, $3, $4, CASE WHEN $6::int IS NOT NULL THEN coalesce($5, $1) END, $6, $7, $8, $9, $10, $11, $12,
-        $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
-RETURNING lineage_id
-"""
-_INSERT_VERSION = f"""
-INSERT INTO model_versions AS v (model_name, version, regime, symbol, lineage_id, model_artifact_path,
-    model_size_bytes, model_artifact_hash, training_metrics, validation_metrics, version_metadata)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-RETURNING {_VERSION_COLUMNS}
-"""
-_GET_VERSION = f"SELECT {_VERSION_COLUMNS} FROM model_versions v WHERE v.model_name = $1 AND v.version = $2"
-_GET_VERSION_FOR_UPDATE = _GET_VERSION + " FOR UPDATE"
-_GET_LINEAGE = """
-SELECT l.* FROM model_lineage l JOIN model_versions v ON v.lineage_id = l.lineage_id
-WHERE v.model_name = $1 AND v.version = $2
-"""
-_GET_PRODUCTION = f"""
-SELECT {_VERSION_COLUMNS} FROM production_slots p
-JOIN model_versions v ON v.model_name = p.model_name AND v.version = p.version
-WHERE p.model_name = $1 AND p.regime = $2 AND p.symbol = $3
-"""
-_ALL_PRODUCTION = f"""
-SELECT {_VERSION_COLUMNS} FROM production_slots p
-JOIN model_versions v ON v.model_name = p.model_name AND v.version = p.version
-WHERE ($1::text IS NULL OR p.model_name = $1)
-ORDER BY p.model_name, p.regime, p.symbol
-"""
-_CURRENT_POINTER = "SELECT version FROM production_slots WHERE model_name = $1 AND regime = $2 AND symbol = $3"
-_SET_STATUS = "UPDATE model_versions SET status = $3 WHERE model_name = $1 AND version = $2"
-_UPSERT_POINTER = """
-INSERT INTO production_slots AS p (model_name, regime, symbol, version)
-VALUES ($1, $2, $3, $4)
-ON CONFLICT (model_name, regime, symbol)
-DO UPDATE SET version = EXCLUDED.version, since = clock_timestamp(), moved_by = session_user
-RETURNING p.since
-"""
-_DELETE_POINTER = """
-DELETE FROM production_slots WHERE model_name = $1 AND regime = $2 AND symbol = $3 AND version = $4
-"""
-_LIST_VERSIONS = f"""
-SELECT {_VERSION_COLUMNS} FROM model_versions v
-WHERE ($1::text IS NULL OR v.model_name = $1) AND ($2::text IS NULL OR v.regime = $2)
-  AND ($3::text IS NULL OR v.symbol = $3) AND ($4::text IS NULL OR v.status = $4)
-ORDER BY v.model_name, v.version DESC
-LIMIT $5
-"""
-_PRODUCTION_AT = """
-SELECT to_version FROM lifecycle_audit
-WHERE event = 'production_moved' AND model_name = $1 AND regime = $2 AND symbol = $3 AND ts <= $4
-ORDER BY ts DESC, id DESC
-LIMIT 1
-"""
-_POINTER_MOVES = """
-SELECT ts, to_version, actor, reason FROM lifecycle_audit
-WHERE event = 'production_moved' AND model_name = $1 AND regime = $2 AND symbol = $3
-ORDER BY ts, id
-"""
-_AUDIT = """
-SELECT id, ts, event, model_name, regime, symbol, version, from_status, to_status, from_version,
-       to_version, actor, on_behalf_of, reason, flow_run_id, metadata
-FROM lifecycle_audit
-WHERE model_name = $1 AND ($2::text IS NULL OR regime = $2) AND ($3::text IS NULL OR symbol = $3)
-  AND ($4::int IS NULL OR version = $4 OR to_version = $4 OR from_version = $4)
-ORDER BY ts, id
-"""
-_QUARANTINE_REASON = "SELECT alphaplus_quarantine_reason($1, $2)"
-_ARTIFACT_PATHS = "SELECT DISTINCT model_artifact_path FROM model_versions"
-# Batched usage: one statement for many versions; the running mean is kept exact.
-RECORD_USAGE = """
-UPDATE model_versions v SET
-    usage_count = v.usage_count + u.n,
-    total_inferences = v.total_inferences + u.n,
-    error_count = v.error_count + u.errors,
-    avg_inference_time_ms = (v.avg_inference_time_ms * v.total_inferences + u.latency_sum_ms)
-                            / nullif(v.total_inferences + u.n, 0),
-    last_used_timestamp = greatest(v.last_used_timestamp, u.last_used)
-FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::float8[], $6::timestamptz[])
-     AS u(model_name, version, n, errors, latency_sum_ms, last_used)
-WHERE v.model_name = u.model_name AND v.version = u.version AND u.n > 0
-"""
 
 
 def version_from_row(row: asyncpg.Record) -> ModelVersion:
@@ -185,7 +68,7 @@ def _lineage_from_row(row: asyncpg.Record) -> Lineage:
 async def set_context(conn: asyncpg.Connection, ctx: ChangeContext) -> None:
     """Tell the audit triggers why this transaction changes things."""
     await conn.execute(
-        _SET_CONTEXT, ctx.reason or "", ctx.on_behalf_of or "", ctx.flow_run_id or "", json.dumps(dict(ctx.metadata))
+        sql.SET_CONTEXT, ctx.reason or "", ctx.on_behalf_of or "", ctx.flow_run_id or "", json.dumps(dict(ctx.metadata))
     )
 
 
@@ -195,7 +78,7 @@ async def lock_slot(conn: asyncpg.Connection, slot: Slot) -> None:
     # Translated here too: some callers (the rollback service) take the lock outside translated().
     try:
         with translated():
-            await conn.execute(_LOCK_SLOT, slot.model_name, slot.regime, slot.symbol)
+            await conn.execute(sql.LOCK_SLOT, slot.model_name, slot.regime, slot.symbol)
     except ConcurrentModification as e:
         raise ConcurrentModification(
             f"slot {slot} is busy: another promotion or rollback held it longer than the lock timeout; "
@@ -225,18 +108,18 @@ class RegistryRepository:
         with translated():
             async with self.pool.acquire() as conn, conn.transaction():
                 await set_context(conn, ctx)
-                await conn.execute(_ENSURE_MODEL, lineage.model_name)
+                await conn.execute(sql.ENSURE_MODEL, lineage.model_name)
                 # The model row lock serialises registrations of one model: the idempotency check
                 # and the version counter below see no concurrent writer.
-                await conn.execute(_LOCK_MODEL, lineage.model_name)
+                await conn.execute(sql.LOCK_MODEL, lineage.model_name)
                 existing = await conn.fetchrow(
-                    _FIND_BY_LINEAGE_KEY, lineage.model_name, lineage.regime, lineage.symbol, lineage.lineage_key
+                    sql.FIND_BY_LINEAGE_KEY, lineage.model_name, lineage.regime, lineage.symbol, lineage.lineage_key
                 )
                 if existing is not None:
                     return Registration(version_from_row(existing), created=False)
-                number = await conn.fetchval(_NEXT_VERSION, lineage.model_name)
+                number = await conn.fetchval(sql.NEXT_VERSION, lineage.model_name)
                 lineage_id = await conn.fetchval(
-                    _INSERT_LINEAGE,
+                    sql.INSERT_LINEAGE,
                     lineage.model_name, number, lineage.regime, lineage.symbol, lineage.parent_model_name,
                     lineage.parent_model_version, lineage.training_data_hash, lineage.feature_set_hash,
                     lineage.hyperparameters_hash, lineage.lineage_key, lineage.timeframe,
@@ -247,7 +130,7 @@ class RegistryRepository:
                     dict(lineage.lineage_metadata), lineage.flow_run_id,
                 )
                 row = await conn.fetchrow(
-                    _INSERT_VERSION,
+                    sql.INSERT_VERSION,
                     lineage.model_name, number, lineage.regime, lineage.symbol, lineage_id, artifact.path,
                     artifact.size, artifact.sha256, training_metrics, validation_metrics, version_metadata or {},
                 )
@@ -258,7 +141,7 @@ class RegistryRepository:
     async def get_version(self, model_name: str, version: int) -> ModelVersion:
         """One version; raises VersionNotFound."""
         with translated():
-            row = await self.pool.fetchrow(_GET_VERSION, model_name, version)
+            row = await self.pool.fetchrow(sql.GET_VERSION, model_name, version)
         if row is None:
             raise VersionNotFound(f"version {version} of {model_name} does not exist")
         return version_from_row(row)
@@ -266,7 +149,7 @@ class RegistryRepository:
     async def get_lineage(self, model_name: str, version: int) -> Lineage:
         """The lineage of one version; raises VersionNotFound."""
         with translated():
-            row = await self.pool.fetchrow(_GET_LINEAGE, model_name, version)
+            row = await self.pool.fetchrow(sql.GET_LINEAGE, model_name, version)
         if row is None:
             raise VersionNotFound(f"version {version} of {model_name} does not exist")
         return _lineage_from_row(row)
@@ -274,13 +157,13 @@ class RegistryRepository:
     async def get_production(self, slot: Slot) -> ModelVersion | None:
         """The production version of a slot, or None."""
         with translated():
-            row = await self.pool.fetchrow(_GET_PRODUCTION, slot.model_name, slot.regime, slot.symbol)
+            row = await self.pool.fetchrow(sql.GET_PRODUCTION, slot.model_name, slot.regime, slot.symbol)
         return version_from_row(row) if row else None
 
     async def all_production(self, model_name: str | None = None) -> list[ModelVersion]:
         """Every slot's production version (optionally of one model), in one query."""
         with translated():
-            rows = await self.pool.fetch(_ALL_PRODUCTION, model_name)
+            rows = await self.pool.fetch(sql.ALL_PRODUCTION, model_name)
         return [version_from_row(r) for r in rows]
 
     async def list_versions(
@@ -296,18 +179,18 @@ class RegistryRepository:
         if status is not None and status not in lifecycle.STATUSES:
             raise InvalidInput(f"'{status}' is not a status; statuses are {', '.join(lifecycle.STATUSES)}")
         with translated():
-            rows = await self.pool.fetch(_LIST_VERSIONS, model_name, regime, symbol, status, limit)
+            rows = await self.pool.fetch(sql.LIST_VERSIONS, model_name, regime, symbol, status, limit)
         return [version_from_row(r) for r in rows]
 
     async def production_at(self, slot: Slot, at: datetime) -> int | None:
         """The version that served ``slot`` at instant ``at`` (None: nothing served it then)."""
         with translated():
-            return await self.pool.fetchval(_PRODUCTION_AT, slot.model_name, slot.regime, slot.symbol, at)
+            return await self.pool.fetchval(sql.PRODUCTION_AT, slot.model_name, slot.regime, slot.symbol, at)
 
     async def slot_history(self, slot: Slot) -> list[ServingPeriod]:
         """What served the slot, from when to when, moved by whom and why, oldest first."""
         with translated():
-            rows = await self.pool.fetch(_POINTER_MOVES, slot.model_name, slot.regime, slot.symbol)
+            rows = await self.pool.fetch(sql.POINTER_MOVES, slot.model_name, slot.regime, slot.symbol)
         periods = []
         for i, r in enumerate(rows):
             end = rows[i + 1]["ts"] if i + 1 < len(rows) else None
@@ -319,18 +202,40 @@ class RegistryRepository:
     ) -> list[LifecycleEvent]:
         """Audit rows of a model (optionally a slot or a version), in the order they happened."""
         with translated():
-            rows = await self.pool.fetch(_AUDIT, model_name, regime, symbol, version)
+            rows = await self.pool.fetch(sql.AUDIT, model_name, regime, symbol, version)
         return [LifecycleEvent(**dict(r)) for r in rows]
 
     async def quarantine_reason(self, model_name: str, version: int) -> str | None:
         """Why a version may not serve (it, an ancestor, or its training data is quarantined), or None."""
         with translated():
-            return await self.pool.fetchval(_QUARANTINE_REASON, model_name, version)
+            return await self.pool.fetchval(sql.QUARANTINE_REASON, model_name, version)
 
     async def artifact_paths(self) -> set[str]:
         """Every artifact path a registered version points to."""
         with translated():
-            return {r["model_artifact_path"] for r in await self.pool.fetch(_ARTIFACT_PATHS)}
+            return {r["model_artifact_path"] for r in await self.pool.fetch(sql.ARTIFACT_PATHS)}
+
+    async def latest_version(self, model_name: str) -> int | None:
+        """The latest version number of a model, or None when it is not registered."""
+        with translated():
+            return await self.pool.fetchval(sql.LATEST_VERSION, model_name)
+
+    async def model_slots(self, model_name: str) -> list[Slot]:
+        """Every slot a model has versions for."""
+        with translated():
+            rows = await self.pool.fetch(sql.MODEL_SLOTS, model_name)
+        return [Slot(model_name, r["regime"], r["symbol"]) for r in rows]
+
+    async def versions_in(self, slot: Slot, statuses: Sequence[str], limit: int) -> list[int]:
+        """Versions of a slot in ``statuses``, most recently promoted (or changed) first."""
+        with translated():
+            rows = await self.pool.fetch(sql.SHADOW_VERSIONS, slot.model_name, slot.regime, slot.symbol,
+                                         list(statuses), limit)
+        return [r["version"] for r in rows]
+
+    async def quarantine(self, **what: Any) -> Quarantine:
+        """Quarantine data or a version (db.quarantine.quarantine), refused while it serves."""
+        return await quarantine(self.pool, **what)
 
     # --- lifecycle writes ------------------------------------------------------------------------
 
@@ -370,13 +275,13 @@ class RegistryRepository:
         ctx: ChangeContext,
     ) -> ProductionMove:
         await set_context(conn, ctx)
-        current = await conn.fetchval(_CURRENT_POINTER, slot.model_name, slot.regime, slot.symbol)
+        current = await conn.fetchval(sql.CURRENT_POINTER, slot.model_name, slot.regime, slot.symbol)
         if expected_current is not ... and current != expected_current:
             raise ConcurrentModification(
                 f"production of {slot} is now version {current}, not {expected_current} as expected; "
                 "nothing was changed"
             )
-        target_row = await conn.fetchrow(_GET_VERSION_FOR_UPDATE, slot.model_name, to_version)
+        target_row = await conn.fetchrow(sql.GET_VERSION_FOR_UPDATE, slot.model_name, to_version)
         if target_row is None:
             raise VersionNotFound(f"version {to_version} of {slot.model_name} does not exist")
         target = version_from_row(target_row)
@@ -385,13 +290,13 @@ class RegistryRepository:
                 f"version {to_version} of {slot.model_name} belongs to slot {target.slot}, not {slot}"
             )
         lifecycle.check_transition(slot.model_name, to_version, target.status, lifecycle.PRODUCTION)
-        why = await conn.fetchval(_QUARANTINE_REASON, slot.model_name, to_version)
+        why = await conn.fetchval(sql.QUARANTINE_REASON, slot.model_name, to_version)
         if why:
             raise QuarantinedError(f"version {to_version} of {slot.model_name} cannot serve production: {why}")
         if current is not None:
-            await conn.execute(_SET_STATUS, slot.model_name, current, previous_status)
-        await conn.execute(_SET_STATUS, slot.model_name, to_version, lifecycle.PRODUCTION)
-        since = await conn.fetchval(_UPSERT_POINTER, slot.model_name, slot.regime, slot.symbol, to_version)
+            await conn.execute(sql.SET_STATUS, slot.model_name, current, previous_status)
+        await conn.execute(sql.SET_STATUS, slot.model_name, to_version, lifecycle.PRODUCTION)
+        since = await conn.fetchval(sql.UPSERT_POINTER, slot.model_name, slot.regime, slot.symbol, to_version)
         return ProductionMove(slot, current, to_version, since)
 
     async def set_status(
@@ -402,18 +307,18 @@ class RegistryRepository:
             raise IllegalTransition("production is entered by promotion or rollback, which move the slot's pointer")
         with translated():
             async with self.pool.acquire() as conn, conn.transaction():
-                row = await conn.fetchrow(_GET_VERSION, model_name, version)
+                row = await conn.fetchrow(sql.GET_VERSION, model_name, version)
                 if row is None:
                     raise VersionNotFound(f"version {version} of {model_name} does not exist")
                 slot = version_from_row(row).slot
                 await lock_slot(conn, slot)
                 await set_context(conn, ctx)
-                current = version_from_row(await conn.fetchrow(_GET_VERSION_FOR_UPDATE, model_name, version))
+                current = version_from_row(await conn.fetchrow(sql.GET_VERSION_FOR_UPDATE, model_name, version))
                 lifecycle.check_transition(model_name, version, current.status, to_status)
                 if current.status == lifecycle.PRODUCTION:
-                    await conn.execute(_DELETE_POINTER, slot.model_name, slot.regime, slot.symbol, version)
-                await conn.execute(_SET_STATUS, model_name, version, to_status)
-                return version_from_row(await conn.fetchrow(_GET_VERSION, model_name, version))
+                    await conn.execute(sql.DELETE_POINTER, slot.model_name, slot.regime, slot.symbol, version)
+                await conn.execute(sql.SET_STATUS, model_name, version, to_status)
+                return version_from_row(await conn.fetchrow(sql.GET_VERSION, model_name, version))
 
     # --- usage ---------------------------------------------------------------------------------
 
@@ -424,4 +329,4 @@ class RegistryRepository:
             return
         columns = list(zip(*rows))
         with translated():
-            await self.pool.execute(RECORD_USAGE, *[list(c) for c in columns])
+            await self.pool.execute(sql.RECORD_USAGE, *[list(c) for c in columns])

@@ -123,7 +123,7 @@ async def register_staging(
 
     fit = trained.fit
     registry = await Registry.open()
-    production: ModelVersion | None = await registry.get_production_model(slot.model_name, slot.regime, slot.symbol)
+    production: ModelVersion | None = await registry.get_production_model(slot)
     lineage, version_metadata = fit_record(
         fit, candles, model_name=slot.model_name, regime=slot.regime, symbol=slot.symbol, config=config,
         hyperparameters=hyperparameters, timeframe=timeframe,

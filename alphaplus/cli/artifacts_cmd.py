@@ -22,7 +22,7 @@ def gc(
 
     async def go() -> tuple[Registry, set[str]]:
         registry = await Registry.open()
-        return registry, await registry.repo.artifact_paths()
+        return registry, await registry.artifact_paths()
 
     registry, referenced = run(go)
     store = registry.artifacts

@@ -145,7 +145,7 @@ def reproduce(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Retrain a version from its recorded lineage and compare data and artifact hashes."""
-    from alphaplus.cli.lookup import parse_version, require_version
+    from alphaplus.cli.lookup import parse_version
     from alphaplus.core.validation import check_model_name
     from alphaplus.registry.reproduce import reproduce_version
     from alphaplus.registry.service import Registry
@@ -155,7 +155,7 @@ def reproduce(
 
     async def go():
         registry = await Registry.open()
-        await require_version(registry.repo.pool, model, number)
+        await registry.require_version(model, number)
         return await reproduce_version(registry, model, number)
 
     outcome = run(go)

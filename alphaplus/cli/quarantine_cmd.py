@@ -91,10 +91,10 @@ def quarantine_version(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
 ) -> None:
     """Quarantine a version: it, and every version descending from it, may no longer serve."""
-    from alphaplus.cli.lookup import parse_version, require_version
+    from alphaplus.cli.lookup import parse_version
     from alphaplus.core.errors import InvalidInput
     from alphaplus.core.validation import check_model_name, check_reason
-    from db.pool import get_pool
+    from alphaplus.registry.service import Registry
 
     number = parse_version(version)
     check_model_name(model)
@@ -103,7 +103,7 @@ def quarantine_version(
     check_reason(reason)
 
     async def go():
-        await require_version(await get_pool(), model, number)
+        await (await Registry.open()).require_version(model, number)
         return await _quarantine(roll_back, model_name=model, version=number, reason=reason)
 
     record, rollbacks = run(go)

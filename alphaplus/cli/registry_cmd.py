@@ -133,9 +133,7 @@ def list_versions(
     async def go():
         registry = await _registry()
         if model is not None:
-            from db.catalog import require_model
-
-            await require_model(registry.repo.pool, model)
+            await registry.require_model(model)
         return await registry.list_versions(model_name=model, regime=regime, symbol=symbol, status=status,
                                             limit=limit)
 
@@ -159,14 +157,14 @@ def show_version(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
 ) -> None:
     """Show one version: status, slot, metrics, artifact, usage and any quarantine."""
-    from alphaplus.cli.lookup import parse_version, require_version
+    from alphaplus.cli.lookup import parse_version
 
     number = parse_version(version)
     check_model_name(model)
 
     async def go():
         registry = await _registry()
-        await require_version(registry.repo.pool, model, number)
+        await registry.require_version(model, number)
         v = await registry.get_version(model, number)
         return v, await registry.quarantine_reason(model, number)
 
@@ -199,17 +197,16 @@ def lineage(
     wide: bool = typer.Option(False, "--wide", help=WIDE_HELP),
 ) -> None:
     """Show where a version came from: hashes, data window, environment, and its parents up to the root."""
-    from alphaplus.cli.lookup import parse_version, require_version
-    from db.pool import get_pool
+    from alphaplus.cli.lookup import parse_version
     from db.catalog import lineage_chain
+    from db.pool import get_pool
 
     number = parse_version(version)
     check_model_name(model)
 
     async def go():
-        pool = await get_pool()
-        await require_version(pool, model, number)
-        return await lineage_chain(pool, model, number)
+        await (await _registry()).require_version(model, number)
+        return await lineage_chain(await get_pool(), model, number)
 
     chain = run(go)
     if as_json:
@@ -248,7 +245,6 @@ def history(
     url: bool = typer.Option(False, "--url", help="Print the slot's dashboard page (under ALPHAPLUS_UI_URL) instead."),
 ) -> None:
     """Show a slot's timeline: which version served when, who moved it and why, and status changes."""
-    from alphaplus.cli.lookup import require_slot
     from alphaplus.core.entities import Slot
     from alphaplus.monitoring.report import move_kind
 
@@ -260,7 +256,7 @@ def history(
 
     async def go():
         registry = await _registry()
-        await require_slot(registry.repo.pool, model, regime, symbol)
+        await registry.require_slot(slot)
         return await registry.slot_history(slot), await registry.audit_events(model, regime=regime, symbol=symbol)
 
     periods, events = run(go)
@@ -290,14 +286,11 @@ def history(
 
 def _print_slot_url(slot) -> None:
     """The slot's stable dashboard URL, once the slot is known to exist."""
-    from alphaplus.cli.lookup import require_slot
     from alphaplus.core.settings import get_settings
     from alphaplus.ui.links import absolute, slot_path
 
     async def go():
-        from db.pool import get_pool
-
-        await require_slot(await get_pool(), slot.model_name, slot.regime, slot.symbol)
+        await (await _registry()).require_slot(slot)
 
     run(go)
     print(absolute(get_settings().ui_url, slot_path(slot.model_name, slot.regime, slot.symbol)))
@@ -310,8 +303,7 @@ def usage(
     wide: bool = typer.Option(False, "--wide", help=WIDE_HELP),
 ) -> None:
     """Show usage per version: inferences, errors, error rate, mean latency, last use."""
-    from alphaplus.cli.lookup import parse_version, require_version
-    from db.catalog import require_model
+    from alphaplus.cli.lookup import parse_version
 
     number = None if version is None else parse_version(version)
     check_model_name(model)
@@ -319,9 +311,9 @@ def usage(
     async def go():
         registry = await _registry()
         if number is None:
-            await require_model(registry.repo.pool, model)
+            await registry.require_model(model)
             return await registry.list_versions(model_name=model)
-        await require_version(registry.repo.pool, model, number)
+        await registry.require_version(model, number)
         return [await registry.get_version(model, number)]
 
     versions = run(go)

@@ -18,22 +18,21 @@ def report(
     """Plot a slot's live accuracy, F1, error rate and drift per version, with promotions and rollbacks."""
     from datetime import datetime, timezone
 
-    from alphaplus.cli.lookup import require_slot
-    from db.pool import get_pool
     from alphaplus.core.entities import Slot
-    from alphaplus.monitoring.report import SlotReport, moves_from_rows, points_from_rows, report_format, write_report
     from alphaplus.core.settings import get_settings
-    from db.report import live_history, pointer_moves
-
     from alphaplus.core.validation import check_slot_names
+    from alphaplus.monitoring.report import SlotReport, moves_from_rows, points_from_rows, report_format, write_report
+    from alphaplus.registry.service import Registry
+    from db.pool import get_pool
+    from db.report import live_history, pointer_moves
 
     check_slot_names(model, regime, symbol)
     report_format(out)
     slot = Slot(model, regime, symbol)
 
     async def go():
+        await (await Registry.open()).require_slot(slot)
         pool = await get_pool()
-        await require_slot(pool, model, regime, symbol)
         return await live_history(pool, slot), await pointer_moves(pool, slot)
 
     history, moves = run(go)

@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from alphaplus.core import lifecycle
-from alphaplus.core.entities import ModelVersion
+from alphaplus.core.entities import ModelVersion, Slot
 from alphaplus.core.errors import DatabaseUnavailable, NoProductionVersion
 from alphaplus.core.settings import Settings
 from alphaplus.inference.recorder import first_of
@@ -74,7 +74,7 @@ class ServingVersions:
             return known
         generation = self._generation
         self.counts["production_lookups"] += 1
-        version = await self.registry.get_production_model(self.model_name, regime, symbol)
+        version = await self.registry.get_production_model(Slot(self.model_name, regime, symbol))
         if generation == self._generation:
             self._production[(regime, symbol)] = version
         if version is None:
@@ -90,7 +90,8 @@ class ServingVersions:
         if cached is not None:
             return cached
         generation = self._generation
-        numbers = await _shadow_version_numbers(self.registry, self.model_name, regime, symbol, self._shadow_limit)
+        numbers = await self.registry.versions_in(Slot(self.model_name, regime, symbol), SHADOW_STATUSES,
+                                                 self._shadow_limit)
         versions = tuple([await self.registry.get_version(self.model_name, n) for n in numbers])
         if generation == self._generation:
             self._shadows[key] = versions
@@ -167,11 +168,3 @@ class ServingVersions:
                 log.warning("inference listener connection lost; reconnecting")
                 await close_listener(self.listener)
                 self.listener = None
-
-
-async def _shadow_version_numbers(registry: Any, model_name: str, regime: str, symbol: str, limit: int) -> list[int]:
-    from db.inference import shadow_versions
-
-    # The registry has no query for a slot's shadow versions; this reads them on its pool.
-    return await shadow_versions(registry.repo.pool, model_name=model_name, regime=regime, symbol=symbol,
-                                 statuses=SHADOW_STATUSES, limit=limit)

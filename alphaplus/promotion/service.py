@@ -23,7 +23,7 @@ async def evaluate_challenger(
     """Score challenger and current champion (artifacts hash-verified) on the rows neither has seen
     (by time, from their recorded data ends); decide."""
     slot = challenger.slot
-    champion = await registry.get_production_model(slot.model_name, slot.regime, slot.symbol)
+    champion = await registry.get_production_model(slot)
     return run_gate(
         slot=slot,
         challenger=challenger,

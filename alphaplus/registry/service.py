@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 from alphaplus.core import lifecycle
 from alphaplus.registry.artifacts import ArtifactStore
+from alphaplus.registry.store import RegistryStore
 from alphaplus.core.entities import (
     ChangeContext,
     LifecycleEvent,
@@ -25,7 +26,8 @@ from alphaplus.core.entities import (
     StoredArtifact,
     UsageStats,
 )
-from alphaplus.core.errors import InvalidInput
+from alphaplus.core.records import UsageRow
+from alphaplus.core.errors import InvalidInput, ModelNotFound, NotFound, VersionNotFound
 from alphaplus.core.settings import Settings, get_settings
 from alphaplus.core.validation import (
     check_document,
@@ -75,7 +77,7 @@ def validate_lineage(lineage: Lineage) -> None:
 class Registry:
     """Model registry: lineage, versions, lifecycle, production slots, audit, artifacts, usage."""
 
-    def __init__(self, repository: Any, artifacts: ArtifactStore) -> None:
+    def __init__(self, repository: RegistryStore, artifacts: ArtifactStore) -> None:
         self.repo = repository
         self.artifacts = artifacts
 
@@ -133,9 +135,9 @@ class Registry:
     async def get_lineage(self, model_name: str, version: int) -> Lineage:
         return await self.repo.get_lineage(model_name, version)
 
-    async def get_production_model(self, model_name: str, regime: str, symbol: str) -> ModelVersion | None:
+    async def get_production_model(self, slot: Slot) -> ModelVersion | None:
         """The version serving the slot now, or None."""
-        return await self.repo.get_production(Slot(model_name, regime, symbol))
+        return await self.repo.get_production(slot)
 
     async def list_versions(self, **filters: Any) -> list[ModelVersion]:
         return await self.repo.list_versions(**filters)
@@ -151,6 +153,38 @@ class Registry:
 
     async def usage_stats(self, model_name: str, version: int) -> UsageStats:
         return (await self.repo.get_version(model_name, version)).usage
+
+    async def artifact_paths(self) -> set[str]:
+        """Every artifact path a registered version points to."""
+        return await self.repo.artifact_paths()
+
+    async def versions_in(self, slot: Slot, statuses: tuple[str, ...], limit: int) -> list[int]:
+        """Versions of a slot in ``statuses``, most recently promoted (or changed) first."""
+        return await self.repo.versions_in(slot, statuses, limit)
+
+    # --- what an operator names: each check fails with one line saying what exists instead ----------
+
+    async def require_model(self, model_name: str) -> int:
+        """The latest version number of a registered model; raises ModelNotFound otherwise."""
+        latest = await self.repo.latest_version(model_name)
+        if latest is None:
+            raise ModelNotFound(f"model {model_name!r} is not registered; `alphaplus models list` shows the models")
+        return latest
+
+    async def require_version(self, model_name: str, version: int) -> None:
+        """Raise ModelNotFound or VersionNotFound (naming the latest version) unless the version exists."""
+        latest = await self.require_model(model_name)
+        if version > latest:
+            raise VersionNotFound(f"version {version} of {model_name} does not exist; the latest is {latest}")
+
+    async def require_slot(self, slot: Slot) -> None:
+        """Raise unless the model is registered and has versions for the slot's regime and symbol."""
+        await self.require_model(slot.model_name)
+        slots = await self.repo.model_slots(slot.model_name)
+        if slot not in slots:
+            known = ", ".join(f"{s.regime}/{s.symbol}" for s in slots) or "none"
+            raise NotFound(f"{slot.model_name} has no version for regime {slot.regime!r}, symbol {slot.symbol!r}; "
+                           f"its slots are: {known}")
 
     async def artifact_bytes(self, version: ModelVersion) -> bytes:
         """The stored artifact of a version, verified against its recorded size and hash."""
@@ -202,20 +236,16 @@ class Registry:
         """Quarantine training data: no version trained on it, or descending from one, may serve.
         Refused (nothing written) while such a version serves production: roll it back first, or use
         ``alphaplus.rollback.quarantine`` to do both at once. Quarantining again changes nothing."""
-        from db.quarantine import quarantine
-
-        return await quarantine(self.repo.pool, training_data_hash=check_hash(training_data_hash),
-                                reason=check_reason(reason))
+        return await self.repo.quarantine(training_data_hash=check_hash(training_data_hash),
+                                          reason=check_reason(reason))
 
     async def quarantine_version(self, model_name: str, version: int, *, reason: str) -> Quarantine:
         """Quarantine a version and its descendants; refused while one of them serves (see above)."""
-        from db.quarantine import quarantine
-
-        return await quarantine(self.repo.pool, model_name=check_model_name(model_name),
-                                version=check_version_number(version), reason=check_reason(reason))
+        return await self.repo.quarantine(model_name=check_model_name(model_name),
+                                          version=check_version_number(version), reason=check_reason(reason))
 
     async def quarantine_reason(self, model_name: str, version: int) -> str | None:
         return await self.repo.quarantine_reason(model_name, version)
 
-    async def record_usage(self, batch: list[tuple[str, int, int, int, float, datetime]]) -> None:
+    async def record_usage(self, batch: list[UsageRow]) -> None:
         await self.repo.record_usage(batch)

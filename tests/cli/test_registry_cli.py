@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from alphaplus.cli.main import main
+from alphaplus.core.entities import Slot
 
 
 def _json(argv, capsys):
@@ -112,7 +113,7 @@ async def test_quarantined_data_blocks_the_versions_trained_on_it(cli_env, serve
     assert await _amain(["quarantine", "version", model_name, "1", "--reason", "look-ahead bug", "--roll-back"]) == 1
     assert "no other version of it is safe to restore" in capsys.readouterr().err
     assert await registry.quarantine_reason(model_name, 1) is None
-    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == 1
+    assert (await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT"))).version == 1
     # Quarantining again keeps the first record and says so.
     assert await _amain(["quarantine", "data", lineage.training_data_hash, "--reason", "again"]) == 0
     assert "was already quarantined by" in capsys.readouterr().out

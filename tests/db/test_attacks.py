@@ -236,7 +236,7 @@ async def test_quarantining_a_serving_version_is_refused_or_rolls_the_slot_back_
     record, rollbacks = await quarantine_and_roll_back(service, model_name=model_name, version=b.version,
                                                        reason="look-ahead bug", on_behalf_of="alice")
     assert record.created and [(r.from_version, r.to_version) for r in rollbacks] == [(b.version, a.version)]
-    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == a.version
+    assert (await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT"))).version == a.version
     events = await registry.audit_events(model_name)
     assert [e.event for e in events if e.event in ("quarantined", "production_moved")][-2:] == \
         ["quarantined", "production_moved"]

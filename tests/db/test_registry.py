@@ -64,7 +64,7 @@ async def test_twenty_concurrent_promotions_leave_exactly_one_production_version
     statuses = [v.status for v in await registry.list_versions(model_name=model_name)]
     assert statuses.count("production") == 1
     assert statuses.count("rollback_candidate") == 19
-    production = await registry.get_production_model(*slot.__dict__.values())
+    production = await registry.get_production_model(slot)
     # Replaying the audit log's pointer moves in order gives the same final state.
     history = await registry.slot_history(slot)
     assert len(history) == 20
@@ -83,7 +83,7 @@ async def test_a_promotion_decided_against_a_stale_champion_is_refused(registry,
     await registry.promote(model_name, b.version, reason="challenger b", expected_current=a.version)
     with pytest.raises(ConcurrentModification, match="nothing was changed"):
         await registry.promote(model_name, c.version, reason="challenger c", expected_current=a.version)
-    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == b.version
+    assert (await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT"))).version == b.version
     assert (await registry.get_version(model_name, c.version)).status == "staging"
 
 
@@ -94,7 +94,7 @@ async def test_an_illegal_transition_changes_nothing_and_raises_the_domain_error
     with pytest.raises(IllegalTransition, match="is 'failed'; only .* versions can become 'production'"):
         await registry.promote(model_name, v.version, reason="try anyway")
     assert (await registry.get_version(model_name, v.version)).status == "failed"
-    assert await registry.get_production_model(model_name, "trending", "BTCUSDT") is None
+    assert await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT")) is None
     assert await registry.audit_events(model_name) == before
 
 

@@ -80,7 +80,7 @@ async def test_a_lost_edge_is_rolled_back_once_to_the_previous_version_which_nev
         statuses.append(r.status)
     assert statuses == ["healthy", "triggered_pending", "rollback"]
     assert r.outcome == "executed" and r.target_version == v1.version
-    assert (await registry.get_production_model(*v1.slot.__dict__.values())).version == v1.version
+    assert (await registry.get_production_model(v1.slot)).version == v1.version
     assert (await registry.get_version(model_name, v2.version)).status == "failed"
 
     [ev] = await events(pool, model_name)
@@ -108,7 +108,7 @@ async def test_a_lost_edge_is_rolled_back_once_to_the_previous_version_which_nev
         t = await write_window(pool, v1, start=t, acc=0.30)
         [r] = await service.assess_slots(flt, now=t)
     assert r.status == "rollback" and r.outcome == "no_safe_candidate"
-    assert (await registry.get_production_model(*v1.slot.__dict__.values())).version == v1.version
+    assert (await registry.get_production_model(v1.slot)).version == v1.version
     rows = await events(pool, model_name)
     assert [e["outcome"] for e in rows] == ["executed", "no_safe_candidate"]
     assert rows[-1]["to_version"] is None
@@ -144,7 +144,7 @@ async def test_most_slots_of_a_symbol_losing_their_edge_with_a_target_no_better_
     assert (r.status, r.outcome) == ("market_shift", "market_shift") and r.rollback.to_version is None
     assert "market shift: 2 of 2 tested production slots of BTCUSDT lost their edge" in " ".join(r.assessment.reasons)
     assert f"version {old.version} does no better in shadow" in " ".join(r.assessment.reasons)
-    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == trending.version
+    assert (await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT"))).version == trending.version
     rows = [e for e in await events(pool, model_name) if e["regime"] == "trending"]
     assert [e["outcome"] for e in rows] == ["market_shift"] and rows[0]["p_value"] < 0.05
     assert rows[0]["metrics_snapshot"]["withheld_target"] == old.version and not rows[0]["for_cause"]
@@ -165,7 +165,7 @@ async def test_a_target_doing_clearly_better_in_shadow_is_restored_even_when_the
 
 async def test_concurrent_assessments_of_a_slot_roll_back_at_most_once(service, registry, register, model_name, pool):
     await served_in_turn(register, registry, model_name, count=3)
-    v3 = await registry.get_production_model(model_name, "trending", "BTCUSDT")
+    v3 = await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT"))
     t = future()
     t = await write_window(pool, v3, start=t, acc=0.60)
     flt = SlotFilter(model_name=model_name)
@@ -225,7 +225,7 @@ async def test_no_safe_candidate_is_recorded_and_production_is_left_as_is(
     [ev] = await events(pool, model_name)
     assert (ev["outcome"], ev["from_version"], ev["to_version"], ev["rollback_type"]) == (
         "no_safe_candidate", v2.version, None, "manual")
-    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == v2.version
+    assert (await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT"))).version == v2.version
 
 
 async def test_dry_runs_change_nothing(service, registry, register, model_name, pool):
@@ -243,7 +243,7 @@ async def test_dry_runs_change_nothing(service, registry, register, model_name, 
     assert await events(pool, model_name) == []
     assert await pool.fetchval("SELECT count(*) FROM slot_assessments WHERE model_name = $1", model_name) == 0
     assert len(await registry.audit_events(model_name)) == audit_before
-    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == v2.version
+    assert (await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT"))).version == v2.version
 
 
 async def test_small_windows_accumulate_until_they_hold_enough_evidence(service, registry, register, model_name, pool):
@@ -303,7 +303,7 @@ async def test_one_slot_with_broken_state_does_not_stop_the_others(service, regi
         model_name, "trending", "BTCUSDT", {"consecutive_count": "many"},
     )
     t = future()
-    for v in (await registry.get_production_model(model_name, "trending", "BTCUSDT"), eth):
+    for v in (await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT")), eth):
         await write_window(pool, v, start=t, n=4 * LOOK)
     run = await service.assess_slots(SlotFilter(model_name=model_name), now=t + HOUR)
     results = {r.slot.symbol: r for r in run}

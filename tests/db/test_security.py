@@ -45,7 +45,7 @@ async def test_a_reader_resolves_production_records_usage_and_inference_events_a
     await registry.promote(model_name, v.version, reason="first")
     reader = await as_role("reader")
 
-    production = await reader.get_production_model(model_name, "trending", "BTCUSDT")
+    production = await reader.get_production_model(Slot(model_name, "trending", "BTCUSDT"))
     assert production.version == v.version
     now = datetime.now(timezone.utc)
     await reader.record_usage([(model_name, v.version, 10, 1, 25.0, now)])
@@ -108,7 +108,7 @@ async def test_a_reader_is_refused_promotion_rollback_quarantine_and_audit_edits
         with translated():
             await conn.execute("DELETE FROM lifecycle_audit WHERE model_name = $1", model_name)
 
-    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == b.version
+    assert (await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT"))).version == b.version
     assert await registry.audit_events(model_name) == before
     assert await registry.quarantine_reason(model_name, b.version) is None
 
@@ -139,7 +139,7 @@ async def test_a_trainer_registers_staging_versions_but_cannot_promote_them(
                 "INSERT INTO production_slots (model_name, regime, symbol, version) VALUES ($1, 'trending', 'BTCUSDT', $2)",
                 model_name, v.version,
             )
-    assert await registry.get_production_model(model_name, "trending", "BTCUSDT") is None
+    assert await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT")) is None
 
     # Status changes that do not touch production are the trainer's to make.
     w = (await trainer.register_model_version(make_lineage(model_name), model={"w": 2})).version
@@ -151,7 +151,7 @@ async def test_a_trainer_registers_staging_versions_but_cannot_promote_them(
     with pytest.raises(PermissionDenied) as info:
         await trainer.demote(model_name, w.version, reason="no")
     assert_one_clear_line(info.value)
-    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == w.version
+    assert (await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT"))).version == w.version
 
 
 async def test_a_temporary_table_cannot_divert_audit_rows(connect_as, model_name):
@@ -175,7 +175,7 @@ async def test_an_operator_promotes_and_rolls_back_and_the_audit_names_its_login
     await operator.promote(model_name, b.version, reason="challenger won", on_behalf_of="alice")
     back = await operator.promote(model_name, a.version, reason="b degraded", on_behalf_of="bob")
     assert (back.from_version, back.to_version) == (b.version, a.version)
-    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == a.version
+    assert (await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT"))).version == a.version
     assert (await registry.get_version(model_name, b.version)).status == "rollback_candidate"
 
     conn = await connect_as("operator")
@@ -296,7 +296,7 @@ async def test_a_password_login_works_and_its_settings_never_show_the_password(a
     settings = Settings(database_url=logins["dsn"]["reader_with_password"])
     assert "s3cret" not in repr(settings) and "s3cret" not in str(settings)
     reader = await Registry.open(settings)
-    assert await reader.get_production_model(model_name, "trending", "BTCUSDT") is None
+    assert await reader.get_production_model(Slot(model_name, "trending", "BTCUSDT")) is None
     with pytest.raises(PermissionDenied) as info:
         await reader.quarantine_training_data("xxh3_128:" + "0" * 32, reason="no right")
     assert "s3cret" not in str(info.value)
@@ -400,4 +400,4 @@ async def test_the_rollback_service_assesses_and_rolls_back_as_an_operator_and_r
         await reader.request_rollback(model_name, "trending", "BTCUSDT", to_version=b.version,
                                       reason="not allowed", rollback_type="manual")
     assert_one_clear_line(refused.value)
-    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == a.version
+    assert (await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT"))).version == a.version

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import pytest
 
+from alphaplus.core.entities import Slot
 from alphaplus.market.synth import synth_candles
 
 pytestmark = pytest.mark.prefect
@@ -65,7 +66,7 @@ async def test_the_first_model_of_a_slot_is_promoted_through_the_gate_with_a_com
                             gate={"min_outcomes": 10})
     assert results[0]["decision"] == "promote", results
     registry = await Registry.open(flow_env)
-    production = await registry.get_production_model(model_name, "trending", "SYNC")
+    production = await registry.get_production_model(Slot(model_name, "trending", "SYNC"))
     assert production.version == results[0]["version"]
     rows = await list_comparisons(await get_pool(flow_env.database_url, flow_env), model_name=model_name)
     row = rows[0]
@@ -169,7 +170,7 @@ async def test_a_clearly_better_challenger_replaces_the_champion_which_becomes_r
     results = await retrain(symbols=["SYNF"], regime="trending", model_name=model_name, gate={"min_outcomes": 10})
     assert results[0]["decision"] == "promote", results
     assert (await registry.get_version(model_name, weak[0]["version"])).status == "rollback_candidate"
-    assert (await registry.get_production_model(model_name, "trending", "SYNF")).version == results[0]["version"]
+    assert (await registry.get_production_model(Slot(model_name, "trending", "SYNF"))).version == results[0]["version"]
     comparison = (await list_comparisons(registry.repo.pool, model_name=model_name))[0]
     assert (comparison["champion_version"], comparison["decision"]) == (weak[0]["version"], "promote")
     assert comparison["p_value"] is not None
@@ -189,7 +190,7 @@ async def test_a_clearly_worse_challenger_is_rejected_and_production_is_unchange
                           gate={"min_outcomes": 10})
     assert worse[0]["decision"] == "reject", worse
     registry = await Registry.open(flow_env)
-    assert (await registry.get_production_model(model_name, "trending", "SYNG")).version == good[0]["version"]
+    assert (await registry.get_production_model(Slot(model_name, "trending", "SYNG"))).version == good[0]["version"]
     assert (await registry.get_version(model_name, worse[0]["version"])).status == "failed"
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+
+from alphaplus.core.entities import Slot
 from prefect import flow
 from prefect.runtime import flow_run
 
@@ -33,7 +35,7 @@ async def test_the_rollback_flow_restores_the_previous_version_and_records_the_r
     assert (plan["outcome"], plan["to_version"]) == ("dry_run", v1.version)
     done = await rollback(model_name, "trending", "BTCUSDT", reason="bad fills")
     assert (done["outcome"], done["from_version"], done["to_version"]) == ("executed", v2.version, v1.version)
-    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == v1.version
+    assert (await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT"))).version == v1.version
     [event] = await (await RollbackService.open(flow_env)).list_events(model_name=model_name)
     assert event.rollback_type == "manual" and event.flow_run_id and event.rollback_reason == "bad fills"
 
@@ -58,7 +60,7 @@ async def test_a_failed_run_that_promoted_is_rolled_back_by_its_failure_hook(flo
 
     state = await promote_then_fail(return_state=True)
     assert state.is_failed()
-    production = await registry.get_production_model(model_name, "trending", "BTCUSDT")
+    production = await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT"))
     assert production.version != v3.version
     assert (await registry.get_version(model_name, v3.version)).status == "failed"
     # The run's own move is undone: back to what served before it.
@@ -82,7 +84,7 @@ async def test_the_rollback_flow_undoes_the_production_moves_of_a_failed_run_and
     assert [(r["outcome"], r["from_version"], r["to_version"]) for r in results] == [
         ("executed", v3.version, v2.version)
     ]
-    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == v2.version
+    assert (await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT"))).version == v2.version
     # Run again (as the automation and the failure hook both may): nothing of that run still stands.
     assert await rollback(failed_flow_run_id="run-that-failed", rollback_type="on_failure") == []
     assert await rollback(failed_flow_run_id="a-run-that-moved-nothing") == []
@@ -105,11 +107,11 @@ async def test_the_failure_hook_leaves_a_deployed_retrain_run_to_the_automation_
 
     deployed_run = SimpleNamespace(id=run_id, name="deployed-run", deployment_id=uuid4())
     await trigger_rollback_on_failure(SimpleNamespace(name="retrain"), deployed_run, SimpleNamespace(message="x"))
-    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == v3.version
+    assert (await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT"))).version == v3.version
 
     cli_run = SimpleNamespace(id=run_id, name="cli-run", deployment_id=None)
     await trigger_rollback_on_failure(SimpleNamespace(name="retrain"), cli_run, SimpleNamespace(message="x"))
-    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == v2.version
+    assert (await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT"))).version == v2.version
 
 
 async def test_the_assess_flow_raises_a_market_shift_instead_of_rolling_back(flow_env, model_name):
@@ -141,7 +143,7 @@ async def test_the_assess_flow_raises_a_market_shift_instead_of_rolling_back(flo
         t += HOUR
         rows = await assess_rollbacks(model_name=model_name)
     assert {r["regime"]: r["outcome"] for r in rows} == {"trending": "market_shift", "ranging": "market_shift"}
-    production = await registry.get_production_model(model_name, "trending", "BTCUSDT")
+    production = await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT"))
     assert production.version == served["trending"][1].version
     async with get_client() as client:
         [artifact] = await client.read_artifacts(

@@ -21,7 +21,7 @@ import signal
 import sys
 import uuid
 
-from alphaplus.core.entities import Lineage
+from alphaplus.core.entities import Lineage, Slot
 from alphaplus.core.errors import AlphaPlusError, ConcurrentModification, IllegalTransition, NoProductionVersion
 from alphaplus.registry.service import Registry
 from alphaplus.rollback.service import RollbackService
@@ -62,7 +62,7 @@ async def loop_operations(model_name: str, regime: str, symbol: str, seed: int) 
                 pool = [v for v in await registry.list_versions(model_name=model_name, regime=regime, symbol=symbol)
                         if v.status in PROMOTABLE]
                 if pool:
-                    current = await registry.get_production_model(model_name, regime, symbol)
+                    current = await registry.get_production_model(Slot(model_name, regime, symbol))
                     await registry.promote(model_name, rng.choice(pool).version, reason="crash loop",
                                            expected_current=current.version if current else None)
             else:

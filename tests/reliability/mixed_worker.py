@@ -14,7 +14,7 @@ import sys
 import uuid
 from collections import Counter
 
-from alphaplus.core.entities import Lineage
+from alphaplus.core.entities import Lineage, Slot
 from alphaplus.core.errors import (
     AlphaPlusError,
     ConcurrentModification,
@@ -67,7 +67,7 @@ async def run(model_name: str, regime: str, symbol: str, n_ops: int, seed: int) 
                     continue
                 target = rng.choice(pool).version
                 if op == "promote_expected":
-                    current = await registry.get_production_model(model_name, regime, symbol)
+                    current = await registry.get_production_model(Slot(model_name, regime, symbol))
                     move = await registry.promote(model_name, target, reason=f"mixed {seed}",
                                                   expected_current=current.version if current else None)
                 else:
@@ -82,7 +82,7 @@ async def run(model_name: str, regime: str, symbol: str, n_ops: int, seed: int) 
                     c["moves"] += 1
                     c["status_changes"] += 2
             else:
-                current = await registry.get_production_model(model_name, regime, symbol)
+                current = await registry.get_production_model(Slot(model_name, regime, symbol))
                 if current is None:
                     c["skipped"] += 1
                     continue

@@ -15,6 +15,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from alphaplus.core.entities import Slot
 from alphaplus.core.errors import ConcurrentModification, IllegalTransition
 from tests.db.conftest import make_lineage
 from tests.reliability.invariants import check_model
@@ -75,7 +76,7 @@ class Zygote:
 async def next_operation_succeeds(registry, service, model_name: str, rng: random.Random) -> str:
     """One promotion (registering a version when none can be promoted) or one manual rollback."""
     if rng.random() < 0.5:
-        current = await registry.get_production_model(model_name, "trending", "BTCUSDT")
+        current = await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT"))
         if current is not None:
             out = await service.request_rollback(model_name, "trending", "BTCUSDT", reason="after a kill",
                                                  rollback_type="manual")
@@ -86,7 +87,7 @@ async def next_operation_succeeds(registry, service, model_name: str, rng: rando
     if not candidates:
         reg = await registry.register_model_version(make_lineage(model_name), model={"w": rng.random()})
         candidates = [reg.version]
-    current = await registry.get_production_model(model_name, "trending", "BTCUSDT")
+    current = await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT"))
     move = await registry.promote(model_name, rng.choice(candidates).version, reason="after a kill",
                                   expected_current=current.version if current else None)
     return f"promote {move.from_version}->{move.to_version}"

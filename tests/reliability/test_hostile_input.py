@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from alphaplus.cli.main import main
-from alphaplus.core.entities import StoredArtifact
+from alphaplus.core.entities import Slot, StoredArtifact
 from alphaplus.core.errors import ArtifactIntegrityError, InvalidInput
 from alphaplus.market.frame import CandleFormatError
 from alphaplus.market.synth import synth_candles
@@ -284,7 +284,7 @@ async def test_a_name_within_the_naming_rule_is_stored_verbatim_and_writes_only_
     assert getattr(version, field) == name
     assert await conn.fetchval("SELECT to_regclass('model_versions') IS NOT NULL")
     await registry.promote(lineage.model_name, version.version, reason=f"hostile name {case}")
-    assert (await registry.get_production_model(lineage.model_name, lineage.regime, lineage.symbol)).version == \
+    assert (await registry.get_production_model(Slot(lineage.model_name, lineage.regime, lineage.symbol))).version == \
         version.version
     assert await registry.load_model(version) == {"w": case}
     assert _tree(box, box / "root") == before, "a file was written outside the artifact root"
