@@ -1,5 +1,5 @@
 """The feature and regime formulas as first written, with pandas Series operations: the oracle that pins
-training values bit for bit (tests/unit/test_training_values.py), and the "before" path of the inference
+training values bit for bit (tests/unit/ml/test_training_values.py), and the "before" path of the inference
 benchmark (what a prediction cost when it rebuilt them from a frame)."""
 
 from __future__ import annotations
