@@ -4,16 +4,19 @@ first production version, to no production version.
 
 Either the run's ``on_failure`` hook or the prefect.yaml automation undoes a run; whichever comes
 second finds nothing left to undo and says which rollback events did it (``RunUndo.summary``).
+Pure: the service reads and writes; this module words what it did.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alphaplus.core.validation import one_line
 from alphaplus.rollback.results import RollbackOutcome
-from db.rollback_events import FlowRunMove, RollbackEvent
+
+if TYPE_CHECKING:  # rows read by the service; this module only words them
+    from db.rollback_events import FlowRunMove, RollbackEvent
 
 
 def undo_reason(move: FlowRunMove, failed_flow_run: str, why: str) -> str:
