@@ -67,6 +67,12 @@ async def test_a_failed_run_that_promoted_is_rolled_back_by_its_failure_hook(flo
     assert [(e.rollback_type, e.outcome, e.from_version, e.to_version) for e in events] == [
         ("on_failure", "executed", v3.version, v2.version)
     ]
+    # The hook's own move back to v2 carries the failed run's id; undoing that run again leaves it be.
+    from flows.rollback import rollback
+
+    [again] = await rollback(failed_flow_run_id=str(state.state_details.flow_run_id), rollback_type="on_failure")
+    assert (again["outcome"], again["event_id"]) == ("already_undone", events[0].id)
+    assert (await registry.get_production_model(model_name, "trending", "BTCUSDT")).version == v2.version
 
 
 async def test_the_rollback_flow_undoes_the_production_moves_of_a_failed_run_and_only_those(flow_env, model_name):
