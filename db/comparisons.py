@@ -24,6 +24,14 @@ WHERE model_name = $1 AND ($2::text IS NULL OR regime = $2) AND ($3::text IS NUL
 ORDER BY created_at DESC, id DESC LIMIT $4
 """
 
+# The window of the version's latest gate as a challenger: its metrics there, and the window.
+_LATEST_GATE = """
+SELECT challenger_metrics AS metrics, n_samples, window_start, window_end, created_at
+FROM model_comparison
+WHERE model_name = $1 AND challenger_version = $2
+ORDER BY created_at DESC, id DESC LIMIT 1
+"""
+
 
 async def insert_comparison(
     conn: asyncpg.Connection | asyncpg.Pool,
@@ -69,3 +77,11 @@ async def list_comparisons(
     with translated():
         rows = await pool.fetch(_LIST, model_name, regime, symbol, limit)
     return [dict(r) for r in rows]
+
+
+async def latest_gate(pool: asyncpg.Pool, *, model_name: str, version: int) -> dict[str, Any] | None:
+    """The version's metrics on the window of its latest promotion gate (with n_samples and the
+    window), or None when it never met the gate."""
+    with translated():
+        row = await pool.fetchrow(_LATEST_GATE, model_name, version)
+    return None if row is None else dict(row)

@@ -231,6 +231,11 @@ SELECT v.model_name, v.version, v.regime, v.symbol, v.status, v.created_at, v.up
               WHERE m.model_name = v.model_name AND m.regime = v.regime AND m.symbol = v.symbol
                 AND (m.challenger_version = v.version OR m.champion_version = v.version)
               ORDER BY created_at DESC, id DESC LIMIT $3) x) AS comparisons,
+       (SELECT to_jsonb(x) FROM (SELECT m.challenger_metrics AS metrics, m.n_samples, m.window_start,
+                                        m.window_end, m.created_at
+              FROM model_comparison m
+              WHERE m.model_name = v.model_name AND m.challenger_version = v.version
+              ORDER BY created_at DESC, id DESC LIMIT 1) x) AS gate,
        (SELECT coalesce(jsonb_agg(x ORDER BY x.ts DESC, x.id DESC), '[]')
         FROM (SELECT id, ts, event, from_status, to_status, from_version, to_version, actor, on_behalf_of,
                      reason, flow_run_id
@@ -349,7 +354,7 @@ async def version_page(pool: asyncpg.Pool, model_name: str, version: int, *, lim
     with translated():
         row = await pool.fetchrow(_VERSION, model_name, version, limit, max_depth)
     return _record(row, ("quarantines", "ancestors", "children", "same_data", "live", "shadow", "comparisons",
-                         "events", "performance_metrics", "drift_metrics", "rollback_metrics"))
+                         "gate", "events", "performance_metrics", "drift_metrics", "rollback_metrics"))
 
 
 def _cursor_args(cursor: Cursor | None) -> tuple[datetime | None, int | None]:

@@ -299,6 +299,24 @@ class RegistryRepository:
         since = await conn.fetchval(sql.UPSERT_POINTER, slot.model_name, slot.regime, slot.symbol, to_version)
         return ProductionMove(slot, current, to_version, since)
 
+    async def clear_production(
+        self, conn: asyncpg.Connection, slot: Slot, version: int, *, previous_status: str, ctx: ChangeContext
+    ) -> None:
+        """Take ``version`` out of production and leave the slot without a production version, in the
+        caller's transaction (it holds the slot lock): the pointer row goes, the version becomes
+        ``previous_status``; the triggers write the audit rows (a move to no version) and the NOTIFY."""
+        if previous_status not in lifecycle.TRANSITIONS[lifecycle.PRODUCTION]:
+            raise IllegalTransition(f"a replaced production version cannot become '{previous_status}'")
+        with translated():
+            await set_context(conn, ctx)
+            current = await conn.fetchval(sql.CURRENT_POINTER, slot.model_name, slot.regime, slot.symbol)
+            if current != version:
+                raise ConcurrentModification(
+                    f"production of {slot} is now version {current}, not {version} as expected; nothing was changed"
+                )
+            await conn.execute(sql.DELETE_POINTER, slot.model_name, slot.regime, slot.symbol, version)
+            await conn.execute(sql.SET_STATUS, slot.model_name, version, previous_status)
+
     async def set_status(
         self, model_name: str, version: int, to_status: str, *, ctx: ChangeContext
     ) -> ModelVersion:

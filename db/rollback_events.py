@@ -35,17 +35,27 @@ LIMIT $5
 
 # Pointer moves a flow run made that still stand: the failure hook rolls these back.
 # A slot whose training job in that run succeeded finished its work correctly, so its move is kept.
+# A rollback's own move is never one to undo (the failure hook undoes a run inside that run, so its
+# rollbacks carry the failed run's id too).
 _MOVES_BY_FLOW_RUN = """
 SELECT a.model_name, a.regime, a.symbol, a.from_version, a.to_version, a.ts
 FROM lifecycle_audit a
 JOIN production_slots p
   ON p.model_name = a.model_name AND p.regime = a.regime AND p.symbol = a.symbol AND p.version = a.to_version
 WHERE a.event = 'production_moved' AND a.flow_run_id = $1 AND a.to_version IS NOT NULL
+  AND NOT a.metadata ? 'rollback_type'
   AND NOT EXISTS (
       SELECT 1 FROM ml_training_jobs j
       WHERE j.flow_run_id = a.flow_run_id AND j.status = 'succeeded'
         AND j.model_name = a.model_name AND j.regime = a.regime AND j.symbol = a.symbol)
 ORDER BY a.ts
+"""
+
+# The rollbacks that undid a failed run's moves (metrics_snapshot.undoes_flow_run names the run).
+_UNDO_EVENTS = f"""
+SELECT {_EVENT_COLUMNS} FROM rollback_events
+WHERE outcome = 'executed' AND metrics_snapshot ->> 'undoes_flow_run' = $1
+ORDER BY event_time, id
 """
 
 
@@ -108,3 +118,10 @@ async def moves_by_flow_run(conn: asyncpg.Connection | asyncpg.Pool, flow_run_id
         FlowRunMove(Slot(r["model_name"], r["regime"], r["symbol"]), r["from_version"], r["to_version"], r["ts"])
         for r in rows
     ]
+
+
+async def undo_events(conn: asyncpg.Connection | asyncpg.Pool, flow_run_id: str) -> list[RollbackEvent]:
+    """The executed rollbacks that undid moves of the failed run ``flow_run_id``, oldest first."""
+    with translated():
+        rows = await conn.fetch(_UNDO_EVENTS, flow_run_id)
+    return [RollbackEvent(**dict(r)) for r in rows]

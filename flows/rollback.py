@@ -8,10 +8,10 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from pydantic import Field
 
-from alphaplus.core.errors import InvalidInput
+from alphaplus.core.errors import InvalidInput, RunFailed
 from alphaplus.core.validation import one_line
 from alphaplus.rollback.service import NoSafeCandidate
-from tasks.rollback import find_moves_of_run, roll_back_slot
+from tasks.rollback import roll_back_slot, undo_failed_run
 
 
 @flow(name="rollback", description="Roll a slot back to its safest previous version (or a chosen one), audited.")
@@ -30,8 +30,10 @@ async def rollback(
     """Roll the slot back; fails when no version is safe to restore (that attempt is still recorded).
 
     With ``failed_flow_run_id``, every production move that run made and that still stands is undone
-    (each only if the run's version still serves: a later change is left alone); a run that moved
-    nothing leaves production as it is.
+    (each only if the run's version still serves: a later change is left alone): back to the version
+    that served before, or to no production version when the run installed the slot's first. A run
+    that moved nothing, or whose moves were already undone (by its failure hook), changes nothing and
+    the result says which rollback events undid it.
 
     Args:
         model_name: Model of the slot to roll back (with regime and symbol).
@@ -50,18 +52,12 @@ async def rollback(
     # The automation renders the failed run's message into the reason: several lines, any length.
     reason = one_line(reason)
     if failed_flow_run_id:
-        moves = await find_moves_of_run(failed_flow_run_id)
-        if not moves:
-            log.info("flow run %s moved no production pointer that still stands: nothing to undo",
-                     failed_flow_run_id)
-        return [
-            await roll_back_slot(
-                m["model_name"], m["regime"], m["symbol"], to_version=m["from_version"],
-                reason=one_line(f"{reason} (undoing run {failed_flow_run_id})"), rollback_type=rollback_type,
-                expected_version=m["to_version"], dry_run=dry_run, flow_run_id=run_id, on_behalf_of=on_behalf_of,
-            )
-            for m in moves
-        ]
+        undo = await undo_failed_run(failed_flow_run_id, reason=reason, rollback_type=rollback_type, dry_run=dry_run,
+                                     flow_run_id=run_id, on_behalf_of=on_behalf_of)
+        if undo.errors:
+            raise RunFailed(undo.summary(), results=undo.to_dicts())
+        log.info("%s", undo.summary())
+        return undo.to_dicts()
     if not (model_name and regime and symbol):
         raise InvalidInput("give model_name, regime and symbol of the slot, or failed_flow_run_id")
     outcome = await roll_back_slot(

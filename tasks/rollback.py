@@ -7,7 +7,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from alphaplus.rollback.service import RollbackService, SlotFilter
+from alphaplus.rollback.service import RollbackService, RunUndo, SlotFilter
 from tasks.retry import transient_only
 
 
@@ -53,14 +53,21 @@ async def roll_back_slot(
 
 
 @task(retries=2, retry_delay_seconds=2, retry_condition_fn=transient_only, cache_policy=NO_CACHE)
-async def find_moves_of_run(flow_run_id: str) -> list[dict[str, Any]]:
-    """The production moves a flow run made that still stand (from the audit log)."""
+async def undo_failed_run(
+    failed_flow_run_id: str,
+    *,
+    reason: str,
+    rollback_type: str,
+    dry_run: bool,
+    flow_run_id: str | None,
+    on_behalf_of: str | None,
+) -> RunUndo:
+    """Undo the production moves of a failed flow run that still stand (from the audit log)."""
     service = await _service()
-    return [
-        {"model_name": m.slot.model_name, "regime": m.slot.regime, "symbol": m.slot.symbol,
-         "from_version": m.from_version, "to_version": m.to_version}
-        for m in await service.moves_by_flow_run(flow_run_id)
-    ]
+    return await service.undo_flow_run(
+        failed_flow_run_id, reason=reason, rollback_type=rollback_type,  # type: ignore[arg-type]
+        dry_run=dry_run, flow_run_id=flow_run_id, on_behalf_of=on_behalf_of,
+    )
 
 
 @task(cache_policy=NO_CACHE)

@@ -77,6 +77,27 @@ def _rollback(assessment) -> str:
             f"confidence {_num(assessment.get('confidence'))}, risk {_num(assessment.get('risk'))}")
 
 
+def _metrics_by_set(v, gate) -> None:
+    """The version's metrics as a table, one column per set they were measured on, with what each set is."""
+    from alphaplus.registry.metric_sets import SET_DESCRIPTIONS, metric_sets
+
+    names, rows = metric_sets(v.training_metrics, v.validation_metrics, v.performance_metrics,
+                              gate=(gate or {}).get("metrics"))
+    if not rows:
+        console.print("metrics: none recorded")
+        return
+    show([Column("metric"), *(Column(n, 1 + i, justify="right") for i, n in enumerate(names))],
+         [(k, *(_num(x) if isinstance(x, float) else ("" if x is None else x) for x in values)) for k, values in rows],
+         wide=False, title="metrics by set")
+    notes = dict(SET_DESCRIPTIONS)
+    if gate:
+        notes["gate window"] += f" ({gate['n_samples']:,} rows, {_when(gate['window_start'])} to {_when(gate['window_end'])})"
+    if v.performance_metrics:
+        notes["live"] += f" (latest window ending {v.performance_metrics.get('window_end')})"
+    for n in names:
+        console.print(f"  {n}: {notes[n]}")
+
+
 def _metrics(metrics) -> str:
     parts = [f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(dict(metrics).items())
              if isinstance(v, (int, float, str))]
@@ -163,22 +184,24 @@ def show_version(
     check_model_name(model)
 
     async def go():
+        from db.comparisons import latest_gate
+
         registry = await _registry()
         await registry.require_version(model, number)
         v = await registry.get_version(model, number)
-        return v, await registry.quarantine_reason(model, number)
+        gate = await latest_gate(registry.repo.pool, model_name=model, version=number)
+        return v, await registry.quarantine_reason(model, number), gate
 
-    v, quarantined = run(go)
+    v, quarantined, gate = run(go)
     if as_json:
-        print_json({**v.to_dict(), "quarantine_reason": quarantined})
+        print_json({**v.to_dict(), "gate_window": gate, "quarantine_reason": quarantined})
         return
     console.print(f"[bold]{shown(v.model_name)} v{v.version}[/bold]  {v.status}  "
                   f"slot {shown(v.regime)}/{shown(v.symbol)}")
     console.print(f"created {_when(v.created_at)}  promoted {_when(v.promoted_at)}  updated {_when(v.updated_at)}  "
                   f"last deployed {_when(v.deployment_timestamp)}")
-    console.print(f"training metrics:    {shown(_metrics(v.training_metrics), 2000)}")
-    console.print(f"validation metrics:  {shown(_metrics(v.validation_metrics), 2000)}")
-    console.print(f"performance metrics: {shown(_live_window(v.performance_metrics), 2000)}")
+    _metrics_by_set(v, gate)
+    console.print(f"latest live window:  {shown(_live_window(v.performance_metrics), 2000)}")
     console.print(f"drift metrics:       {shown(_drift(v.drift_metrics), 2000)}")
     console.print(f"rollback metrics:    {shown(_rollback(v.rollback_metrics), 2000)}")
     console.print(f"artifact: {shown(v.artifact.path)}  {v.model_artifact_size_mb} MB ({v.artifact.size} bytes)  "

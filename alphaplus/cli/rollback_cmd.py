@@ -103,7 +103,9 @@ def rollback(
     if as_json:
         print_json(out.to_dict())
     if out.outcome == "no_safe_candidate":
-        raise NoSafeCandidate(f"no version of {out.slot} is safe to restore (recorded); see `alphaplus rollbacks list`")
+        why = out.choice.reason if out.choice else "no version qualifies"
+        raise NoSafeCandidate(f"no version of {out.slot} is safe to restore (recorded in `alphaplus rollbacks list`): "
+                              f"{why}")
     if as_json:
         return
     if out.outcome == "aborted":
@@ -147,9 +149,17 @@ def list_rollbacks(
                Column("to"), Column("type", 3), Column("outcome", max_width=18), Column("actor", 4, 20),
                Column("reason", 2, 60)]
     show(columns, [(f"{e.event_time:%Y-%m-%d %H:%M:%S}", e.model_name, e.regime, e.symbol, e.from_version or "",
-                    e.to_version or "", e.rollback_type, e.outcome,
+                    to_text(e), e.rollback_type, e.outcome,
                     e.actor + (f" for {e.on_behalf_of}" if e.on_behalf_of else ""), e.rollback_reason)
                    for e in events], wide=wide, title="rollbacks")
+
+
+def to_text(e) -> str:
+    """The 'to' cell of an event: the restored version, 'none' when an executed rollback left the slot
+    without a production version (undoing its first), blank when nothing was restored."""
+    if e.to_version is not None:
+        return str(e.to_version)
+    return "none" if e.outcome == "executed" else ""
 
 
 def register(app: typer.Typer) -> None:

@@ -39,6 +39,7 @@ from typing import Any, Literal
 import numpy as np
 
 from alphaplus.core.errors import InvalidInput
+from alphaplus.core.figures import pair
 from alphaplus.core.settings import Settings
 from alphaplus.ml.evidence import HIGHER_IS_BETTER, METHODS, Resampler, TestResult, independent_outcomes, metric_value
 
@@ -303,7 +304,7 @@ def decide_promotion(
         return done("needs_review")
 
     # 2. Optional point floors.
-    missed = [f"{name} {challenger.metrics.get(name, math.nan):.3f} is below the floor of {floor:.3f}"
+    missed = ["{} {} is below the floor of {}".format(name, *pair(challenger.metrics.get(name, math.nan), floor))
               for name, floor in policy.floors.items()
               if not challenger.metrics.get(name, -math.inf) >= floor]
     if missed:
@@ -337,7 +338,9 @@ def decide_promotion(
         old, new = champion.metrics[name], challenger.metrics[name]
         loss = (old - new) if HIGHER_IS_BETTER.get(name, True) else (new - old)
         if loss > policy.tolerance(name):
-            reasons.append(f"{name} fell from {old:.3f} to {new:.3f}, more than the allowed {policy.tolerance(name):.3f}")
+            was, now = pair(old, new)
+            lost, allowed = pair(loss, policy.tolerance(name))
+            reasons.append(f"{name} fell from {was} to {now}, by {lost}: more than the allowed {allowed}")
             degraded = True
     if degraded:
         return done("reject")
@@ -347,20 +350,24 @@ def decide_promotion(
     tests.extend((versus, reverse))
     state["decisive"] = versus
     old_pm, new_pm = champion.metrics.get(pm, math.nan), challenger.metrics.get(pm, math.nan)
-    change = f"{pm} {new_pm:.3f} vs champion {old_pm:.3f} ({versus.estimate:+.3f}, {versus.interval_text()})"
+    new_text, old_text = pair(new_pm, old_pm)
+    change = f"{pm} {new_text} vs champion {old_text} ({versus.estimate:+.3f}, {versus.interval_text()})"
     sample = describe_sample(n, h, versus)
     if reverse.significant:
         reasons += [f"the champion is significantly better: {change}, p={reverse.p_value:.3g}", sample]
         return done("reject")
     if rel is None or rel < policy.min_improvement:
-        shown = "not a number" if rel is None else f"{rel:+.1%}"
+        shown, required = pair(rel, policy.min_improvement, 1, style="%", sign=True)
+        shown = "not a number" if rel is None else shown
         reasons += [f"{change}: a relative change of {shown} does not reach the required "
-                    f"{policy.min_improvement:+.1%}; the champion stays", sample]
+                    f"{required}; the champion stays", sample]
         return done("reject")
     if not versus.significant:
-        reasons += [f"{change} is not a significant improvement (p={versus.p_value:.3g} >= {policy.alpha})", sample]
+        p, alpha = pair(versus.p_value, policy.alpha, style="g")
+        reasons += [f"{change} is not a significant improvement (p={p} >= {alpha})", sample]
         return done(policy.on_insignificant)
-    reasons += [f"{change}, p={versus.p_value:.3g} < {policy.alpha}; no compared metric degraded", sample]
+    p, alpha = pair(versus.p_value, policy.alpha, style="g")
+    reasons += [f"{change}, p={p} < {alpha}; no compared metric degraded", sample]
     return done("promote")
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from alphaplus.core.figures import pair
 from alphaplus.ml.evidence import HIGHER_IS_BETTER, Resampler, TestResult, compare, interval_above, no_skill_references
 
 if TYPE_CHECKING:
@@ -58,7 +59,8 @@ def _not_better(metric: str, ev: "Evaluation", reference: str, test: TestResult)
     ours = ev.metrics.get(metric, float("nan"))
     theirs = ours - test.estimate if HIGHER_IS_BETTER[metric] else ours + test.estimate
     verdict = "does not beat" if test.estimate <= 0 else "is not significantly better than"
-    return (f"{verdict} {reference}: {_LABELS[metric]} {ours:.3f} vs {theirs:.3f} "
+    ours_text, theirs_text = pair(ours, theirs)
+    return (f"{verdict} {reference}: {_LABELS[metric]} {ours_text} vs {theirs_text} "
             f"(improvement {test.estimate:+.3f}, {test.interval_text()}, p={test.p_value:.3g})")
 
 

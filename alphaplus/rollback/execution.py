@@ -180,6 +180,60 @@ class RollbackExecution:
         log.info("rolled back %s from version %s to %s (%s)", slot, current, choice.target, rollback_type)
         return outcome("executed", current, choice, move=move, event_id=event_id, event_time=at)
 
+    async def clear_production(
+        self, slot: Slot, *, assessed_version: int, reason: str, rollback_type: RollbackType = "on_failure",
+        metrics_snapshot: Mapping[str, Any] | None = None, dry_run: bool = False, flow_run_id: str | None = None,
+        on_behalf_of: str | None = None, now: datetime | None = None,
+    ) -> RollbackOutcome:
+        """Restore a slot's state before its first production version: take ``assessed_version`` out
+        of production (it becomes failed) and leave the slot without one, in one transaction under the
+        slot lock, recorded as an 'executed' rollback_events row whose to_version is NULL.
+
+        Production changed since (another rollback or promotion came first) -> 'aborted', nothing written.
+        """
+        validate_slot(slot)
+        check_version_number(assessed_version)
+        check_reason(reason)
+        check_on_behalf_of(on_behalf_of)
+        now = now or datetime.now(UTC)
+
+        def outcome(kind: str, current: int | None, **kw: Any) -> RollbackOutcome:
+            return RollbackOutcome(slot, kind, rollback_type, current, None, reason, **kw)  # type: ignore[arg-type]
+
+        if dry_run:
+            pointer = await q.current_pointer(self.pool, slot)
+            current = pointer[0] if pointer else None
+            return outcome("dry_run" if current == assessed_version else "aborted", current)
+        with translated():
+            async with self._transaction() as conn:
+                await lock_slot(conn, slot)
+                pointer = await q.current_pointer(conn, slot)
+                if pointer is None or pointer[0] != assessed_version:
+                    log.info("clearing %s aborted: production is %s, not %s", slot, pointer, assessed_version)
+                    return outcome("aborted", pointer[0] if pointer else None)
+                history = SlotHistory.from_dict(await q.state_for_update(conn, slot))
+                ctx = ChangeContext(
+                    reason=one_line(f"rollback ({rollback_type}): {reason}"), on_behalf_of=on_behalf_of,
+                    flow_run_id=flow_run_id,
+                    metadata={"rollback_type": rollback_type, "triggers": [rollback_type], "for_cause": True},
+                )
+                await self.repo.clear_production(conn, slot, assessed_version, previous_status=lifecycle.FAILED,
+                                                 ctx=ctx)
+                event_id, at, _ = await events_q.insert_event(
+                    conn, slot=slot, from_version=assessed_version, to_version=None, rollback_type=rollback_type,
+                    outcome="executed", reason=reason, triggers=(rollback_type,),
+                    metrics_snapshot={**(metrics_snapshot or {}), "production_version": assessed_version,
+                                      "restored": "no production version"},
+                    degradation=None, confidence=None, risk=None, on_behalf_of=on_behalf_of,
+                    flow_run_id=flow_run_id, for_cause=True,
+                )
+                history = record_rollback(history, assessed_version, now, for_cause=True)
+                await q.save_state_locked(conn, state_row(slot, None, None, history, None, now, None,
+                                                          status="rollback"))
+        log.info("took version %s of %s out of production: the slot has no production version (%s)",
+                 assessed_version, slot, rollback_type)
+        return outcome("executed", assessed_version, event_id=event_id, event_time=at)
+
     @contextlib.asynccontextmanager
     async def _transaction(self, conn: Any = None) -> AsyncIterator[Any]:
         """A transaction on a pooled connection, or a savepoint in the caller's ``conn``."""

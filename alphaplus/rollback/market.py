@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from alphaplus.core.entities import Slot
+from alphaplus.core.figures import pair
 from alphaplus.rollback.baseline import Baseline
 from alphaplus.rollback.config import RollbackPolicy
 from alphaplus.rollback.state import Evidence
@@ -108,7 +109,7 @@ def target_does_better(
     tests = holm(skill_drop_tests(live.confusion, shadow.confusion, baseline.reference_class,
                                   baseline.design_effect(horizon), policy.skill_metrics))
     better = [t for t in tests if t.adjusted_p is not None and t.adjusted_p < policy.alpha]
-    parts = "; ".join(f"{SKILLS[t.metric]} {t.reference:+.3f} in shadow vs {t.live:+.3f} live "
-                      f"(Holm p={t.adjusted_p:.2g})" for t in tests)
+    parts = "; ".join("{} {} in shadow vs {} live (Holm p={:.2g})".format(
+        SKILLS[t.metric], *pair(t.reference, t.live, sign=True), t.adjusted_p) for t in tests)
     verdict = f"version {target} does better in shadow" if better else f"version {target} does no better in shadow"
     return TargetComparison(bool(better), f"{verdict}: {parts}" if parts else verdict, tests)

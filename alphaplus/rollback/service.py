@@ -45,11 +45,12 @@ from alphaplus.rollback.results import (
 from alphaplus.rollback.config import RollbackPolicy
 from alphaplus.rollback.state import RollbackAssessment, SlotHistory
 from alphaplus.core.records import SlotEvidence, SlotState
+from alphaplus.rollback.undo import RunUndo, undo_reason
 from db import rollback as q
 from db import rollback_events as events_q
 
 __all__ = [
-    "NoSafeCandidate", "RollbackOutcome", "RollbackService", "SlotAssessmentResult", "SlotFilter",
+    "NoSafeCandidate", "RollbackOutcome", "RollbackService", "RunUndo", "SlotAssessmentResult", "SlotFilter",
     "UnsafeRollbackTarget", "policy_from_settings",
 ]
 
@@ -288,3 +289,37 @@ class RollbackService(RollbackExecution):
     async def moves_by_flow_run(self, flow_run_id: str) -> list[Any]:
         """Production moves made by a flow run that still stand."""
         return await events_q.moves_by_flow_run(self.pool, flow_run_id)
+
+    async def undo_flow_run(
+        self, failed_flow_run_id: str, *, reason: str, rollback_type: RollbackType = "on_failure",
+        dry_run: bool = False, flow_run_id: str | None = None, on_behalf_of: str | None = None,
+    ) -> RunUndo:
+        """Undo every production move of a failed run that still stands, each in its own audited
+        transaction: back to the version that served before, or to no production version when the run
+        installed the slot's first. Idempotent: a second request finds nothing to undo and reports the
+        rollbacks that did it. One slot's trouble does not stop the others (it is in ``errors``)."""
+        outcomes: list[RollbackOutcome] = []
+        errors: list[str] = []
+        for move in await self.moves_by_flow_run(failed_flow_run_id):
+            common: dict[str, Any] = dict(
+                reason=undo_reason(move, failed_flow_run_id, reason), rollback_type=rollback_type,
+                metrics_snapshot={"undoes_flow_run": failed_flow_run_id, "requested_target": move.from_version},
+                dry_run=dry_run, flow_run_id=flow_run_id, on_behalf_of=on_behalf_of,
+            )
+            try:
+                if move.from_version is None:
+                    out = await self.clear_production(move.slot, assessed_version=move.to_version, **common)
+                else:
+                    out = await self.execute_rollback(move.slot, assessed_version=move.to_version,
+                                                      target_version=move.from_version, for_cause=True, **common)
+            except AlphaPlusError as e:
+                log.warning("move of %s by run %s not undone: %s", move.slot, failed_flow_run_id, e)
+                errors.append(f"{move.slot}: {e}")
+                continue
+            outcomes.append(out)
+        ours = {o.event_id for o in outcomes}
+        earlier = [e for e in await events_q.undo_events(self.pool, failed_flow_run_id) if e.id not in ours]
+        # A move the other mechanism undid between our lookup and our lock is theirs, not an abort of ours.
+        theirs = {e.slot for e in earlier}
+        outcomes = [o for o in outcomes if not (o.outcome == "aborted" and o.slot in theirs)]
+        return RunUndo(failed_flow_run_id, tuple(outcomes), tuple(earlier), tuple(errors))

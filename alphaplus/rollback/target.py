@@ -108,6 +108,24 @@ def _exclusions(
     return out
 
 
+# Excluded versions named in a no-candidate reason; the rest are counted (the full ranking is in the
+# rollback's JSON: ``alphaplus rollback ... --dry-run --json``, ``alphaplus rollbacks list --json``).
+_NAMED_EXCLUSIONS = 5
+
+
+def no_candidate_reason(excluded: Iterable[RankedCandidate]) -> str:
+    """Why no version can be restored, naming each excluded version (newest first) and why."""
+    rows = sorted(excluded, key=lambda r: -r.version)
+    others = [r for r in rows if "it is the version being rolled back" not in r.reasons]
+    if not others:
+        return "no safe candidate: the slot has no other version to restore"
+    named = "; ".join(f"version {r.version}: {', '.join(r.reasons)}" for r in rows[:_NAMED_EXCLUSIONS])
+    more = len(rows) - _NAMED_EXCLUSIONS
+    tail = (f"; and {more} older versions (all listed by `alphaplus rollback ... --dry-run --json`)"
+            if more > 0 else "")
+    return f"no safe candidate, every version is excluded: {named}{tail}"
+
+
 def choose_rollback_target(
     candidates: Iterable[Candidate],
     current_version: int | None,
@@ -173,9 +191,7 @@ def choose_rollback_target(
     )
     ranking = ranked + tuple(sorted(excluded, key=lambda r: -r.version))
     if not ranked:
-        return CandidateChoice(
-            target=None, reason="no safe candidate: every version is excluded (see ranking)", ranking=ranking
-        )
+        return CandidateChoice(target=None, reason=no_candidate_reason(excluded), ranking=ranking)
     best = ranked[0]
     return CandidateChoice(
         target=best.version,

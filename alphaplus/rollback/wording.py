@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from alphaplus.core.figures import pair
 from alphaplus.rollback.baseline import Baseline
 from alphaplus.rollback.config import RollbackPolicy
 from alphaplus.rollback.state import Evidence, LiveWindow, SlotHistory, Status
@@ -18,19 +19,22 @@ def _p(value: float | None) -> str:
 def _test_reason(t: MetricTest, source: str, policy: RollbackPolicy) -> str:
     if t.metric == "error_rate":
         clear = t.adjusted_p is not None and t.adjusted_p < policy.alpha
-        return (f"{t.live:.1%} of {t.n:,} inference calls failed (limit {t.reference:.0%}); exact binomial "
+        live, limit = pair(t.live, t.reference, 1, style="%")
+        return (f"{live} of {t.n:,} inference calls failed (limit {limit}); exact binomial "
                 f"p={_p(t.p_value)}: {'above the limit' if clear else 'not clearly above it'}")
     drop = t.relative_drop
-    drop_text = f", a {drop:.0%} drop" if drop is not None and drop > 0 else ""
+    drop_shown, counts = pair(drop, policy.performance_drop, 0, style="%")
+    drop_text = f", a {drop_shown} drop" if drop is not None and drop > 0 else ""
     clear = t.adjusted_p is not None and t.adjusted_p < policy.alpha
     if clear and (drop is None or drop >= policy.performance_drop):
         verdict = "a clear loss of edge"
     elif clear:
-        verdict = f"clearly lower, but by less than the {policy.performance_drop:.0%} that counts"
+        verdict = f"clearly lower, but by less than the {counts} that counts"
     else:
         verdict = "not a clear loss of edge"
+    live, reference = pair(t.live, t.reference, sign=True)
     return (
-        f"{SKILLS[t.metric]} {t.live:+.3f} vs {source} {t.reference:+.3f}{drop_text}: z={t.statistic:.2f}, "
+        f"{SKILLS[t.metric]} {live} vs {source} {reference}{drop_text}: z={t.statistic:.2f}, "
         f"p={_p(t.p_value)} (Holm {_p(t.adjusted_p)}) on {t.n:,} live outcomes (~{t.n_effective:.0f} independent) "
         f"and {t.reference_n or 0:,} {source} outcomes (~{t.reference_n_effective or 0:.0f}): {verdict}"
     )
@@ -65,9 +69,10 @@ def findings_reasons(
         reasons.append(f"{calls.inferences:,} inference calls since the last error check "
                        f"(one needs {policy.min_inferences:,})")
     if drift:
+        psi, psi_threshold = pair(live.max_psi, threshold, 2)
         reasons.append(
-            f"live inputs drifted from the training data (largest PSI {live.max_psi:.2f} over the latest bars, "
-            f"threshold {threshold:.2f}): "
+            f"live inputs drifted from the training data (largest PSI {psi} over the latest bars, "
+            f"threshold {psi_threshold}): "
             + ("it makes the problem above more severe" if fired
                else "retrain on recent data; drift alone does not roll back")
         )

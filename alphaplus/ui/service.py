@@ -93,8 +93,10 @@ class Dashboard:
         live = views.pooled_quality(data["live"])
         data["live_quality"] = live
         data["shadow_quality"] = views.pooled_quality(data["shadow"])
+        gate = data["gate"] or {}
         data["metric_sets"] = views.metric_sets(data["training_metrics"] or {}, data["validation_metrics"] or {},
-                                                live)
+                                                live, gate=gate.get("metrics"))
+        data["set_descriptions"] = views.SET_DESCRIPTIONS
         data["artifact_check"] = await self.verify_artifact(data["artifact_path"], data["artifact_hash"],
                                                             data["artifact_size"])
         data["reproduce"] = views.reproduce_command(model_name, version)

@@ -9,15 +9,13 @@ from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from alphaplus.monitoring.report import TimelineEntry, moves_from_rows, timeline
+from alphaplus.registry.metric_sets import SET_DESCRIPTIONS, metric_sets  # noqa: F401 - the card's tables
 from alphaplus.ui import links
 from alphaplus.ui.charts import ChartMarker, ChartPoint, LineageNode, ServingSpan
 
 # An assessment status (or trigger) the rollback policy may raise when the market, not the model,
 # changed; the overview flags the slot.
 MARKET_SHIFT = "market_shift"
-# Metrics shown first in the metrics-by-set table, in this order; other numeric keys follow.
-METRIC_ORDER = ("n", "accuracy", "skill", "f1", "precision", "recall", "roc_auc", "log_loss", "error_rate",
-                "max_psi", "class_balance", "signal_pnl")
 
 
 @dataclass(frozen=True)
@@ -133,32 +131,6 @@ def pooled_quality(section: Mapping[str, Any] | None) -> dict[str, Any] | None:
         "error_rate": (section.get("errors") or 0) / inferences if inferences else None,
         "max_psi": section.get("max_psi"),
     }
-
-
-def metric_sets(training_metrics: Mapping[str, Any], validation_metrics: Mapping[str, Any],
-                live: Mapping[str, Any] | None) -> tuple[list[str], list[tuple[str, list[Any]]]]:
-    """(set names, rows of (metric, value per set)): train / validation / holdout / live.
-
-    The retrain flow stores training metrics as {"train": {...}, "holdout": {...}}; a version
-    registered otherwise may hold flat training metrics, shown as the train set.
-    """
-    nested = isinstance(training_metrics.get("train"), Mapping) or isinstance(training_metrics.get("holdout"),
-                                                                              Mapping)
-    sets: dict[str, Mapping[str, Any]] = {
-        "train": (training_metrics.get("train") or {}) if nested else training_metrics,
-        "validation": validation_metrics,
-    }
-    if nested and isinstance(training_metrics.get("holdout"), Mapping):
-        sets["holdout"] = training_metrics["holdout"]
-    if live:
-        sets["live"] = live
-    keys = [k for k in METRIC_ORDER if any(_is_number(s.get(k)) for s in sets.values())]
-    keys += sorted({k for s in sets.values() for k, v in s.items() if _is_number(v)} - set(keys))
-    return list(sets), [(k, [sets[name].get(k) for name in sets]) for k in keys]
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 # --- overview -----------------------------------------------------------------------------------

@@ -46,6 +46,33 @@ def test_versions_list_filters_by_model_slot_and_status(cli_env, served_slot, mo
     assert "production" in capsys.readouterr().out
 
 
+async def test_versions_show_names_the_set_of_every_metric_and_the_gate_window(
+    cli_env, registry, register, model_name, capsys
+):
+    from datetime import timedelta
+
+    from db.comparisons import insert_comparison
+
+    v = await register(model_name, training_metrics={"train": {"accuracy": 0.71}, "holdout": {"accuracy": 0.401}})
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    await insert_comparison(
+        registry.repo.pool, model_name=model_name, regime="trending", symbol="BTCUSDT", challenger_version=v.version,
+        champion_version=None, window_start=start, window_end=start + timedelta(days=30), n_samples=720,
+        challenger_metrics={"accuracy": 0.635}, champion_metrics=None, metric_deltas={}, test_name=None,
+        statistic=None, p_value=None, decision="promote", reasons=["no champion yet"], flow_run_id=None)
+    capsys.readouterr()
+    assert await _amain(["versions", "show", model_name, str(v.version)]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if "metric" in line and "holdout" in line)
+    for name in ("train", "validation", "holdout", "gate window"):
+        assert name in header
+    accuracy = next(line for line in out.splitlines() if "accuracy" in line)
+    assert "0.401" in accuracy and "0.635" in accuracy and "0.710" in accuracy
+    assert "gate window: the unseen rows its promotion gate scored it on (720 rows" in out
+    shown = await _ajson(["versions", "show", model_name, str(v.version)], capsys)
+    assert shown["gate_window"]["metrics"] == {"accuracy": 0.635}
+
+
 async def test_versions_show_gives_metrics_artifact_usage_and_quarantine(
     cli_env, served_slot, registry, model_name, capsys
 ):
@@ -60,7 +87,7 @@ async def test_versions_show_gives_metrics_artifact_usage_and_quarantine(
     assert "trained on a bad feed" in shown["quarantine_reason"]
     assert await _amain(["versions", "show", model_name, "3"]) == 0
     out = capsys.readouterr().out
-    assert "f1=0.6000" in out and v3.artifact.sha256 in out and "quarantined: " in out and "40 inferences" in out
+    assert any("f1" in line and "0.600" in line for line in out.splitlines()) and v3.artifact.sha256 in out and "quarantined: " in out and "40 inferences" in out
 
 
 async def test_lineage_walks_the_parent_chain_up_to_the_root(cli_env, register, model_name, capsys):

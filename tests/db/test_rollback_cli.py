@@ -82,7 +82,8 @@ def test_no_safe_candidate_is_an_error_and_is_recorded(cli_env, served_slot, mod
     v1, _ = served_slot
     asyncio.run(_mark_failed(cli_env, model_name, v1.version))
     assert main(["rollback", model_name, "-r", "trending", "-s", "BTCUSDT", "--reason", "x"]) == 1
-    assert "no version of" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no version of" in err and f"version {v1.version}: it is marked failed" in err
     assert main(["rollbacks", "list", "-m", model_name, "--json"]) == 0
     assert [e["outcome"] for e in json.loads(capsys.readouterr().out)] == ["no_safe_candidate"]
 

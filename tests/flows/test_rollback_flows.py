@@ -69,6 +69,12 @@ async def test_a_failed_run_that_promoted_is_rolled_back_by_its_failure_hook(flo
     assert [(e.rollback_type, e.outcome, e.from_version, e.to_version) for e in events] == [
         ("on_failure", "executed", v3.version, v2.version)
     ]
+    # The hook's own move back to v2 carries the failed run's id; undoing that run again leaves it be.
+    from flows.rollback import rollback
+
+    [again] = await rollback(failed_flow_run_id=str(state.state_details.flow_run_id), rollback_type="on_failure")
+    assert (again["outcome"], again["event_id"]) == ("already_undone", events[0].id)
+    assert (await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT"))).version == v2.version
 
 
 async def test_the_rollback_flow_undoes_the_production_moves_of_a_failed_run_and_only_those(flow_env, model_name):
@@ -85,8 +91,10 @@ async def test_the_rollback_flow_undoes_the_production_moves_of_a_failed_run_and
         ("executed", v3.version, v2.version)
     ]
     assert (await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT"))).version == v2.version
-    # Run again (as the automation and the failure hook both may): nothing of that run still stands.
-    assert await rollback(failed_flow_run_id="run-that-failed", rollback_type="on_failure") == []
+    # Run again (as the automation and the failure hook both may): nothing of that run still stands,
+    # and the result names the rollback that undid it.
+    [again] = await rollback(failed_flow_run_id="run-that-failed", rollback_type="on_failure")
+    assert (again["outcome"], again["event_id"]) == ("already_undone", results[0]["event_id"])
     assert await rollback(failed_flow_run_id="a-run-that-moved-nothing") == []
 
 
@@ -149,3 +157,78 @@ async def test_the_assess_flow_raises_a_market_shift_instead_of_rolling_back(flo
         [artifact] = await client.read_artifacts(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["market-shift"])), limit=1, sort="CREATED_DESC")
     assert "Market shift: rollbacks withheld" in artifact.data and f"{model_name} / trending" in artifact.data
+
+
+async def _rollbacks_table(model_name, capsys) -> str:
+    import asyncio
+
+    from alphaplus.cli.main import main
+
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, ["rollbacks", "list", "--model", model_name]) == 0
+    return capsys.readouterr().out
+
+
+async def test_a_failed_retrain_run_that_installed_a_slots_first_version_leaves_the_slot_as_before_once(
+    flow_env, model_name, capsys
+):
+    from alphaplus.registry.service import Registry
+    from alphaplus.rollback.service import RollbackService
+    from flows.hooks import trigger_rollback_on_failure
+    from flows.rollback import rollback
+
+    registry = await Registry.open(flow_env)
+    v1 = (await registry.register_model_version(make_lineage(model_name), model={"w": "first" + model_name})).version
+
+    @flow(name="retrain", on_failure=[trigger_rollback_on_failure])
+    async def promote_the_first_version_then_fail() -> None:
+        reg = await Registry.open()
+        await reg.promote(model_name, v1.version, reason="retrained", flow_run_id=str(flow_run.id))
+        raise RuntimeError("post-promotion step failed")
+
+    state = await promote_the_first_version_then_fail(return_state=True)
+    assert state.is_failed()
+    failed_run = str(state.state_details.flow_run_id)
+    # The failure hook restored the slot's state before the run: no production version.
+    assert await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT")) is None
+    assert (await registry.get_version(model_name, v1.version)).status == "failed"
+    service = await RollbackService.open(flow_env)
+    [event] = await service.list_events(model_name=model_name)
+    assert (event.rollback_type, event.outcome, event.from_version, event.to_version) == (
+        "on_failure", "executed", v1.version, None)
+    assert event.rollback_reason.startswith("slot left without a production version")
+
+    # The automation's run for the same failure comes second: it completes, changes nothing, and says
+    # which rollback did the work.
+    second = await rollback(failed_flow_run_id=failed_run, rollback_type="on_failure", reason="retrain failed",
+                            return_state=True)
+    assert second.is_completed()
+    [entry] = await second.result()
+    assert (entry["outcome"], entry["event_id"]) == ("already_undone", event.id)
+    assert f"rollback event #{event.id}" in entry["reason"] and "no production version" in entry["reason"]
+    assert [e.id for e in await service.list_events(model_name=model_name)] == [event.id]
+
+    table = await _rollbacks_table(model_name, capsys)
+    # One event: executed, from version 1 to none (no production version).
+    rows = [line for line in table.splitlines() if "executed" in line]
+    assert len(rows) == 1 and "none" in rows[0] and f" {v1.version} " in rows[0]
+
+
+async def test_the_automation_alone_undoes_a_first_version_and_a_repeat_is_a_no_op(flow_env, model_name):
+    from alphaplus.registry.service import Registry
+    from alphaplus.rollback.service import RollbackService
+    from flows.rollback import rollback
+
+    registry = await Registry.open(flow_env)
+    v1 = (await registry.register_model_version(make_lineage(model_name), model={"w": "one" + model_name})).version
+    await registry.promote(model_name, v1.version, reason="retrained", flow_run_id="deployed-run-that-failed")
+    [done] = await rollback(failed_flow_run_id="deployed-run-that-failed", rollback_type="on_failure",
+                            reason="retrain failed")
+    assert (done["outcome"], done["from_version"], done["to_version"]) == ("executed", v1.version, None)
+    assert await registry.get_production_model(Slot(model_name, "trending", "BTCUSDT")) is None
+    [again] = await rollback(failed_flow_run_id="deployed-run-that-failed", rollback_type="on_failure")
+    assert (again["outcome"], again["event_id"]) == ("already_undone", done["event_id"])
+    # The failure hook's path (the service) agrees: nothing left, the earlier event named.
+    undo = await (await RollbackService.open(flow_env)).undo_flow_run("deployed-run-that-failed", reason="x")
+    assert undo.outcomes == () and "already undone" in undo.summary()
+    assert len(await (await RollbackService.open(flow_env)).list_events(model_name=model_name)) == 1

@@ -84,7 +84,7 @@ def test_the_version_page_renders_metrics_artifact_and_lineage_graph(driver, bas
     v = seeded.versions
     visit(driver, base_url, version_path(seeded.model, v["v2"]), "version")
     headers = [th.text for th in css(driver, "#metrics thead th")]
-    assert headers == ["metric", "train", "validation", "holdout", "live"]
+    assert headers == ["metric", "train", "validation", "holdout", "gate window", "live"]
     assert css(driver, "#verified")[0].text.startswith("yes")
     nodes = css(driver, "#lineage svg.lineage rect.node")
     assert len(nodes) == 3 and len(css(driver, "#lineage svg.lineage rect.node.current")) == 1

@@ -123,9 +123,11 @@ def test_the_version_page_shows_metrics_by_set_artifact_lineage_and_reproduce(cl
     assert_secure(r)
     html = r.text
     metrics = section(html, "metrics")
-    for name in ("train", "validation", "holdout", "live"):
+    for name in ("train", "validation", "holdout", "gate window", "live"):
         assert f'<th scope="col">{name}</th>' in metrics
-    assert "0.7100" in metrics and "0.5600" in metrics and "0.5700" in metrics
+    assert "0.7100" in metrics and "0.5600" in metrics and "0.5700" in metrics and "0.5800" in metrics
+    assert "gate window: the unseen rows its promotion gate scored it on (1,500 rows" in metrics
+    assert "Metrics in these reasons are measured on each gate" in section(html, "decisions")
     artifact = section(html, "artifact")
     assert "matches its registered size and SHA-256" in artifact and ">yes<" in artifact
     lineage = section(html, "lineage")

@@ -150,6 +150,16 @@ def test_an_optional_floor_rejects_by_name():
     assert d.outcome == "reject" and "roc_auc" in d.reasons[0] and "0.990" in d.reasons[0]
 
 
+def test_a_floor_missed_by_a_hair_prints_two_different_numbers():
+    y, move = market(seed=2)
+    ev = evaluation(y, skilled(move))
+    auc = ev.metrics["roc_auc"]
+    d = decide_promotion(ev, None, GatePolicy(bootstrap_reps=299, floors={"roc_auc": auc + 0.0003}))
+    shown = d.reasons[0].removeprefix("roc_auc ").split(" is below the floor of ")
+    assert d.outcome == "reject" and len(shown) == 2 and shown[0] != shown[1]
+    assert float(shown[0]) < float(shown[1])
+
+
 # --- the champion -----------------------------------------------------------------------------------
 
 

@@ -85,6 +85,14 @@ def test_no_eligible_version_means_no_target():
     assert choose([]).target is None
 
 
+def test_a_no_candidate_reason_names_each_excluded_version_and_why_rather_than_pointing_elsewhere():
+    choice = choose([cand(1, status="failed"), cand(2, quarantined=True), cand(10)], current=10)
+    assert "see ranking" not in choice.reason
+    assert "version 2: it is quarantined" in choice.reason and "version 1: it is marked failed" in choice.reason
+    only_itself = choose([cand(10)], current=10)
+    assert only_itself.reason == "no safe candidate: the slot has no other version to restore"
+
+
 def test_versions_that_served_production_without_incident_come_first():
     choice = choose([cand(1, baseline_metrics={M: 0.20}), cand(2, served_production_without_incident=True)])
     assert choice.target == 2
