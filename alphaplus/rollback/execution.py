@@ -22,7 +22,7 @@ from alphaplus.registry.artifacts import ArtifactStore
 from alphaplus.registry.service import validate_slot
 from alphaplus.rollback.inputs import candidate
 from alphaplus.rollback.policy import next_history, record_rollback
-from alphaplus.rollback.results import RollbackOutcome, RollbackType, UnsafeRollbackTarget
+from alphaplus.rollback.results import RollbackOutcome, RollbackRequest, UnsafeRollbackTarget
 from alphaplus.rollback.config import RollbackPolicy
 from alphaplus.rollback.state import RollbackAssessment, SlotHistory
 from alphaplus.rollback.target import CandidateChoice, choose_rollback_target
@@ -72,26 +72,7 @@ class RollbackExecution:
         return self.policy.min_outcomes * _ROWS_PER_OUTCOME
 
     async def execute_rollback(
-        self,
-        slot: Slot,
-        *,
-        assessed_version: int | None,
-        target_version: int | None = None,
-        reason: str,
-        rollback_type: RollbackType = "manual",
-        triggers: Sequence[str] = (),
-        metrics_snapshot: Mapping[str, Any] | None = None,
-        degradation: float | None = None,
-        confidence: float | None = None,
-        risk: str | None = None,
-        for_cause: bool = True,
-        dry_run: bool = False,
-        flow_run_id: str | None = None,
-        on_behalf_of: str | None = None,
-        now: datetime | None = None,
-        assessment: RollbackAssessment | None = None,
-        window_end: datetime | None = None,
-        conn: Any = None,
+        self, request: RollbackRequest, *, now: datetime | None = None, conn: Any = None
     ) -> RollbackOutcome:
         """Roll ``slot`` back from ``assessed_version`` (None: whatever serves it when the lock is taken) to
         ``target_version`` (None: the policy's safest choice), in one transaction under the slot lock.
@@ -102,18 +83,21 @@ class RollbackExecution:
         ``window_end`` (automatic rollbacks) are folded into the stored slot history. ``conn``: run inside
         the caller's transaction (a savepoint of it) instead of a transaction of its own.
         """
+        r = request
+        slot, assessed_version, target_version, reason = r.slot, r.assessed_version, r.target_version, r.reason
+        rollback_type, for_cause, assessment = r.rollback_type, r.for_cause, r.assessment
         validate_slot(slot)
         if rollback_type not in ROLLBACK_TYPES:
             raise InvalidInput(f"rollback type {rollback_type!r} is not one of {', '.join(ROLLBACK_TYPES)}")
         if not isinstance(reason, str) or not reason.strip():
             raise InvalidInput("a rollback needs a reason")
         check_reason(reason)
-        check_on_behalf_of(on_behalf_of)
+        check_on_behalf_of(r.on_behalf_of)
         if target_version is not None:
             check_version_number(target_version)
         now = now or datetime.now(UTC)
-        snapshot = dict(metrics_snapshot or {})
-        triggers = tuple(triggers) or (("manual",) if rollback_type == "manual" else ())
+        snapshot = dict(r.metrics_snapshot or {})
+        triggers = tuple(r.triggers) or (("manual",) if rollback_type == "manual" else ())
 
         def outcome(kind: str, current: int | None, choice: CandidateChoice | None, **kw: Any) -> RollbackOutcome:
             target = choice.target if choice is not None else None
@@ -121,7 +105,7 @@ class RollbackExecution:
                 slot, kind, rollback_type, current, target, reason, choice, **kw  # type: ignore[arg-type]
             )
 
-        if dry_run:
+        if r.dry_run:
             pointer = await q.current_pointer(self.pool, slot)
             current = await self._check_pointer(slot, pointer, assessed_version)
             if current is None:
@@ -149,8 +133,8 @@ class RollbackExecution:
                     history = next_history(history, assessment, now)
                 event_args = dict(
                     slot=slot, from_version=current, rollback_type=rollback_type, reason=reason, triggers=triggers,
-                    metrics_snapshot=snapshot, degradation=degradation, confidence=confidence, risk=risk,
-                    on_behalf_of=on_behalf_of, flow_run_id=flow_run_id, for_cause=for_cause,
+                    metrics_snapshot=snapshot, degradation=r.degradation, confidence=r.confidence, risk=r.risk,
+                    on_behalf_of=r.on_behalf_of, flow_run_id=r.flow_run_id, for_cause=for_cause,
                     evidence=evidence_columns(assessment),
                 )
                 if choice.target is None:
@@ -160,12 +144,12 @@ class RollbackExecution:
                     if assessment is not None:
                         # The windows are consumed and the streak kept: the next run retries the choice.
                         await q.save_state_locked(conn, state_row(
-                            slot, current, since, history, window_end, now, assessment))
+                            slot, current, since, history, r.window_end, now, assessment))
                     log.warning("no safe rollback target for %s: %s", slot, choice.reason)
                     return outcome("no_safe_candidate", current, choice, event_id=event_id, event_time=at)
                 ctx = ChangeContext(
-                    reason=one_line(f"rollback ({rollback_type}): {reason}"), on_behalf_of=on_behalf_of,
-                    flow_run_id=flow_run_id,
+                    reason=one_line(f"rollback ({rollback_type}): {reason}"), on_behalf_of=r.on_behalf_of,
+                    flow_run_id=r.flow_run_id,
                     metadata={"rollback_type": rollback_type, "triggers": list(triggers), "for_cause": for_cause},
                 )
                 move = await self.repo.move_production(
@@ -180,17 +164,16 @@ class RollbackExecution:
         log.info("rolled back %s from version %s to %s (%s)", slot, current, choice.target, rollback_type)
         return outcome("executed", current, choice, move=move, event_id=event_id, event_time=at)
 
-    async def clear_production(
-        self, slot: Slot, *, assessed_version: int, reason: str, rollback_type: RollbackType = "on_failure",
-        metrics_snapshot: Mapping[str, Any] | None = None, dry_run: bool = False, flow_run_id: str | None = None,
-        on_behalf_of: str | None = None, now: datetime | None = None,
-    ) -> RollbackOutcome:
+    async def clear_production(self, request: RollbackRequest, *, now: datetime | None = None) -> RollbackOutcome:
         """Restore a slot's state before its first production version: take ``assessed_version`` out
         of production (it becomes failed) and leave the slot without one, in one transaction under the
         slot lock, recorded as an 'executed' rollback_events row whose to_version is NULL.
 
         Production changed since (another rollback or promotion came first) -> 'aborted', nothing written.
         """
+        r = request
+        slot, assessed_version, reason, rollback_type = r.slot, r.assessed_version, r.reason, r.rollback_type
+        on_behalf_of, flow_run_id = r.on_behalf_of, r.flow_run_id
         validate_slot(slot)
         check_version_number(assessed_version)
         check_reason(reason)
@@ -200,7 +183,7 @@ class RollbackExecution:
         def outcome(kind: str, current: int | None, **kw: Any) -> RollbackOutcome:
             return RollbackOutcome(slot, kind, rollback_type, current, None, reason, **kw)  # type: ignore[arg-type]
 
-        if dry_run:
+        if r.dry_run:
             pointer = await q.current_pointer(self.pool, slot)
             current = pointer[0] if pointer else None
             return outcome("dry_run" if current == assessed_version else "aborted", current)
@@ -222,7 +205,7 @@ class RollbackExecution:
                 event_id, at, _ = await events_q.insert_event(
                     conn, slot=slot, from_version=assessed_version, to_version=None, rollback_type=rollback_type,
                     outcome="executed", reason=reason, triggers=(rollback_type,),
-                    metrics_snapshot={**(metrics_snapshot or {}), "production_version": assessed_version,
+                    metrics_snapshot={**(r.metrics_snapshot or {}), "production_version": assessed_version,
                                       "restored": "no production version"},
                     degradation=None, confidence=None, risk=None, on_behalf_of=on_behalf_of,
                     flow_run_id=flow_run_id, for_cause=True,

@@ -16,6 +16,7 @@ from alphaplus.core.validation import (
     check_version_number,
     one_line,
 )
+from alphaplus.rollback.results import RollbackRequest
 from alphaplus.rollback.service import RollbackService
 
 
@@ -44,10 +45,10 @@ async def quarantine_and_roll_back(
 
     async def roll_back(conn: Any, serving: Sequence[ServingQuarantined], why: str) -> None:
         for s in serving:
-            out = await service.execute_rollback(
+            out = await service.execute_rollback(RollbackRequest(
                 s.slot, assessed_version=s.version, reason=one_line(f"quarantine: {why}"), rollback_type="manual",
-                metrics_snapshot={"quarantine": s.why}, on_behalf_of=on_behalf_of, conn=conn,
-            )
+                metrics_snapshot={"quarantine": s.why}, on_behalf_of=on_behalf_of,
+            ), conn=conn)
             if out.outcome != "executed":
                 raise QuarantineOfServingVersion(
                     f"nothing was quarantined: version {s.version} serves {s.slot} and no other version of it "

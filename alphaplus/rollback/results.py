@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Mapping, Sequence
 
 from alphaplus.core.entities import ProductionMove, Slot
 from alphaplus.core.errors import AlphaPlusError
@@ -19,6 +19,30 @@ ResultOutcome = Literal[
     "none", "executed", "no_safe_candidate", "aborted", "dry_run", "market_shift", "superseded", "no_new_data",
     "error",
 ]
+
+
+@dataclass(frozen=True)
+class RollbackRequest:
+    """What a rollback is asked to do: the slot, the version it was judged on (None: whatever serves when
+    the lock is taken), the target (None: the policy's safest choice), why and for whom, and the evidence
+    an automatic rollback carries (its assessment and the end of the windows it consumed)."""
+
+    slot: Slot
+    assessed_version: int | None
+    reason: str
+    target_version: int | None = None
+    rollback_type: RollbackType = "manual"
+    triggers: Sequence[str] = ()
+    metrics_snapshot: Mapping[str, Any] | None = None
+    degradation: float | None = None
+    confidence: float | None = None
+    risk: str | None = None
+    for_cause: bool = True
+    dry_run: bool = False
+    flow_run_id: str | None = None
+    on_behalf_of: str | None = None
+    assessment: RollbackAssessment | None = None
+    window_end: datetime | None = None
 
 
 class NoSafeCandidate(AlphaPlusError):

@@ -37,6 +37,7 @@ from alphaplus.rollback.policy import assess_rollback_needs, horizon_of, next_hi
 from alphaplus.rollback.results import (
     NoSafeCandidate,
     RollbackOutcome,
+    RollbackRequest,
     RollbackType,
     SlotAssessmentResult,
     SlotFilter,
@@ -194,13 +195,13 @@ class RollbackService(RollbackExecution):
                                                                  flow_run_id, on_behalf_of)
                 if withheld is not None:
                     return withheld
-            out = await self.execute_rollback(
-                ev.slot, assessed_version=ev.version, target_version=None, reason=one_line("; ".join(a.reasons)),
+            out = await self.execute_rollback(RollbackRequest(
+                ev.slot, assessed_version=ev.version, reason=one_line("; ".join(a.reasons)),
                 rollback_type="automatic", triggers=a.triggers, metrics_snapshot=snapshot,
                 degradation=a.degradation, confidence=a.confidence, risk=a.severity, for_cause=True,
-                dry_run=dry_run, flow_run_id=flow_run_id, on_behalf_of=on_behalf_of, now=now,
+                dry_run=dry_run, flow_run_id=flow_run_id, on_behalf_of=on_behalf_of,
                 assessment=a, window_end=ev.new_windows.window_end,
-            )
+            ), now=now)
         except Exception as e:  # noqa: BLE001 - reported in the slot's result; the others go on
             log.warning("rollback of %s failed: %s", ev.slot, e, exc_info=not isinstance(e, AlphaPlusError))
             return SlotAssessmentResult(ev.slot, ev.version, a.status, "error", assessment=a, error=str(e))
@@ -276,11 +277,11 @@ class RollbackService(RollbackExecution):
             return RollbackOutcome(slot, "aborted", rollback_type, current, None,
                                    f"{reason} (production is version {current}, not {expected_version})")
         snapshot = {"requested_target": to_version, "production_version": current}
-        return await self.execute_rollback(
+        return await self.execute_rollback(RollbackRequest(
             slot, assessed_version=current, target_version=to_version, reason=reason, rollback_type=rollback_type,
-            metrics_snapshot=snapshot, confidence=1.0 if rollback_type == "manual" else None, risk=None,
-            for_cause=True, dry_run=dry_run, flow_run_id=flow_run_id, on_behalf_of=on_behalf_of, now=now,
-        )
+            metrics_snapshot=snapshot, confidence=1.0 if rollback_type == "manual" else None,
+            dry_run=dry_run, flow_run_id=flow_run_id, on_behalf_of=on_behalf_of,
+        ), now=now)
 
     async def list_events(self, **filters: Any) -> list[Any]:
         """Rollback events (optionally of one model, slot or outcome), newest first."""
@@ -307,11 +308,12 @@ class RollbackService(RollbackExecution):
                 dry_run=dry_run, flow_run_id=flow_run_id, on_behalf_of=on_behalf_of,
             )
             try:
+                request = RollbackRequest(move.slot, assessed_version=move.to_version,
+                                          target_version=move.from_version, **common)
                 if move.from_version is None:
-                    out = await self.clear_production(move.slot, assessed_version=move.to_version, **common)
+                    out = await self.clear_production(request)
                 else:
-                    out = await self.execute_rollback(move.slot, assessed_version=move.to_version,
-                                                      target_version=move.from_version, for_cause=True, **common)
+                    out = await self.execute_rollback(request)
             except AlphaPlusError as e:
                 log.warning("move of %s by run %s not undone: %s", move.slot, failed_flow_run_id, e)
                 errors.append(f"{move.slot}: {e}")

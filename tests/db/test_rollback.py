@@ -10,6 +10,7 @@ import pytest
 
 from alphaplus.core.entities import Slot
 from alphaplus.core.errors import InvalidInput, ModelNotFound, NoProductionVersion, VersionNotFound
+from alphaplus.rollback.results import RollbackRequest
 from alphaplus.rollback.service import RollbackService, SlotFilter, UnsafeRollbackTarget
 from db.pool import get_pool
 from tests.db.conftest import make_lineage
@@ -177,7 +178,7 @@ async def test_concurrent_assessments_of_a_slot_roll_back_at_most_once(service, 
 
     runs = await asyncio.gather(*(service.assess_slots(flt, now=t) for _ in range(6)))
     manual = await asyncio.gather(*(
-        service.execute_rollback(v3.slot, assessed_version=v3.version, reason="operator", rollback_type="manual")
+        service.execute_rollback(RollbackRequest(v3.slot, assessed_version=v3.version, reason="operator"))
         for _ in range(3)
     ))
     outcomes = [r.outcome for [r] in runs] + [m.outcome for m in manual]
@@ -201,7 +202,8 @@ async def test_failed_quarantined_and_tampered_versions_are_never_chosen(
     path.write_bytes(bytes(data))
     await registry.mark_failed(model_name, v4.version, reason="broken")
 
-    plan = await service.execute_rollback(v5.slot, assessed_version=v5.version, reason="check", dry_run=True)
+    plan = await service.execute_rollback(RollbackRequest(v5.slot, assessed_version=v5.version, reason="check",
+                                                          dry_run=True))
     assert plan.outcome == "dry_run" and plan.to_version == v1.version
     why = {r.version: " ".join(r.reasons) for r in plan.choice.ranking}
     assert "quarantined" in why[v2.version]
