@@ -214,6 +214,14 @@ async def _check_schema(pool: asyncpg.Pool) -> None:
         raise SchemaOutOfDate(f"the database is behind this code by {len(missing)} migration(s), from "
                               f"{missing[0]}: {MIGRATE_HINT}")
 
+
+async def close_pool(dsn: str) -> None:
+    """Close the running event loop's pools of ``dsn`` (e.g. before its database is dropped)."""
+    by_dsn = _pools.get(asyncio.get_running_loop(), {})
+    for key in [k for k in by_dsn if k == dsn or k.startswith(dsn + "\x00")]:
+        await by_dsn.pop(key).close()
+
+
 async def close_pools() -> None:
     """Close the pools of the running event loop (call before the loop ends)."""
     loop = asyncio.get_running_loop()
