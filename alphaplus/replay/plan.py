@@ -125,3 +125,30 @@ def timeline(plan: ReplayPlan, candles: dict[str, pd.DataFrame]) -> Iterator[tup
     events += [(t, 1 if kind == "assess" else 2, kind, None) for t, kind in steps]
     for t, _, kind, payload in sorted(events, key=lambda e: (e[0], e[1])):
         yield t, kind, payload
+
+
+class TimeMap:
+    """Which real instant the replay passed each simulated instant at.
+
+    The database stamps its own times (production pointer moves, rollback events) and the engine
+    stamps each prediction with the real time it was made; windows of predictions are therefore cut
+    in real time, at the real instant the replay passed the simulated cut."""
+
+    def __init__(self) -> None:
+        self._sim: list[datetime] = []
+        self._real: list[datetime] = []
+
+    def mark(self, sim: datetime, real: datetime) -> None:
+        """The replay is about to process simulated instant ``sim``; the real time is ``real``."""
+        if self._sim and sim < self._sim[-1]:
+            raise ValueError("simulated time runs forward")
+        self._sim.append(sim)
+        self._real.append(real)
+
+    def real_after(self, sim: datetime, default: datetime) -> datetime:
+        """The real time by which everything of simulated instants up to ``sim`` was done: the mark of
+        the first instant after ``sim`` (``default`` when there is none yet)."""
+        import bisect
+
+        i = bisect.bisect_right(self._sim, sim)
+        return self._real[i] if i < len(self._real) else default

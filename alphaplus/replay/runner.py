@@ -10,7 +10,7 @@ is handed only the candles known at its instant, so no step can see a later one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
@@ -18,11 +18,16 @@ import pandas as pd
 from alphaplus.core.settings import Settings
 from alphaplus.ml.pipeline import TrainingConfig
 from alphaplus.ml.features import DEFAULT_FEATURE_SPEC
-from alphaplus.replay.plan import ReplayPlan, known_candles, timeline
+from alphaplus.replay.plan import ReplayPlan, TimeMap, known_candles, timeline
 from alphaplus.replay.policies import ReplayPolicy
 from alphaplus.replay.steps import Decision, Fit, Lane, assess_lane, resolve_outcomes, retrain_symbol
 
 Progress = Callable[[int, int, datetime], None]
+
+
+def real_now() -> datetime:
+    """The wall clock (the database's and the engine's stamps are real times)."""
+    return datetime.now(timezone.utc)
 
 
 @dataclass
@@ -56,26 +61,12 @@ def lanes_for(plan: ReplayPlan, policies: Sequence[ReplayPolicy]) -> list[Lane]:
     return [Lane(p, f"{plan.model_name}.{p.name}") for p in policies]
 
 
-def _stamping_sink(sink: Callable, plan: ReplayPlan) -> Callable:
-    """The recorder's sink with each event's prediction time set to its bar's close: the simulated
-    instant the engine answered (the engine stamps the wall clock)."""
-    from alphaplus.inference.events import BAR_TS
-
-    bar = plan.bar
-
-    async def stamped(events: list[tuple], usage: list) -> None:
-        events = [(e[BAR_TS] + bar, *e[1:]) if e[BAR_TS] is not None else e for e in events]
-        await sink(events, usage)
-
-    return stamped
-
-
 async def _open_engine(registry: Any, pool: Any, scratch: Any, lane: Lane, plan: ReplayPlan) -> Any:
     from alphaplus.inference.engine import InferenceEngine
     from alphaplus.inference.recorder import InferenceRecorder
     from db.inference import event_writer
 
-    recorder = InferenceRecorder.from_settings(_stamping_sink(event_writer(pool), plan), scratch.settings)
+    recorder = InferenceRecorder.from_settings(event_writer(pool), scratch.settings)
     engine = InferenceEngine(registry, recorder, dsn=scratch.dsn, settings=scratch.settings,
                              model_name=lane.model_name)
     await engine.start()
@@ -134,14 +125,21 @@ async def run_replay(
                     engine.warm_up(symbol, known_candles(frame, plan.start, plan.bar).tail(engine.history_bars))
             for lane in lanes:
                 run.served[lane.policy.name] = []
+            clock = TimeMap()
+            resolved_to = real_now()
             for i, (now, kind, payload) in enumerate(events):
+                clock.mark(now, real_now())
                 if kind == "bars":
                     await _serve(engines, lanes, payload, run)
                 elif kind == "assess":
                     await sync_candles(now)
                     for engine in engines.values():
                         await engine.recorder.flush()
-                    await resolve_outcomes(now=now, window=plan.assess_every, delay=plan.bar * (plan.horizon + 1))
+                    # Predictions of bars closed by the cut have matured by now (horizon bars later).
+                    cut = clock.real_after(now - plan.bar * plan.horizon, resolved_to)
+                    if cut > resolved_to:
+                        await resolve_outcomes(window_start=resolved_to, window_end=cut)
+                        resolved_to = cut
                     for lane in lanes:
                         run.decisions += await assess_lane(services[lane.policy.name], lane, now)
                         engines[lane.policy.name].versions.invalidate_all()

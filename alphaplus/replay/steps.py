@@ -128,15 +128,13 @@ async def gate_version(registry: Any, version: Any, candles: pd.DataFrame, confi
                     to_version=version.version if d.outcome == "promote" else None, reasons=tuple(d.reasons))
 
 
-async def resolve_outcomes(*, now: datetime, window: timedelta, delay: timedelta) -> int:
-    """Resolve the window of predictions whose outcomes have matured by ``now`` (bar time): the
-    outcome-resolution flow's steps with the simulated ``now``. Returns the records written."""
+async def resolve_outcomes(*, window_start: datetime, window_end: datetime) -> int:
+    """Resolve the predictions made in [window_start, window_end) (real prediction times) whose
+    outcomes have matured in the candles stored so far (bar time): the outcome-resolution flow's steps.
+    Returns the records written."""
     from alphaplus.monitoring import service as outcomes
-    from alphaplus.monitoring.outcomes import window_bounds
 
-    start, end = window_bounds(max(1, int(window.total_seconds() // 60)), now=now,
-                               delay_minutes=int(delay.total_seconds() // 60))
-    loaded = await outcomes.load_window(window_start=start, window_end=end)
+    loaded = await outcomes.load_window(window_start=window_start, window_end=window_end)
     records = outcomes.summarize(loaded)
     await outcomes.store(records)
     return len(records)
