@@ -87,7 +87,7 @@ def serving_timeline(close_at: pd.Series, versions: np.ndarray) -> list[dict[str
 
 
 def _concat(parts: list[tuple]) -> tuple:
-    order = np.argsort(np.concatenate([np.asarray(p[0].to_numpy(), dtype="datetime64[ns]") for p in parts]), kind="stable")
+    order = np.argsort(np.concatenate([pd.DatetimeIndex(p[0]).asi8 for p in parts]), kind="stable")
     close_at = pd.concat([p[0] for p in parts], ignore_index=True).iloc[order].reset_index(drop=True)
     return (close_at, *(np.concatenate([p[i] for p in parts])[order] for i in (1, 2, 3)))
 
