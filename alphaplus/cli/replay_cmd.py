@@ -65,7 +65,7 @@ def replay(
                       console=console, transient=True) as bar:
             task = bar.add_task("", total=None)
 
-            def progress(done: int, total: int, now) -> None:
+            def progress(done: int, total: int, now, kind: str) -> None:
                 bar.update(task, completed=done, total=total, description=f"simulated {now:%Y-%m-%d %H:%M}")
 
             _, report = run(lambda: run_replay(plan, policies, keep=keep, progress=progress))

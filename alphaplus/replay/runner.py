@@ -22,7 +22,8 @@ from alphaplus.replay.plan import ReplayPlan, TimeMap, known_candles, timeline
 from alphaplus.replay.policies import ReplayPolicy
 from alphaplus.replay.steps import Decision, Fit, Lane, assess_lane, resolve_outcomes, retrain_symbol
 
-Progress = Callable[[int, int, datetime], None]
+# (steps done, steps in all, simulated time, kind of the step just done: bars, assess or retrain)
+Progress = Callable[[int, int, datetime, str], None]
 
 
 def real_now() -> datetime:
@@ -157,7 +158,7 @@ async def run_replay(
                     for engine in engines.values():
                         engine.versions.invalidate_all()
                 if progress is not None:
-                    progress(i + 1, len(events), now)
+                    progress(i + 1, len(events), now, kind)
         finally:
             for engine in engines.values():
                 await engine.close()
