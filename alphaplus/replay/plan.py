@@ -31,6 +31,15 @@ def parse_period(text: str, *, what: str = "period") -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
+def period_text(period: timedelta) -> str:
+    """A period as ``parse_period`` reads it: ``7d``, ``12h``, ``30m``."""
+    minutes = int(period.total_seconds() // 60)
+    for unit, size in (("d", 1440), ("h", 60)):
+        if minutes % size == 0:
+            return f"{minutes // size}{unit}"
+    return f"{minutes}m"
+
+
 def parse_instant(text: str | datetime, *, what: str) -> datetime:
     """A date or ISO instant as an aware UTC datetime (naive means UTC)."""
     try:
@@ -78,7 +87,7 @@ class ReplayPlan:
     def to_dict(self) -> dict[str, Any]:
         return {
             "symbols": list(self.symbols), "start": self.start.isoformat(), "end": self.end.isoformat(),
-            "retrain_every": str(self.retrain_every), "assess_every": str(self.assess_every),
+            "retrain_every": period_text(self.retrain_every), "assess_every": period_text(self.assess_every),
             "regimes": list(self.regimes), "model_name": self.model_name, "timeframe": self.timeframe,
             "horizon": self.horizon, "hyperparameters": dict(self.hyperparameters), "validate": self.validate,
         }
