@@ -3,6 +3,7 @@ flip and refuses new models after it; its fits, served answers and report equal 
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import numpy as np
@@ -61,9 +62,22 @@ async def test_replay_rolls_back_after_a_planted_flip_and_matches_the_same_steps
     before = [s.version for s in served if pd.Timestamp(s.bar_ts) + pd.Timedelta(hours=1) <= first_loss.at]
     assert before[-1] == first_loss.from_version and after[0] == first_loss.to_version
 
+    # The assessment that rolled back judged exactly the matured answers the rolled-back version served
+    # since its promotion: their count and balanced accuracy, by hand, are those its reason states.
+    promoted = max(d.at for d in decisions if d.kind == "promote" and d.to_version == first_loss.from_version)
+    labels = make_labels(flip_market, 1)
+    stint = [s for s in served if s.version == first_loss.from_version
+             and promoted < pd.Timestamp(s.bar_ts) + pd.Timedelta(hours=1) <= first_loss.at - plan.bar * plan.horizon]
+    y = np.array([labels.iloc[index[pd.Timestamp(s.bar_ts)]] for s in stint])
+    p = np.array([int(s.probability > 0.5) for s in stint])
+    balanced = (np.mean(p[y == 1] == 1) + np.mean(p[y == 0] == 0)) / 2
+    stated = re.search(r"balanced accuracy over no skill \(0\.5\) ([-+]\d\.\d{3}) .* on (\d+) live outcomes",
+                       first_loss.reasons[0])
+    assert stated is not None, first_loss.reasons
+    assert int(stated.group(2)) == len(stint) and float(stated.group(1)) == round(balanced - 0.5, 3)
+
     # The report's numbers for the served signal are the hit rate and MCC of those answers by hand.
     report = build_report(run, {"BTCUSDT": flip_market})
-    labels = make_labels(flip_market, 1)
     period = report["slots"][0]["metrics"]["policy:lenient"]["periods"][-2]
     lo, hi = pd.Timestamp(period["start"]), pd.Timestamp(period["end"])
     mine = [s for s in served if lo < pd.Timestamp(s.bar_ts) + pd.Timedelta(hours=1) <= hi
