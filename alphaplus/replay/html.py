@@ -125,6 +125,18 @@ def _totals_table(metrics: Mapping[str, Any]) -> str:
             f'<th>net return (after costs)</th><th>trades</th></tr>{rows}</table>')
 
 
+def _decision_counts(report: Mapping[str, Any]) -> str:
+    """Per policy, how many decisions of each kind it made over the replay."""
+    kinds = ("promote", "reject", "needs_review", "rollback", "no_safe_candidate", "market_shift", "skipped", "failed")
+    head = "".join(f"<th>{k.replace('_', ' ')}</th>" for k in kinds)
+    rows = []
+    for p in report["policies"]:
+        made = [d["kind"] for d in report["decisions"] if d["policy"] == p["name"]]
+        rows.append(f'<tr><td class="l">{escape(p["name"])}</td>' + "".join(f"<td>{made.count(k)}</td>" for k in kinds)
+                    + "</tr>")
+    return f'<table><tr><th class="l">policy</th>{head}</tr>{"".join(rows)}</table>'
+
+
 def _periods_table(metrics: Mapping[str, Any]) -> str:
     names = list(metrics)
     head = "".join(f"<th>{escape(n)}</th>" for n in names)
@@ -163,6 +175,7 @@ def render_html(report: Mapping[str, Any]) -> str:
             f'label horizon {plan["horizon"]} bars of {escape(plan["timeframe"])}; {len(report["fits"])} fits, '
             f'policies: {escape(", ".join(p["name"] for p in report["policies"]))}.</p>',
             _legend(names, series), "<h2>Overall</h2>", _totals_table(report["overall"]),
+            "<h3>Decisions per policy</h3>", _decision_counts(report),
             lines_svg(report["overall"], "net_return", names, cumulative=True,
                       title="cumulative net return after costs, per period"),
             lines_svg(report["overall"], "hit_rate", names, cumulative=False, title="hit rate per period"),

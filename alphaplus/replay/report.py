@@ -35,10 +35,11 @@ def build_report(run: Any, source: Mapping[str, pd.DataFrame]) -> dict[str, Any]
     for symbol, candles in source.items():
         table = m.bar_table(symbol, candles, start=plan.start, end=plan.end, bar=plan.bar, horizon=plan.horizon)
         probabilities = m.fit_probabilities(table, run.fits)
-        series = m.baseline_series(table, run.fits, probabilities)
+        series: dict[str, np.ndarray] = {}  # the policies' served signals first, then the baselines
         versions: dict[str, np.ndarray] = {}
         for p in run.policies:
             series[series_name(p.name)], versions[p.name] = m.served_series(table, run.served.get(p.name, []))
+        series.update(m.baseline_series(table, run.fits, probabilities))
         for regime in plan.regimes:
             rows = (table.frame["regime"] == regime).to_numpy()
             slot = _slot(run, table, rows, series, versions, spans, regime, symbol, cost_per_trade)
