@@ -67,6 +67,13 @@ def resolve_dsn(settings: Settings | None = None) -> str:
     return dsn
 
 
+def trust_as(dsn: str, like: str) -> None:
+    """Treat ``dsn`` as ``like`` for the superuser check: a scratch database made beside the embedded
+    cluster's is on that cluster too."""
+    if like in _embedded_dsns:
+        _embedded_dsns.add(dsn)
+
+
 def _read_dsn_file(path: Path) -> str:
     # Read on every resolution, so a rotated secret file takes effect for new pools.
     try:

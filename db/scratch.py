@@ -27,7 +27,7 @@ def with_database(dsn: str, name: str) -> str:
 
 async def create_scratch(live_dsn: str, name: str) -> str:
     """Create the empty database ``name`` beside the live one (on its server) and return its DSN."""
-    from db.pool import connect
+    from db.pool import connect, trust_as
 
     if not re.fullmatch(r"[A-Za-z0-9_]{1,63}", name) or "_replay_" not in name:
         raise InvalidInput(f"{name!r} is not a replay scratch database name")
@@ -37,7 +37,9 @@ async def create_scratch(live_dsn: str, name: str) -> str:
             await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    return with_database(live_dsn, name)
+    dsn = with_database(live_dsn, name)
+    trust_as(dsn, live_dsn)
+    return dsn
 
 
 async def migrate_scratch(dsn: str) -> None:
