@@ -92,6 +92,7 @@ async def run_replay(
     from db.candles import upsert_candles
     from db.instruments import set_calendar
     from db.pool import get_pool
+    from tasks.data import fetch_candles
 
     run = ReplayRun(plan, list(policies))
     lanes = lanes_for(plan, policies)
@@ -117,10 +118,12 @@ async def run_replay(
             if calendar != "24/7":
                 await set_calendar(pool, symbol=symbol, calendar=calendar)
         await sync_candles(plan.start)
-        engines = {lane.policy.name: await _open_engine(registry, pool, scratch, lane, plan) for lane in lanes}
         services = {lane.policy.name: RollbackService(pool, ArtifactStore(scratch.settings.artifacts_dir),
                                                       lane.policy.rollback) for lane in lanes}
+        engines: dict[str, Any] = {}
         try:
+            for lane in lanes:
+                engines[lane.policy.name] = await _open_engine(registry, pool, scratch, lane, plan)
             for engine in engines.values():
                 for symbol, frame in source.items():
                     engine.warm_up(symbol, known_candles(frame, plan.start, plan.bar).tail(engine.history_bars))
@@ -147,7 +150,9 @@ async def run_replay(
                 else:
                     await sync_candles(now)
                     for symbol in source:
-                        candles = known_candles(source[symbol], now, plan.bar)
+                        # As the retrain flow does: the symbol's candles from the database, which holds
+                        # exactly those closed by now.
+                        candles = await fetch_candles.fn(symbol, plan.timeframe, None, now)
                         fits, decisions = await retrain_symbol(
                             registry, now=now, symbol=symbol, candles=candles, regimes=plan.regimes, lanes=lanes,
                             config=config, hyperparameters=plan.hyperparameters, timeframe=plan.timeframe,
