@@ -32,7 +32,8 @@ class Decision:
 
     at: datetime
     policy: str
-    kind: str  # promote | reject | needs_review | rollback | no_safe_candidate | market_shift | skipped | failed
+    # promote | reject | needs_review | rollback | no_safe_candidate | market_shift | skipped | failed | unchanged
+    kind: str
     regime: str
     symbol: str
     version: int | None = None
@@ -109,7 +110,12 @@ async def retrain_symbol(
             fit.versions[lane.policy.name] = version.version
             if fit.training_data_hash is None:
                 fit.training_data_hash = (await registry.get_lineage(lane.model_name, version.version)).training_data_hash
-            decisions.append(await gate_version(registry, version, candles, config, lane, now))
+            if version.status == "staging":  # as the flow: a lineage registered before keeps its version
+                decisions.append(await gate_version(registry, version, candles, config, lane, now))
+            else:
+                decisions.append(Decision(now, lane.policy.name, "unchanged", regime, symbol, version=version.version,
+                                          reasons=(f"the same training as version {version.version} "
+                                                   f"({version.status}): nothing new to gate",)))
     return fits, decisions
 
 
