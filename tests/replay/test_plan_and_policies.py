@@ -115,6 +115,7 @@ def test_the_html_report_is_self_contained_and_escapes_reasons():
     report["slots"] = [{"regime": "trending", "symbol": "BTCUSDT", "bars": 1, "metrics": report["overall"],
                         "timeline": {"p": [{"version": 2, "from": T0.isoformat(), "to": T0.isoformat(), "bars": 1}]},
                         "decisions": [decision]}]
+    report["decisions"] = [decision]
     page = render_html(report)
     assert "<svg" in page and "<script" not in page and "&lt;script&gt;" in page
     assert "http://" not in page.replace("http://www.w3.org/2000/svg", "")
