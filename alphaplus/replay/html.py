@@ -127,7 +127,8 @@ def _totals_table(metrics: Mapping[str, Any]) -> str:
 
 def _decision_counts(report: Mapping[str, Any]) -> str:
     """Per policy, how many decisions of each kind it made over the replay."""
-    kinds = ("promote", "reject", "needs_review", "rollback", "no_safe_candidate", "market_shift", "skipped", "failed")
+    kinds = ("promote", "reject", "needs_review", "unchanged", "rollback", "no_safe_candidate", "market_shift", "skipped",
+             "failed")
     head = "".join(f"<th>{k.replace('_', ' ')}</th>" for k in kinds)
     rows = []
     for p in report["policies"]:

@@ -80,43 +80,66 @@ async def retrain_symbol(
     calendar: str | None,
 ) -> tuple[list[Fit], list[Decision]]:
     """Train each regime's slot of ``symbol`` once on ``candles`` (those known at ``now``), then register
-    and gate the fit in every lane: the retrain flow's steps, without Prefect's bookkeeping."""
+    and gate the fit in every lane: the retrain flow's steps (its training jobs included), without
+    Prefect's bookkeeping."""
     from tasks.data import validate_candles
-    from tasks.training import register_staging, train_slot
+    from tasks.training import finish_training_job, start_training_job, train_slot
 
     fits: list[Fit] = []
     decisions: list[Decision] = []
+    jobs = {(lane.policy.name, regime): await start_training_job.fn(
+        Slot(lane.model_name, regime, symbol), timeframe, None,
+        {"horizon": config.horizon, "bars": len(candles), "replay_at": now.isoformat()})
+        for regime in regimes for lane in lanes}
     if calendar is not None:
         report = validate_candles.fn(candles, symbol, timeframe, calendar, config.horizon)
         if not report.success:
-            for regime in regimes:
-                decisions += [Decision(now, lane.policy.name, "failed", regime, symbol, reasons=(report.reason(),))
-                              for lane in lanes]
+            for (policy, regime), job in jobs.items():
+                await finish_training_job.fn(job, "failed", error=report.summary()[:4000],
+                                             validation_result=report.to_dict())
+                decisions.append(Decision(now, policy, "failed", regime, symbol, reasons=(report.reason(),)))
             return fits, decisions
     for regime in regimes:
         try:
             stored = train_slot.fn(candles, regime, config, dict(hyperparameters), artifact_root)
         except InsufficientData as e:
-            decisions += [Decision(now, lane.policy.name, "skipped", regime, symbol, reasons=(str(e),)) for lane in lanes]
+            for lane in lanes:
+                await finish_training_job.fn(jobs[(lane.policy.name, regime)], "skipped", error=str(e))
+                decisions.append(Decision(now, lane.policy.name, "skipped", regime, symbol, reasons=(str(e),)))
             continue
         fit = Fit(now, regime, symbol, stored.fit.trained, float(stored.fit.training_metrics["class_balance"]),
                   candles["ts"].iloc[-1].to_pydatetime())
         fits.append(fit)
         for lane in lanes:
-            slot = Slot(lane.model_name, regime, symbol)
-            registration = await register_staging.fn(slot, stored, candles, config, dict(hyperparameters), timeframe,
-                                                     None)
-            version = registration.version
-            fit.versions[lane.policy.name] = version.version
-            if fit.training_data_hash is None:
-                fit.training_data_hash = (await registry.get_lineage(lane.model_name, version.version)).training_data_hash
-            if version.status == "staging":  # as the flow: a lineage registered before keeps its version
-                decisions.append(await gate_version(registry, version, candles, config, lane, now))
-            else:
-                decisions.append(Decision(now, lane.policy.name, "unchanged", regime, symbol, version=version.version,
-                                          reasons=(f"the same training as version {version.version} "
-                                                   f"({version.status}): nothing new to gate",)))
+            job = jobs[(lane.policy.name, regime)]
+            try:
+                decision = await _register_and_gate(registry, lane, fit, stored, candles, config, hyperparameters,
+                                                    timeframe, now)
+            except Exception as e:  # noqa: BLE001 - as in the flow: recorded per slot, the others go on
+                await finish_training_job.fn(job, "failed", error=str(e)[:4000])
+                decisions.append(Decision(now, lane.policy.name, "failed", regime, symbol, reasons=(str(e)[:2000],)))
+                continue
+            decisions.append(decision)
+            await finish_training_job.fn(job, "succeeded", version=decision.version, metadata={"decision": decision.kind})
     return fits, decisions
+
+
+async def _register_and_gate(registry: Any, lane: Lane, fit: Fit, stored: Any, candles: pd.DataFrame,
+                             config: TrainingConfig, hyperparameters: Mapping[str, Any], timeframe: str,
+                             now: datetime) -> Decision:
+    """Register a fit as staging in the lane and gate it (a lineage registered before keeps its version)."""
+    from tasks.training import register_staging
+
+    slot = Slot(lane.model_name, fit.regime, fit.symbol)
+    registration = await register_staging.fn(slot, stored, candles, config, dict(hyperparameters), timeframe, None)
+    version = registration.version
+    fit.versions[lane.policy.name] = version.version
+    if fit.training_data_hash is None:
+        fit.training_data_hash = (await registry.get_lineage(lane.model_name, version.version)).training_data_hash
+    if version.status == "staging":
+        return await gate_version(registry, version, candles, config, lane, now)
+    return Decision(now, lane.policy.name, "unchanged", fit.regime, fit.symbol, version=version.version,
+                    reasons=(f"the same training as version {version.version} ({version.status}): nothing new to gate",))
 
 
 async def gate_version(registry: Any, version: Any, candles: pd.DataFrame, config: TrainingConfig, lane: Lane,
