@@ -28,7 +28,7 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["DO_NOT_TRACK"] = "1"
 
 MODULES = ("bench_registry", "bench_retrain", "bench_inference", "bench_assess", "bench_decisions",
-           "bench_rollback_oc", "bench_ui", "bench_scale")
+           "bench_rollback_oc", "bench_ui", "bench_scale", "bench_replay")
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
 TIME_UNITS = {"ns", "us", "ms", "s"}
 

@@ -67,6 +67,13 @@ def resolve_dsn(settings: Settings | None = None) -> str:
     return dsn
 
 
+def trust_as(dsn: str, like: str) -> None:
+    """Treat ``dsn`` as ``like`` for the superuser check: a scratch database made beside the embedded
+    cluster's is on that cluster too."""
+    if like in _embedded_dsns:
+        _embedded_dsns.add(dsn)
+
+
 def _read_dsn_file(path: Path) -> str:
     # Read on every resolution, so a rotated secret file takes effect for new pools.
     try:
@@ -213,6 +220,14 @@ async def _check_schema(pool: asyncpg.Pool) -> None:
     if missing:
         raise SchemaOutOfDate(f"the database is behind this code by {len(missing)} migration(s), from "
                               f"{missing[0]}: {MIGRATE_HINT}")
+
+
+async def close_pool(dsn: str) -> None:
+    """Close the running event loop's pools of ``dsn`` (e.g. before its database is dropped)."""
+    by_dsn = _pools.get(asyncio.get_running_loop(), {})
+    for key in [k for k in by_dsn if k == dsn or k.startswith(dsn + "\x00")]:
+        await by_dsn.pop(key).close()
+
 
 async def close_pools() -> None:
     """Close the pools of the running event loop (call before the loop ends)."""

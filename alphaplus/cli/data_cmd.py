@@ -15,7 +15,7 @@ app = typer.Typer(help="Market data: import OHLCV files, generate synthetic cand
 
 # Below this many rows an import takes about a second: a progress bar would only flicker.
 _PROGRESS_MIN_ROWS = 50_000
-_DYNAMICS = ("default", "shifted")
+_DYNAMICS = ("default", "shifted", "strong_trend")
 _FILE_SUFFIXES = (".csv", ".parquet")
 # About half a minute of generation on a small machine (228 years of hourly bars): more is a typo.
 MAX_SYNTH_BARS = 2_000_000
@@ -117,7 +117,8 @@ def synth(
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed: the same seed gives the same candles "
                                        "(default: derived from the symbol, so symbols differ)."),
     dynamics: str = typer.Option("default", "--dynamics",
-                                 help="Market behaviour: default, or shifted (a changed market)."),
+                                 help="Market behaviour: default, shifted (a changed market) or strong_trend "
+                                 "(trending stretches with an edge a model can learn)."),
     start: str = typer.Option("2024-01-01", "--start", help="Time of the first bar (ISO 8601; naive means UTC)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o",
                                        help="Write a .csv or .parquet file instead of the database."),

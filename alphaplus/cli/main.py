@@ -15,6 +15,7 @@ from alphaplus.cli import (
     pipeline_cmd,
     quarantine_cmd,
     registry_cmd,
+    replay_cmd,
     report_cmd,
     rollback_cmd,
     symbols_cmd,
@@ -36,6 +37,7 @@ symbols_cmd.register(app)
 registry_cmd.register(app)
 quarantine_cmd.register(app)
 report_cmd.register(app)
+replay_cmd.register(app)
 outcomes_cmd.register(app)
 artifacts_cmd.register(app)
 ui_cmd.register(app)
