@@ -10,13 +10,11 @@ Pure: the service reads and writes; this module words what it did.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from alphaplus.core.records import FlowRunMove, RollbackEvent
 from alphaplus.core.validation import one_line
 from alphaplus.rollback.results import RollbackOutcome
-
-if TYPE_CHECKING:  # rows read by the service; this module only words them
-    from db.rollback_events import FlowRunMove, RollbackEvent
 
 
 def undo_reason(move: FlowRunMove, failed_flow_run: str, why: str) -> str:
