@@ -51,11 +51,6 @@ def shown(value: object, limit: int | None = 300) -> str:
     return escape(printable(value, limit))
 
 
-def cells(*values: object) -> list[str]:
-    """Table cells, each ``shown``."""
-    return [shown(v) for v in values]
-
-
 def _json_value(value: Any) -> Any:
     # A numeric column (model_artifact_size_mb) stays a number; dates, UUIDs and the rest are text.
     return float(value) if isinstance(value, Decimal) else str(value)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from alphaplus.cli.common import cells, console, print_json, run, shown
+from alphaplus.cli.common import console, print_json, run, shown
+from alphaplus.cli.tables import Column, show
 
 app = typer.Typer(help="Database: start or stop the embedded cluster, migrate, show status.", no_args_is_help=True)
 
@@ -63,8 +64,6 @@ def migrate_cmd() -> None:
 @app.command("status")
 def status(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables.")) -> None:
     """Show the storage mode (TimescaleDB or plain), applied migrations and row counts."""
-    from rich.table import Table
-
     from alphaplus.core.redaction import mask_secrets
     from db.pool import connect, resolve_dsn
     from db.status import database_status
@@ -84,11 +83,6 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON instea
         return
     console.print(f"database: {shown(mask_secrets(dsn))}  (PostgreSQL {shown(st.server_version)})")
     console.print(f"mode: {st.mode}" + (f"; hypertables: {', '.join(st.hypertables)}" if st.hypertables else ""))
-    migrations = Table("migration", "checksum", "applied at", title="migrations")
-    for name, checksum, applied_at in st.migrations:
-        migrations.add_row(*cells(name, checksum, applied_at))
-    console.print(migrations)
-    counts = Table("table", "rows", title="row counts")
-    for table, n in st.row_counts.items():
-        counts.add_row(*cells(table, n))
-    console.print(counts)
+    show([Column("migration"), Column("checksum", 1), Column("applied at")], st.migrations, wide=True,
+         title="migrations")
+    show([Column("table"), Column("rows", justify="right")], st.row_counts.items(), wide=True, title="row counts")

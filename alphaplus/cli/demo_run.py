@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from rich.console import Console
-from rich.table import Table
 
-from alphaplus.cli.common import cells, shown
+from alphaplus.cli.common import shown
+from alphaplus.cli.tables import Column, table
 
 # Seeds whose synthetic markets give the story its shape: round one's trending models beat the
 # no-skill references of their window (so the gate promotes them), round two's are not worse, and the
@@ -135,14 +135,15 @@ async def resolve_and_assess(console: Console, state: DemoState, window_start: d
     return records, [r for r in results if r.slot.model_name == state.model_name]
 
 
-def phase_table(phase: int, records, results) -> Table:
-    table = Table("slot", "serving", "live accuracy (n)", "assessment", title=f"live phase {phase}")
+def phase_table(phase: int, records, results, width: int):
     live = {(r.regime, r.symbol, r.version): r for r in records if r.source == "live"}
+    rows = []
     for r in sorted(results, key=lambda r: (r.slot.symbol, r.slot.regime)):
         rec = live.get((r.slot.regime, r.slot.symbol, r.production_version))
         acc = f"{rec.metrics.accuracy:.3f} ({rec.metrics.n_samples})" if rec and rec.metrics.accuracy is not None else "–"
-        table.add_row(f"{r.slot.symbol}/{r.slot.regime}", f"v{r.production_version}", acc, _verdict(r))
-    return table
+        rows.append((f"{r.slot.symbol}/{r.slot.regime}", f"v{r.production_version}", acc, _verdict(r)))
+    return table([Column(h) for h in ("slot", "serving", "live accuracy (n)", "assessment")], rows, width=width,
+                 wide=True, title=f"live phase {phase}")
 
 
 def _verdict(r) -> str:
@@ -171,11 +172,10 @@ async def print_timeline(console: Console, state: DemoState) -> None:
     registry = await Registry.open()
     for symbol in SYMBOLS:
         slot = Slot(state.model_name, FOCUS_REGIME, symbol)
-        table = Table("version", "from", "to", "moved by", "reason", title=f"timeline of {slot}")
-        for p in await registry.slot_history(slot):
-            table.add_row(*cells(f"v{p.version}" if p.version else "none", f"{p.start:%Y-%m-%d %H:%M:%S}",
-                                 f"{p.end:%H:%M:%S}" if p.end else "now", p.actor, p.reason))
-        console.print(table)
+        rows = [(f"v{p.version}" if p.version else "none", f"{p.start:%Y-%m-%d %H:%M:%S}",
+                 f"{p.end:%H:%M:%S}" if p.end else "now", p.actor, p.reason) for p in await registry.slot_history(slot)]
+        console.print(table([Column(h) for h in ("version", "from", "to", "moved by", "reason")], rows,
+                            width=console.width, wide=True, title=f"timeline of {slot}"))
     service = await RollbackService.open()
     for e in await service.list_events(model_name=state.model_name):
         target = f"v{e.to_version}" if e.to_version is not None else "nothing restored"
@@ -217,7 +217,7 @@ async def run_demo(console: Console, model_name: str) -> None:
             counts = await live_phase(engine, state, phase, console)
             await engine.recorder.flush()
             records, results = await resolve_and_assess(console, state, started, datetime.now(UTC))
-            console.print(phase_table(phase, records, results))
+            console.print(phase_table(phase, records, results, console.width))
             console.print(f"  {counts['predictions']} predictions, {counts['no_model']} bars without a model")
     finally:
         await engine.close()
