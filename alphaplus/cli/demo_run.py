@@ -121,15 +121,12 @@ async def live_phase(engine, state: DemoState, phase: int, console: Console) -> 
     return counts
 
 
-async def resolve_and_assess(console: Console, state: DemoState, window_start: datetime, window_end: datetime):
-    """Resolve the phase's matured outcomes into performance history, then assess every slot."""
+async def resolve_and_assess(console: Console, state: DemoState):
+    """Resolve every matured outcome so far into performance history, then assess every slot."""
     from alphaplus.monitoring import service as outcomes_service
     from alphaplus.rollback.service import RollbackService
 
-    window = await outcomes_service.load_window(window_start=window_start, window_end=window_end,
-                                                model_name=state.model_name)
-    records = outcomes_service.summarize(window)
-    await outcomes_service.store(records)
+    records = await outcomes_service.resolve_outcomes(model_name=state.model_name)
     service = await RollbackService.open()
     results = await service.assess_all(now=datetime.now(UTC))
     return records, [r for r in results if r.slot.model_name == state.model_name]
@@ -213,10 +210,9 @@ async def run_demo(console: Console, model_name: str) -> None:
         for symbol, history in state.candles.items():
             engine.warm_up(symbol, history)  # each symbol's state, seeded once; every live bar then costs O(1)
         for phase in range(1, LIVE_PHASES + 1):
-            started = datetime.now(UTC)
             counts = await live_phase(engine, state, phase, console)
             await engine.recorder.flush()
-            records, results = await resolve_and_assess(console, state, started, datetime.now(UTC))
+            records, results = await resolve_and_assess(console, state)
             console.print(phase_table(phase, records, results))
             console.print(f"  {counts['predictions']} predictions, {counts['no_model']} bars without a model")
     finally:
