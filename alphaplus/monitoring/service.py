@@ -78,9 +78,9 @@ async def load_pending(
 ) -> PendingOutcomes:
     """Read the events not yet accounted for, their versions' metadata, their symbols' calendars, the
     candles their outcomes need and the PSI bin counts of the versions' latest history rows."""
+    from alphaplus.market.source_service import outcome_candles
     from db.instruments import calendars_of
     from db.performance import (
-        fetch_outcome_candles,
         fetch_pending_events,
         fetch_previous_drift,
         fetch_version_contexts,
@@ -94,7 +94,7 @@ async def load_pending(
     keys = {(m, int(v)) for m, v in zip(events["model_name"], events["version"])}
     contexts = await fetch_version_contexts(pool, keys)
     calendars = await calendars_of(pool, sorted({c.symbol for c in contexts.values()}))
-    candles = await fetch_outcome_candles(pool, _candle_requests(events, contexts))
+    candles = await outcome_candles(_candle_requests(events, contexts), settings)
     default_bars = settings.drift_window_bars
     sources = sorted({(m, int(v), SOURCES[bool(s)]) for m, v, s in
                       zip(events["model_name"], events["version"], events["shadow"])})
