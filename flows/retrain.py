@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import traceback
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,7 +15,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import Field
 
 from alphaplus.core.entities import Slot
-from alphaplus.core.errors import InsufficientData, RunFailed
+from alphaplus.core.errors import AlphaPlusError, InsufficientData, RunFailed
 from alphaplus.ml.features import DEFAULT_FEATURE_SPEC
 from alphaplus.ml.pipeline import TrainingConfig
 from alphaplus.promotion.config import gate_policy
@@ -35,6 +36,11 @@ from tasks.training import (
     train_slot,
     training_heartbeat,
 )
+
+
+def format_exception_text(e: BaseException) -> str:
+    """The exception's traceback as text."""
+    return "".join(traceback.format_exception(e))
 
 
 def _result(slot: Slot, **fields: Any) -> dict[str, Any]:
@@ -153,7 +159,10 @@ async def retrain(
             except Exception as e:  # noqa: BLE001 - recorded per slot, re-raised below as one failure
                 log.error("slot %s failed: %s", slot, e)
                 await finish_training_job(job_id, "failed", error=str(e)[:4000])
-                results.append(_result(slot, status="failed", error=str(e)))
+                # A user-level failure is its message; anything else (a bug) keeps its traceback for
+                # the CLI to show under the one-line reason.
+                unexpected = {} if isinstance(e, AlphaPlusError) else {"traceback": format_exception_text(e)}
+                results.append(_result(slot, status="failed", error=str(e), **unexpected))
 
     for r in results:
         log.info("%s", r)

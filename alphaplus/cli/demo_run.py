@@ -77,7 +77,7 @@ async def retrain_round(
     console: Console, state: DemoState, *, end: datetime | None, label: str, gate: dict | None = None
 ) -> None:
     """One run of the retrain flow over every slot of both symbols."""
-    from alphaplus.cli.pipeline_cmd import show_results
+    from alphaplus.cli.pipeline_cmd import print_slot_tracebacks, show_results
     from alphaplus.core.errors import RunFailed
     from flows.parameters import GateSettings
     from flows.retrain import retrain
@@ -89,6 +89,7 @@ async def retrain_round(
                                 gate=GateSettings(**(gate or {})))
     except RunFailed as e:  # the other slots' results stand
         console.print(f"  [yellow]{shown(e, 2000)}[/yellow]")
+        print_slot_tracebacks(e.results)
         results = e.results
     show_results(results, as_json=False)
     console.print(f"  ({time.perf_counter() - started:.1f} s)")
