@@ -32,6 +32,10 @@ def prefect_environment(verbose: bool = False) -> None:
     # would print the run's error logs and traceback above the one-line reason.
     chosen = "INFO" if verbose else get_settings().log_level
     os.environ["PREFECT_LOGGING_LEVEL"] = (chosen or "CRITICAL").upper()
+    if chosen is None:
+        # Prefect's background services log through loggers outside "prefect" (EventsWorker: "still
+        # processing items" while a failed run shuts down), which reach the root logger's console.
+        os.environ["PREFECT_LOGGING_ROOT_LEVEL"] = "CRITICAL"
     # The temporary server's own services log cancellation tracebacks at exit: not the user's concern.
     os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_SERVER_LEVEL", "CRITICAL")
     # Prefect creates its home without parents: make it, or it warns and falls back.
@@ -82,6 +86,9 @@ def train(
     horizon: int = typer.Option(12, min=1, max=1000, help="Label horizon in bars."),
     promote: bool = typer.Option(True, "--promote/--no-promote", help="Run the promotion gate after training."),
     canary: bool = typer.Option(False, help="On a passed gate, start a canary instead of promoting."),
+    source: Optional[str] = typer.Option(
+        None, "--source", help="Read candles from: candles (imported), table (ALPHAPLUS_CANDLE_TABLE) or folder "
+                               "(ALPHAPLUS_CANDLE_FOLDER). Default: ALPHAPLUS_CANDLE_SOURCE."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
 ) -> None:
@@ -98,6 +105,8 @@ def train(
         check_name("symbol", s)
     model = check_model_name(model or get_settings().default_model_name)
     timeframe = canonical_timeframe(timeframe)
+    if source is not None and source not in ("candles", "table", "folder"):
+        raise InvalidInput(f"unknown candle source {quoted(source)}; choose candles, table or folder")
     prefect_environment(verbose)
     from flows.retrain import retrain
 
@@ -106,6 +115,7 @@ def train(
             results = run_flow(lambda: retrain(
                 symbols=symbol, regime=regime, model_name=model,
                 timeframe=timeframe, horizon=horizon, promote=promote, canary=canary,
+                candle_source=source or "configured",
             ))
     except RunFailed as e:
         # Every slot's result is shown, the failed ones included, before the one-line error.
