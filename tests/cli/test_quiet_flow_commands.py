@@ -61,3 +61,9 @@ def test_demo_ends_a_user_level_failure_in_one_line_and_shows_the_logs_only_when
     logs = verbose.stdout + verbose.stderr
     assert "Finished in state Failed" in logs
     assert any(line.startswith("error: model name") for line in _lines(verbose.stderr))
+
+
+def test_train_refuses_an_unknown_candle_source_before_running_anything(cli_env, capsys):
+    assert main(["train", "--symbol", "EURUSD", "--source", "s3"]) == 1
+    err = capsys.readouterr().err
+    assert _lines(err) == ["error: unknown candle source 's3'; choose candles, table or folder"]
