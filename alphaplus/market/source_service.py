@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -24,19 +25,20 @@ from alphaplus.market.sources import (
 
 async def read_candles(
     *, symbol: str, timeframe: str, start: datetime | None = None, end: datetime | None = None,
-    source: str | None = None, settings: Settings | None = None, remember: bool = True,
+    source: str | None = None, settings: Settings | None = None, remember: bool = True, pool: Any = None,
 ) -> pd.DataFrame:
     """Candles of (symbol, timeframe) with start <= ts < end from the configured source (``source``:
     candles, table or folder, overriding ALPHAPLUS_CANDLE_SOURCE), as the canonical frame.
     ``remember``: record the drop folder's new files as read (training does; outcome resolution,
-    whose login may not write, only reads)."""
+    whose login may not write, only reads). ``pool``: the AlphaPlus database's pool to read the candles
+    table or the drop folder's record through (default: the settings' database)."""
     from db.pool import get_pool
 
     settings = settings or get_settings()
     where = source_of(settings, source)
     if isinstance(where, TableSource):
         return await _read_table(where, symbol, timeframe, start, end, settings)
-    pool = await get_pool(settings=settings)
+    pool = pool or await get_pool(settings=settings)
     if isinstance(where, FolderSource):
         return await _read_folder(pool, where.root, symbol, timeframe, start, end, remember)
     from db.candles import fetch_candles

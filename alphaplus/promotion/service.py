@@ -145,7 +145,7 @@ async def promote_with_gate(
             f"version {version} of {model_name} cannot be scored by the gate: {e}; promote it with --force "
             "and a --reason instead"
         ) from None
-    candles = await read_candles(symbol=target.symbol, timeframe=lineage.timeframe or "1h")
+    candles = await read_candles(symbol=target.symbol, timeframe=lineage.timeframe or "1h", pool=registry.repo.pool)
     policy = gate_policy_for(gate)
     outcome = await evaluate_challenger(registry, target, candles, config, policy)
     await record_comparison(registry, outcome, flow_run_id)
