@@ -4,6 +4,8 @@ Each runs in a child process, as a user's shell runs it."""
 
 from __future__ import annotations
 
+import pytest
+
 from alphaplus.cli.main import main
 from tests.market_shapes import market_candles
 
@@ -50,7 +52,13 @@ def test_train_shows_the_traceback_of_a_run_failing_for_an_unexpected_reason(cli
                                        "(this is a bug; its traceback is above)")
 
 
-def test_demo_ends_a_user_level_failure_in_one_line_and_shows_the_logs_only_when_verbose(cli_env, run_child):
+@pytest.fixture
+async def own_database(cli_env, make_database, monkeypatch):
+    """A database of its own for a child that writes the demo's market data (BTCUSDT, ETHUSDT)."""
+    monkeypatch.setenv("ALPHAPLUS_DATABASE_URL", await make_database("alphaplus_demo"))
+
+
+def test_demo_ends_a_user_level_failure_in_one_line_and_shows_the_logs_only_when_verbose(own_database, run_child):
     quiet = run_child("demo", "--model", "no spaces allowed")
     assert quiet.returncode == 1, quiet.stderr
     assert _lines(quiet.stderr) == [_lines(quiet.stderr)[0]] and "is not a valid name" in quiet.stderr
