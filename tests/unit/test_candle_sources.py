@@ -16,7 +16,6 @@ from alphaplus.market.sources import (
     FolderSource,
     TableSource,
     canonical_candles,
-    parse_column_map,
     parse_table_name,
     source_of,
 )
