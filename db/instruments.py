@@ -14,6 +14,7 @@ ON CONFLICT (symbol) DO UPDATE SET calendar = EXCLUDED.calendar
 RETURNING symbol, calendar, notes, created_at, updated_at
 """
 _GET = "SELECT calendar FROM instruments WHERE symbol = $1"
+_GET_MANY = "SELECT symbol, calendar FROM instruments WHERE symbol = ANY($1::text[])"
 # Every symbol with a calendar or candles: those without a row show the default.
 _LIST = """
 SELECT s.symbol, coalesce(i.calendar, $1) AS calendar, i.updated_at,
@@ -36,6 +37,14 @@ async def calendar_of(pool: asyncpg.Pool | asyncpg.Connection, symbol: str) -> s
     with translated():
         value = await pool.fetchval(_GET, symbol)
     return DEFAULT_CALENDAR if value is None else str(value)
+
+
+async def calendars_of(pool: asyncpg.Pool | asyncpg.Connection, symbols: list[str]) -> dict[str, str]:
+    """Each symbol's trading calendar (``24/7`` for those without one)."""
+    with translated():
+        rows = await pool.fetch(_GET_MANY, list(symbols))
+    found = {r["symbol"]: str(r["calendar"]) for r in rows}
+    return {s: found.get(s, DEFAULT_CALENDAR) for s in symbols}
 
 
 async def list_instruments(pool: asyncpg.Pool) -> list[dict]:

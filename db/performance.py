@@ -1,5 +1,6 @@
-"""SQL of outcome resolution: a window's inference events for all versions at once, the versions'
-metadata, the candles their outcomes need, and the model_performance_history rows written back."""
+"""SQL of outcome resolution: the inference events not yet accounted for, for all versions at once, the
+versions' metadata, the candles their outcomes need, and the model_performance_history rows and
+accounted events written back."""
 
 from __future__ import annotations
 
@@ -12,24 +13,32 @@ import pandas as pd
 from alphaplus.monitoring.outcomes import EVENT_COLUMNS, PerformanceRecord, VersionContext
 from db.errors import translated
 
-# The window's events, each flagged when its (version, source, bar) was already predicted in the
-# window's length before it: that bar's outcome and inputs belong to the earlier window (one event
-# per version and bar). Both scans use the prediction-time index.
-_WINDOW_EVENTS = """
-WITH earlier AS (
-    SELECT DISTINCT model_name, version, shadow, bar_ts
-    FROM inference_events
-    WHERE ts >= $1::timestamptz - ($2::timestamptz - $1::timestamptz) AND ts < $1 AND bar_ts IS NOT NULL
-      AND success
-      AND ($3::text IS NULL OR model_name = $3)
-)
+# Every event no resolution has accounted for yet, predicted before the resolution's clock ($1) and
+# inside the optional [since, until) of prediction times, each flagged when the bar it is about was
+# already counted for its version and source (its outcome and inputs belong to that earlier row).
+_PENDING_EVENTS = """
 SELECT e.model_name, e.version, e.shadow, e.success, e.latency_ms, e.bar_ts, e.prediction, e.features, e.ts,
-       (x.bar_ts IS NOT NULL) AS seen_before
+       e.id AS event_id,
+       (e.bar_ts IS NOT NULL AND EXISTS (
+           SELECT 1 FROM accounted_events x
+           WHERE x.counted_bar AND x.model_name = e.model_name AND x.version = e.version
+             AND x.shadow = e.shadow AND x.bar_ts = e.bar_ts)) AS seen_before
 FROM inference_events e
-LEFT JOIN earlier x
-       ON x.model_name = e.model_name AND x.version = e.version AND x.shadow = e.shadow AND x.bar_ts = e.bar_ts
-WHERE e.ts >= $1 AND e.ts < $2 AND ($3::text IS NULL OR e.model_name = $3)
+WHERE e.ts < $1 AND ($2::timestamptz IS NULL OR e.ts >= $2) AND ($3::timestamptz IS NULL OR e.ts < $3)
+  AND ($4::text IS NULL OR e.model_name = $4)
+  AND NOT EXISTS (SELECT 1 FROM accounted_events a WHERE a.event_id = e.id)
+ORDER BY e.ts, e.id
 """
+# The events a resolution accounted for; a concurrent resolution that got there first makes the
+# insert count short, and the whole resolution is rolled back (its rows are the other run's).
+_ACCOUNT = """
+INSERT INTO accounted_events (event_id, event_ts, model_name, version, shadow, bar_ts, counted_bar, resolved_at)
+SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::int[], $5::bool[], $6::timestamptz[],
+                     $7::bool[], $8::timestamptz[])
+ON CONFLICT (event_id) DO NOTHING
+"""
+# One resolution at a time per database: two would account the same events twice over.
+_RESOLUTION_LOCK = "SELECT pg_advisory_xact_lock(hashtext('alphaplus.outcome_resolution'))"
 # Per (version, source): the PSI bin counts of its latest windows before ``$4``, newest first, until
 # they hold ``$5`` distinct bars (the rolling set PSI is measured over).
 _PREVIOUS_DRIFT = """
@@ -70,12 +79,17 @@ CROSS JOIN LATERAL (
 ) AS c
 ORDER BY q.symbol, q.timeframe, c.ts
 """
+# A row's ts is the resolution's clock, made later than the version's (and source's) latest row when a
+# second resolution runs at the same clock (a replayed clock, a --since/--until pass): the assessment
+# consumes rows after its cursor (ts > last_window_end), so two rows must never share a ts.
 _INSERT_HISTORY = """
 INSERT INTO model_performance_history AS h (
     ts, window_start, model_name, version, regime, symbol, source, n_samples, n_correct, accuracy, f1,
     precision, recall, total_inferences, error_count, error_rate, latency_p50_ms, latency_p95_ms,
     latency_p99_ms, drift_metrics, max_psi, metrics)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+SELECT greatest($1::timestamptz, (SELECT max(p.ts) + interval '1 microsecond' FROM model_performance_history p
+                                  WHERE p.model_name = $3 AND p.version = $4 AND p.source = $7)),
+       $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22
 ON CONFLICT (model_name, version, source, ts, window_start) WHERE source IN ('live', 'shadow')
 DO NOTHING
 """
@@ -89,13 +103,14 @@ ORDER BY ts, version, source
 """
 
 
-async def fetch_window_events(
-    pool: asyncpg.Pool, *, window_start: datetime, window_end: datetime, model_name: str | None = None
+async def fetch_pending_events(
+    pool: asyncpg.Pool, *, now: datetime, since: datetime | None = None, until: datetime | None = None,
+    model_name: str | None = None,
 ) -> pd.DataFrame:
-    """Every event predicted in [window_start, window_end), of every version (of one model, or all)."""
+    """Every event not yet accounted for, predicted before ``now`` (and in [since, until) when given)."""
     with translated():
-        rows = await pool.fetch(_WINDOW_EVENTS, window_start, window_end, model_name)
-    return pd.DataFrame([tuple(r) for r in rows], columns=[*EVENT_COLUMNS, "ts", "seen_before"])
+        rows = await pool.fetch(_PENDING_EVENTS, now, since, until, model_name)
+    return pd.DataFrame([tuple(r) for r in rows], columns=[*EVENT_COLUMNS, "ts", "event_id", "seen_before"])
 
 
 async def fetch_previous_drift(
@@ -159,20 +174,36 @@ def _history_args(r: PerformanceRecord) -> tuple[Any, ...]:
     )
 
 
-async def insert_performance(pool: asyncpg.Pool, records: Sequence[PerformanceRecord]) -> int:
-    """Write one history row per record, in one transaction; returns how many were new.
+class _Concurrent(Exception):
+    """Another resolution accounted for some of these events first."""
 
-    A window already resolved keeps its rows: history is the evidence rollbacks were decided on,
-    so it is not rewritten (and a reader login needs INSERT only).
+
+async def insert_performance(
+    pool: asyncpg.Pool, records: Sequence[PerformanceRecord], accounted: Sequence[tuple] = ()
+) -> int:
+    """Write one history row per record and the accounted events (tuples in ``_ACCOUNT``'s column
+    order), in one transaction; returns how many history rows were written.
+
+    History is the evidence rollbacks were decided on, so it is not rewritten (a reader login needs
+    INSERT only). Events another resolution accounted for meanwhile write nothing (returns 0): their
+    history rows are that resolution's.
     """
-    if not records:
+    if not records and not accounted:
         return 0
     inserted = 0
-    with translated():
-        async with pool.acquire() as conn, conn.transaction():
-            for record in records:
-                status = await conn.execute(_INSERT_HISTORY, *_history_args(record))
-                inserted += int(status.rsplit(" ", 1)[-1])
+    try:
+        with translated():
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute(_RESOLUTION_LOCK)
+                if accounted:
+                    status = await conn.execute(_ACCOUNT, *[list(c) for c in zip(*accounted)])
+                    if int(status.rsplit(" ", 1)[-1]) != len(accounted):
+                        raise _Concurrent()
+                for record in records:
+                    status = await conn.execute(_INSERT_HISTORY, *_history_args(record))
+                    inserted += int(status.rsplit(" ", 1)[-1])
+    except _Concurrent:
+        return 0
     return inserted
 
 

@@ -7,6 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 RegimeChoice = Literal["all", "trending", "ranging", "volatile"]
+# Where a run reads candles: "configured" follows ALPHAPLUS_CANDLE_SOURCE.
+CandleSourceChoice = Literal["configured", "candles", "table", "folder"]
 
 
 class GateSettings(BaseModel):

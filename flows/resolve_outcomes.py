@@ -1,39 +1,38 @@
-"""The outcome-resolution flow: turn a window of recorded predictions into performance history."""
+"""The outcome-resolution flow: every recorded prediction whose horizon has elapsed on its symbol's
+trading calendar becomes performance history, once."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 from prefect import flow, get_run_logger
-from pydantic import Field
 
-from alphaplus.monitoring.outcomes import window_bounds
-from alphaplus.monitoring.service import record_summary
-from tasks.outcomes import load_outcome_window, store_performance, summarize_outcome_window
+from alphaplus.monitoring.service import check_period, record_summary, resolution_clock
+from tasks.outcomes import load_pending_outcomes, store_performance, summarize_matured_outcomes
 
 
 @flow(name="resolve-outcomes",
-      description="Score matured predictions of a time window and record accuracy, errors, latency and PSI.")
+      description="Score every matured, unresolved prediction and record accuracy, errors, latency and PSI.")
 async def resolve_outcomes_flow(
     model_name: str | None = None,
-    window_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 60,
-    delay_minutes: Annotated[int, Field(ge=0, le=30 * 24 * 60)] = 0,
-    window_end: datetime | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Resolve one window of predictions into model_performance_history rows (one per version and source).
+    """Resolve every prediction whose horizon has elapsed (in bars of its symbol's calendar) and that no
+    run resolved before, into model_performance_history rows (one per version and source).
 
     Args:
         model_name: Resolve one model's predictions; empty: every model's.
-        window_minutes: Length of the window of prediction times to resolve.
-        delay_minutes: Resolve the window ending this long ago, so outcomes have matured: at least the
-            label horizon times the bar length for live data.
-        window_end: Explicit end of the window (UTC); overrides delay_minutes.
+        since: Only predictions made at or after this time (UTC); empty: from the first.
+        until: Only predictions made before this time (UTC); empty: up to now.
     """
-    start, end = window_bounds(window_minutes, delay_minutes=delay_minutes, window_end=window_end)
-    window = await load_outcome_window(start, end, model_name)
-    records = summarize_outcome_window(window)
-    written = await store_performance(records)
-    get_run_logger().info("window %s to %s: %d versions, %d new history rows", start.isoformat(),
-                          end.isoformat(), len(records), written)
-    return [record_summary(r) for r in records]
+    check_period(since, until)
+    now = resolution_clock(None)
+    pending = await load_pending_outcomes(now, since, until, model_name)
+    resolution = summarize_matured_outcomes(pending)
+    written = await store_performance(resolution)
+    get_run_logger().info(
+        "%d predictions accounted for, %d history rows written; %d bars await their horizon, %d their candles",
+        len(resolution.accounted), written, resolution.immature, resolution.awaiting_candles)
+    return [record_summary(r) for r in resolution.records] if written else []

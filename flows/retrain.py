@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import traceback
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,7 +15,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import Field
 
 from alphaplus.core.entities import Slot
-from alphaplus.core.errors import InsufficientData, RunFailed
+from alphaplus.core.errors import AlphaPlusError, InsufficientData, RunFailed
 from alphaplus.ml.features import DEFAULT_FEATURE_SPEC
 from alphaplus.ml.pipeline import TrainingConfig
 from alphaplus.promotion.config import gate_policy
@@ -23,7 +24,7 @@ from alphaplus.ml.regimes import REGIMES
 from alphaplus.core.settings import get_settings
 from alphaplus.core.validation import check_model_name, check_name
 from flows.hooks import trigger_rollback_on_failure
-from flows.parameters import GateSettings, RegimeChoice
+from flows.parameters import CandleSourceChoice, GateSettings, RegimeChoice
 from tasks.data import fetch_candles, symbol_calendar, validate_candles
 from tasks.promotion import apply_decision, artifact_key, evaluate_challenger, publish_decision, record_comparison
 from tasks.training import (
@@ -35,6 +36,11 @@ from tasks.training import (
     train_slot,
     training_heartbeat,
 )
+
+
+def format_exception_text(e: BaseException) -> str:
+    """The exception's traceback as text."""
+    return "".join(traceback.format_exception(e))
 
 
 def _result(slot: Slot, **fields: Any) -> dict[str, Any]:
@@ -61,11 +67,12 @@ async def retrain(
     gate: GateSettings = GateSettings(),
     promote: bool = True,
     canary: bool = False,
+    candle_source: CandleSourceChoice = "configured",
 ) -> list[dict[str, Any]]:
     """Retrain every (symbol x regime) slot; one slot's failure does not lose the others' results.
 
     Args:
-        symbols: Symbols to retrain, e.g. ["BTCUSDT", "ETHUSDT"]; their candles must be in the database.
+        symbols: Symbols to retrain, e.g. ["BTCUSDT", "ETHUSDT"]; their candles must be in the candle source.
         regime: One market regime to retrain, or all of them (one slot per regime and symbol).
         model_name: Model the new versions are registered under.
         timeframe: Candle timeframe to train on, e.g. 1h, 15m, 1d.
@@ -76,6 +83,8 @@ async def retrain(
         gate: Overrides of the promotion gate for this run; empty fields keep the configured settings.
         promote: Run the promotion gate after registration (off: register as staging only).
         canary: On a passed gate, start a canary instead of promoting to production.
+        candle_source: Where candles are read: the candles table, the configured table or view, the
+            drop folder, or configured (ALPHAPLUS_CANDLE_SOURCE).
     """
     for symbol in symbols:
         check_name("symbol", symbol)
@@ -98,7 +107,8 @@ async def retrain(
 
     async with training_heartbeat(job_ids, settings.training_job_lease_seconds):
         for symbol in symbols:
-            candles = await fetch_candles(symbol, timeframe, start, end)
+            candles = await fetch_candles(symbol, timeframe, start, end,
+                                          None if candle_source == "configured" else candle_source)
             slots = [Slot(model_name, r, symbol) for r in regimes]
             jobs = {s: await start_training_job(s, timeframe, run_id, {"horizon": horizon, "bars": len(candles)})
                     for s in slots}
@@ -149,7 +159,10 @@ async def retrain(
             except Exception as e:  # noqa: BLE001 - recorded per slot, re-raised below as one failure
                 log.error("slot %s failed: %s", slot, e)
                 await finish_training_job(job_id, "failed", error=str(e)[:4000])
-                results.append(_result(slot, status="failed", error=str(e)))
+                # A user-level failure is its message; anything else (a bug) keeps its traceback for
+                # the CLI to show under the one-line reason.
+                unexpected = {} if isinstance(e, AlphaPlusError) else {"traceback": format_exception_text(e)}
+                results.append(_result(slot, status="failed", error=str(e), **unexpected))
 
     for r in results:
         log.info("%s", r)

@@ -14,12 +14,14 @@ from tasks.retry import transient_only
 
 
 @task(retries=2, retry_delay_seconds=1, retry_condition_fn=transient_only, cache_policy=NO_CACHE)
-async def fetch_candles(symbol: str, timeframe: str, start: datetime | None, end: datetime | None) -> pd.DataFrame:
-    """Read a symbol's candles for [start, end) from the database."""
-    from db.candles import fetch_candles as fetch
-    from db.pool import get_pool
+async def fetch_candles(
+    symbol: str, timeframe: str, start: datetime | None, end: datetime | None, source: str | None = None
+) -> pd.DataFrame:
+    """Read a symbol's candles for [start, end) from the configured source (candles table, the user's
+    table or view, or a drop folder; ``source`` overrides ALPHAPLUS_CANDLE_SOURCE)."""
+    from alphaplus.market.source_service import read_candles
 
-    return await fetch(await get_pool(), symbol=symbol, timeframe=timeframe, start=start, end=end)
+    return await read_candles(symbol=symbol, timeframe=timeframe, start=start, end=end, source=source)
 
 
 @task(retries=2, retry_delay_seconds=1, retry_condition_fn=transient_only, cache_policy=NO_CACHE)

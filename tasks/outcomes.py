@@ -1,4 +1,4 @@
-"""Tasks of outcome resolution: load a window of predictions, summarize it, store the history rows."""
+"""Tasks of outcome resolution: load what is pending, summarize what has matured, store the rows."""
 
 from __future__ import annotations
 
@@ -8,25 +8,25 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from alphaplus.monitoring import service as outcomes_service
-from alphaplus.monitoring.outcomes import PerformanceRecord
-from alphaplus.monitoring.service import OutcomeWindow
+from alphaplus.monitoring.service import PendingOutcomes, Resolution
 from tasks.retry import transient_only
 
 
 @task(retries=2, retry_delay_seconds=2, retry_condition_fn=transient_only, cache_policy=NO_CACHE)
-async def load_outcome_window(window_start: datetime, window_end: datetime, model_name: str | None) -> OutcomeWindow:
-    """Read a window's inference events, their versions' metadata and the candles of their outcomes."""
-    return await outcomes_service.load_window(window_start=window_start, window_end=window_end,
-                                              model_name=model_name)
+async def load_pending_outcomes(
+    now: datetime, since: datetime | None, until: datetime | None, model_name: str | None
+) -> PendingOutcomes:
+    """Read the predictions not yet accounted for, their versions, calendars and candles."""
+    return await outcomes_service.load_pending(now=now, since=since, until=until, model_name=model_name)
 
 
 @task(cache_policy=NO_CACHE)
-def summarize_outcome_window(window: OutcomeWindow) -> list[PerformanceRecord]:
-    """Compute per-version accuracy, errors, latency and PSI of a loaded window."""
-    return outcomes_service.summarize(window)
+def summarize_matured_outcomes(pending: PendingOutcomes) -> Resolution:
+    """Per-version accuracy, errors, latency and PSI of the predictions whose horizon has elapsed."""
+    return outcomes_service.summarize(pending)
 
 
 @task(retries=2, retry_delay_seconds=2, retry_condition_fn=transient_only, cache_policy=NO_CACHE)
-async def store_performance(records: list[PerformanceRecord]) -> int:
-    """Insert the window's rows into model_performance_history (a resolved window keeps its rows)."""
-    return await outcomes_service.store(records)
+async def store_performance(resolution: Resolution) -> int:
+    """Insert the history rows and the accounted predictions, in one transaction."""
+    return await outcomes_service.store(resolution)

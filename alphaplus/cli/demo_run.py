@@ -77,7 +77,7 @@ async def retrain_round(
     console: Console, state: DemoState, *, end: datetime | None, label: str, gate: dict | None = None
 ) -> None:
     """One run of the retrain flow over every slot of both symbols."""
-    from alphaplus.cli.pipeline_cmd import show_results
+    from alphaplus.cli.pipeline_cmd import print_slot_tracebacks, show_results
     from alphaplus.core.errors import RunFailed
     from flows.parameters import GateSettings
     from flows.retrain import retrain
@@ -89,6 +89,7 @@ async def retrain_round(
                                 gate=GateSettings(**(gate or {})))
     except RunFailed as e:  # the other slots' results stand
         console.print(f"  [yellow]{shown(e, 2000)}[/yellow]")
+        print_slot_tracebacks(e.results)
         results = e.results
     show_results(results, as_json=False)
     console.print(f"  ({time.perf_counter() - started:.1f} s)")
@@ -121,15 +122,12 @@ async def live_phase(engine, state: DemoState, phase: int, console: Console) -> 
     return counts
 
 
-async def resolve_and_assess(console: Console, state: DemoState, window_start: datetime, window_end: datetime):
-    """Resolve the phase's matured outcomes into performance history, then assess every slot."""
+async def resolve_and_assess(console: Console, state: DemoState):
+    """Resolve every matured outcome so far into performance history, then assess every slot."""
     from alphaplus.monitoring import service as outcomes_service
     from alphaplus.rollback.service import RollbackService
 
-    window = await outcomes_service.load_window(window_start=window_start, window_end=window_end,
-                                                model_name=state.model_name)
-    records = outcomes_service.summarize(window)
-    await outcomes_service.store(records)
+    records = await outcomes_service.resolve_outcomes(model_name=state.model_name)
     service = await RollbackService.open()
     results = await service.assess_all(now=datetime.now(UTC))
     return records, [r for r in results if r.slot.model_name == state.model_name]
@@ -213,10 +211,9 @@ async def run_demo(console: Console, model_name: str) -> None:
         for symbol, history in state.candles.items():
             engine.warm_up(symbol, history)  # each symbol's state, seeded once; every live bar then costs O(1)
         for phase in range(1, LIVE_PHASES + 1):
-            started = datetime.now(UTC)
             counts = await live_phase(engine, state, phase, console)
             await engine.recorder.flush()
-            records, results = await resolve_and_assess(console, state, started, datetime.now(UTC))
+            records, results = await resolve_and_assess(console, state)
             console.print(phase_table(phase, records, results, console.width))
             console.print(f"  {counts['predictions']} predictions, {counts['no_model']} bars without a model")
     finally:

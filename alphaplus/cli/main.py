@@ -90,8 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - a bug still ends in one line; ALPHAPLUS_DEBUG=1 shows the traceback
         if os.environ.get("ALPHAPLUS_DEBUG"):
             raise
-        _error(f"unexpected {e.__class__.__name__}: {e} (this is a bug; rerun with ALPHAPLUS_DEBUG=1 "
-               "for the traceback)")
+        where = ("its traceback is above" if getattr(e, "alphaplus_traceback_shown", False)
+                 else "rerun with ALPHAPLUS_DEBUG=1 for the traceback")
+        _error(f"unexpected {e.__class__.__name__}: {e} (this is a bug; {where})")
         return 1
     return result if isinstance(result, int) else 0
 

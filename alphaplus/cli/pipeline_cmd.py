@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Awaitable, Callable, List, Optional, TypeVar
 
 import typer
 
 from alphaplus.cli.common import console, print_json, run, shown
+
+T = TypeVar("T")
+VERBOSE_HELP = "Show the flow runs' logs and tracebacks (or set ALPHAPLUS_LOG_LEVEL)."
+# Set on an exception whose traceback run_flow printed, so the CLI's last line says where it is.
+TRACEBACK_SHOWN = "alphaplus_traceback_shown"
 
 
 def prefect_environment(verbose: bool = False) -> None:
@@ -26,6 +32,10 @@ def prefect_environment(verbose: bool = False) -> None:
     # would print the run's error logs and traceback above the one-line reason.
     chosen = "INFO" if verbose else get_settings().log_level
     os.environ["PREFECT_LOGGING_LEVEL"] = (chosen or "CRITICAL").upper()
+    if chosen is None:
+        # Prefect's background services log through loggers outside "prefect" (EventsWorker: "still
+        # processing items" while a failed run shuts down), which reach the root logger's console.
+        os.environ["PREFECT_LOGGING_ROOT_LEVEL"] = "CRITICAL"
     # The temporary server's own services log cancellation tracebacks at exit: not the user's concern.
     os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_SERVER_LEVEL", "CRITICAL")
     # Prefect creates its home without parents: make it, or it warns and falls back.
@@ -36,6 +46,38 @@ def prefect_environment(verbose: bool = False) -> None:
     temporary_api.start(home, float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
 
 
+def run_flow(make: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine that runs flows (after ``prefect_environment``). A user-level failure (an
+    AlphaPlus error: bad data, no candles, too few rows) propagates as is and ends in its one-line
+    reason; an unexpected one, of the run or of a slot of it, has its traceback printed on stderr
+    first, whatever the log level."""
+    import traceback
+
+    from alphaplus.core.errors import AlphaPlusError, RunFailed
+
+    try:
+        return run(make)
+    except RunFailed as e:
+        print_slot_tracebacks(e.results)
+        raise
+    except AlphaPlusError:
+        raise
+    except Exception as e:
+        traceback.print_exception(e, file=sys.stderr)
+        try:
+            setattr(e, TRACEBACK_SHOWN, True)
+        except AttributeError:  # an exception type without a __dict__
+            pass
+        raise
+
+
+def print_slot_tracebacks(results: list[dict[str, Any]]) -> None:
+    """On stderr, the traceback of each slot that failed for an unexpected reason (a bug)."""
+    for r in results:
+        if r.get("traceback"):
+            print(f"slot {r['symbol']}/{r['regime']} failed unexpectedly:\n{r['traceback']}", end="", file=sys.stderr)
+
+
 def train(
     symbol: List[str] = typer.Option(..., "--symbol", "-s", help="Symbol to retrain (repeat for several)."),
     regime: str = typer.Option("all", help="Regime: all, trending, ranging or volatile."),
@@ -44,8 +86,11 @@ def train(
     horizon: int = typer.Option(12, min=1, max=1000, help="Label horizon in bars."),
     promote: bool = typer.Option(True, "--promote/--no-promote", help="Run the promotion gate after training."),
     canary: bool = typer.Option(False, help="On a passed gate, start a canary instead of promoting."),
+    source: Optional[str] = typer.Option(
+        None, "--source", help="Read candles from: candles (imported), table (ALPHAPLUS_CANDLE_TABLE) or folder "
+                               "(ALPHAPLUS_CANDLE_FOLDER). Default: ALPHAPLUS_CANDLE_SOURCE."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the flow run's logs and tracebacks."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
 ) -> None:
     """Retrain slots with the retrain flow (quality gate, LightGBM, lineage, staging, promotion gate)."""
     from alphaplus.cli.data_cmd import canonical_timeframe
@@ -60,14 +105,17 @@ def train(
         check_name("symbol", s)
     model = check_model_name(model or get_settings().default_model_name)
     timeframe = canonical_timeframe(timeframe)
+    if source is not None and source not in ("candles", "table", "folder"):
+        raise InvalidInput(f"unknown candle source {quoted(source)}; choose candles, table or folder")
     prefect_environment(verbose)
     from flows.retrain import retrain
 
     try:
         with console.status("retraining…"):
-            results = run(lambda: retrain(
+            results = run_flow(lambda: retrain(
                 symbols=symbol, regime=regime, model_name=model,
                 timeframe=timeframe, horizon=horizon, promote=promote, canary=canary,
+                candle_source=source or "configured",
             ))
     except RunFailed as e:
         # Every slot's result is shown, the failed ones included, before the one-line error.
@@ -76,8 +124,10 @@ def train(
     show_results(results, as_json)
 
 
-def show_results(results: list[dict], as_json: bool) -> None:
-    """One row per retrained slot (JSON with ``--json``); a skipped or failed slot says why."""
+def show_results(results: list[dict[str, Any]], as_json: bool) -> None:
+    """One row per retrained slot (JSON with ``--json``); a skipped or failed slot says why (an
+    unexpected failure's traceback goes to stderr, from run_flow)."""
+    results = [{k: v for k, v in r.items() if k != "traceback"} for r in results]
     if as_json:
         print_json(results)
         return

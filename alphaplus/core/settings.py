@@ -67,6 +67,21 @@ class Settings(BaseSettings):
         default=50.0, gt=0.0,
         description="Largest |log return| in robust standard deviations (MAD) of the series' own returns.")
     label_horizon: int = 12
+    # Where training (and outcome resolution) reads candles: the candles table (import with `alphaplus
+    # data import`), the user's own table or view, or a folder of files another process drops.
+    candle_source: Literal["candles", "table", "folder"] = Field(
+        default="candles", description="candles (the default), table (candle_table) or folder (candle_folder).")
+    candle_table: str | None = Field(
+        default=None, description="The user's table or view of candles: name or schema.name.")
+    candle_columns: str = Field(
+        default="", description="Its column names, e.g. 'ts=time,close=last_price,symbol=ticker,timeframe=tf': "
+                                "ts/open/high/low/close/volume default to those names; symbol and timeframe "
+                                "columns are optional (a table or view per symbol has none).")
+    candle_table_url: str | None = Field(
+        default=None, repr=False,
+        description="Database of candle_table when it is not the AlphaPlus database (postgresql://...).")
+    candle_folder: Path | None = Field(
+        default=None, description="Drop folder: <folder>/<SYMBOL>/<timeframe>/*.csv|*.parquet, read as dropped.")
     log_level: str | None = Field(
         default=None,
         description="Level of the logs (and tracebacks) of flow runs the CLI starts; unset: only the outcome.")

@@ -1,12 +1,14 @@
 """Live performance from recorded predictions: realized labels once a prediction's horizon has
 matured, per-version window metrics (quality, errors, latency) and input drift (PSI).
 
-A window is a span of prediction times [window_start, window_end). For every version (and source:
-'live' for served predictions, 'shadow' for shadow scoring) that predicted in it:
+A resolution accounts for a set of recorded predictions (which ones: ``alphaplus.monitoring.maturity``,
+those whose horizon has elapsed on their symbol's trading calendar) and writes one history row per
+version and source ('live' for served predictions, 'shadow' for shadow scoring) that has some: its
+window runs from the earliest prediction time accounted to the resolution's clock. In it:
 
 - one event per (version, bar): a bar predicted several times counts once, with its first successful
-  prediction (in prediction time); so does a bar already predicted just before the window
-  (``seen_before``, set by the query). Repeated predictions neither multiply outcomes nor drift.
+  prediction (in prediction time); a bar counted by an earlier resolution (``seen_before``, set by
+  the query) is not counted again. Repeated predictions neither multiply outcomes nor drift.
 - quality counts only *matured* predictions: the candle of the predicted bar is known and so is the
   candle ``label_horizon`` bars after it (positions in the candle series, exactly as training labels
   are made by ``alphaplus.ml.labels.make_labels``). Immature predictions are left out, never counted
@@ -22,7 +24,7 @@ Pure: no database, no Prefect.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -113,28 +115,6 @@ class PerformanceRecord:
     drift: Mapping[str, Mapping[str, Any]]
     max_psi: float | None
     details: Mapping[str, Any]
-
-
-def window_bounds(
-    window_minutes: int, *, now: datetime | None = None, delay_minutes: int = 0, window_end: datetime | None = None
-) -> tuple[datetime, datetime]:
-    """[start, end) of the window to resolve.
-
-    Without ``window_end``, the end is ``now - delay_minutes`` floored to a multiple of the window
-    length (since the epoch), so scheduled runs tile time with contiguous, non-overlapping windows
-    and a re-run of the same period names the same window. ``delay_minutes`` gives outcomes time to
-    mature (e.g. label_horizon bars) before their window is resolved.
-    """
-    if window_minutes < 1 or delay_minutes < 0:
-        raise InvalidInput("window_minutes must be >= 1 and delay_minutes >= 0")
-    length = timedelta(minutes=window_minutes)
-    if window_end is None:
-        reference = (now or datetime.now(timezone.utc)) - timedelta(minutes=delay_minutes)
-        epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
-        window_end = epoch + ((reference - epoch) // length) * length
-    elif window_end.tzinfo is None:
-        raise InvalidInput("window_end must be timezone-aware")
-    return window_end - length, window_end
 
 
 def _utc_ns(values: Any) -> np.ndarray:
@@ -253,7 +233,7 @@ def summarize_window(
     contexts: Mapping[tuple[str, int], VersionContext],
     candles: Mapping[tuple[str, str], pd.DataFrame],
     *,
-    window_start: datetime,
+    window_start: datetime | None,
     window_end: datetime,
     psi_window_bars: int = DEFAULT_PSI_WINDOW_BARS,
     previous_counts: Mapping[tuple[str, int, str], Mapping[str, Sequence[int]]] | None = None,
@@ -264,6 +244,7 @@ def summarize_window(
     (model_name, version); ``candles``: frames with ts and close per (symbol, timeframe);
     ``previous_counts``: per (model_name, version, source), PSI bin counts per feature of the latest
     earlier bars; ``psi_window_bars``: bars PSI needs for versions without a calibration.
+    ``window_start`` None: each record's window starts at its earliest prediction time (``ts``).
     """
     missing = [c for c in EVENT_COLUMNS if c not in events.columns]
     if missing:
@@ -296,8 +277,9 @@ def summarize_window(
             psi_bars=int(sum(f is not None for f in ok["features"])), psi_window_bars=bars,
             psi_threshold=None if context.psi_calibration is None else context.psi_calibration.threshold,
         )
+        start = window_start if window_start is not None else pd.Timestamp(group["ts"].min()).to_pydatetime()
         records.append(PerformanceRecord(
-            window_start=window_start, window_end=window_end, model_name=model_name, version=version,
+            window_start=start, window_end=window_end, model_name=model_name, version=version,
             regime=context.regime, symbol=context.symbol, source=source, metrics=metrics,
             drift=drift, max_psi=worst[1] if worst else None, details=details,
         ))

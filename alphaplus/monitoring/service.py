@@ -1,67 +1,108 @@
-"""Outcome resolution as three steps over the database (load a window, summarize it, store the
-rows) and one coroutine running them, for the CLI and for code without Prefect; the Prefect flow
-runs the same steps as tasks."""
+"""Outcome resolution as three steps over the database (load what is pending, summarize what has
+matured, store the rows) and one coroutine running them, for the CLI, replay and code without Prefect;
+the Prefect flow runs the same steps as tasks.
+
+A resolution picks up every recorded prediction no resolution has accounted for yet, accounts for
+those whose horizon has elapsed on their symbol's trading calendar at ``now`` (and whose candles are
+in), and writes one history row per version and source, together with the accounted events, in one
+transaction: running it again changes nothing until more predictions mature.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
 import pandas as pd
 
+from alphaplus.core.errors import InvalidInput
+from alphaplus.monitoring.maturity import counted_bars, triage
 from alphaplus.monitoring.outcomes import (
     DEFAULT_PSI_WINDOW_BARS,
     SOURCES,
     PerformanceRecord,
     VersionContext,
     summarize_window,
-    window_bounds,
 )
 from alphaplus.core.settings import Settings, get_settings
 
 
 @dataclass(frozen=True)
-class OutcomeWindow:
-    """Everything a window's summary needs, read from the database."""
+class PendingOutcomes:
+    """Everything a resolution needs, read from the database at the resolution's clock ``now``."""
 
-    window_start: datetime
-    window_end: datetime
+    now: datetime
     events: pd.DataFrame
     contexts: Mapping[tuple[str, int], VersionContext]
+    calendars: Mapping[str, str]
     candles: Mapping[tuple[str, str], pd.DataFrame]
     previous_counts: Mapping[tuple[str, int, str], Mapping[str, list[int]]] = field(default_factory=dict)
     psi_window_bars: int = DEFAULT_PSI_WINDOW_BARS
 
 
-async def load_window(
-    *, window_start: datetime, window_end: datetime, model_name: str | None = None, settings: Settings | None = None
-) -> OutcomeWindow:
-    """Read the window's events, their versions' metadata, the candles their outcomes need and the
-    PSI bin counts of the versions' latest earlier bars."""
+@dataclass(frozen=True)
+class Resolution:
+    """What a resolution accounts for: the history records, the accounted events (rows for
+    ``accounted_events``) and how many bars still wait (their horizon, or their candles)."""
+
+    now: datetime
+    records: list[PerformanceRecord]
+    accounted: list[tuple]
+    immature: int = 0
+    awaiting_candles: int = 0
+    next_maturity: datetime | None = None
+
+
+def resolution_clock(now: datetime | None) -> datetime:
+    """The resolution's clock: ``now`` (timezone-aware, as replay drives it) or the wall clock."""
+    if now is None:
+        return datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        raise InvalidInput("now must be timezone-aware")
+    return now
+
+
+def check_period(since: datetime | None, until: datetime | None) -> None:
+    """Refuse a naive or empty period of prediction times."""
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(f"{name} must be timezone-aware")
+    if since is not None and until is not None and until <= since:
+        raise InvalidInput(f"until ({until.isoformat()}) must be after since ({since.isoformat()})")
+
+
+async def load_pending(
+    *, now: datetime, since: datetime | None = None, until: datetime | None = None,
+    model_name: str | None = None, settings: Settings | None = None,
+) -> PendingOutcomes:
+    """Read the events not yet accounted for, their versions' metadata, their symbols' calendars, the
+    candles their outcomes need and the PSI bin counts of the versions' latest history rows."""
+    from alphaplus.market.source_service import outcome_candles
+    from db.instruments import calendars_of
     from db.performance import (
-        fetch_outcome_candles,
+        fetch_pending_events,
         fetch_previous_drift,
         fetch_version_contexts,
-        fetch_window_events,
     )
     from db.pool import get_pool
 
+    check_period(since, until)
     settings = settings or get_settings()
     pool = await get_pool(settings=settings)
-    events = await fetch_window_events(pool, window_start=window_start, window_end=window_end,
-                                       model_name=model_name)
+    events = await fetch_pending_events(pool, now=now, since=since, until=until, model_name=model_name)
     keys = {(m, int(v)) for m, v in zip(events["model_name"], events["version"])}
     contexts = await fetch_version_contexts(pool, keys)
-    candles = await fetch_outcome_candles(pool, _candle_requests(events, contexts))
+    calendars = await calendars_of(pool, sorted({c.symbol for c in contexts.values()}))
+    candles = await outcome_candles(_candle_requests(events, contexts), settings)
     default_bars = settings.drift_window_bars
     sources = sorted({(m, int(v), SOURCES[bool(s)]) for m, v, s in
                       zip(events["model_name"], events["version"], events["shadow"])})
     bars = max((contexts[(m, v)].psi_window_bars(default_bars) for m, v, _ in sources if (m, v) in contexts),
                default=default_bars)
-    stored = await fetch_previous_drift(pool, sources, before=window_start, bars=bars)
+    stored = await fetch_previous_drift(pool, sources, before=now, bars=bars)
     previous = {key: summed_counts(rows) for key, rows in stored.items()}
-    return OutcomeWindow(window_start, window_end, events, contexts, candles, previous, default_bars)
+    return PendingOutcomes(now, events, contexts, calendars, candles, previous, default_bars)
 
 
 def summed_counts(drift_rows: list[Mapping[str, Any]]) -> dict[str, list[int]]:
@@ -95,40 +136,66 @@ def _candle_requests(
             in spans.items()]
 
 
-def summarize(window: OutcomeWindow) -> list[PerformanceRecord]:
-    """The performance records of a loaded window (pure)."""
-    return summarize_window(window.events, window.contexts, window.candles, window_start=window.window_start,
-                            window_end=window.window_end, psi_window_bars=window.psi_window_bars,
-                            previous_counts=window.previous_counts)
+def summarize(pending: PendingOutcomes) -> Resolution:
+    """The matured part of what is pending, as history records and accounted events (pure)."""
+    events = pending.events
+    decision = triage(events, pending.contexts, pending.calendars, pending.candles, now=pending.now)
+    due = events.reset_index(drop=True)[decision.account]
+    records = summarize_window(due, pending.contexts, pending.candles, window_start=None,
+                               window_end=pending.now, psi_window_bars=pending.psi_window_bars,
+                               previous_counts=pending.previous_counts)
+    counted = counted_bars(due)
+    accounted = [
+        (int(e.event_id), e.ts, e.model_name, int(e.version), bool(e.shadow), None if pd.isna(e.bar_ts) else e.bar_ts,
+         bool(c), pending.now)
+        for e, c in zip(due.itertuples(index=False), counted)
+    ]
+    return Resolution(pending.now, records, accounted, decision.immature, decision.awaiting_candles,
+                      decision.next_maturity)
 
 
-async def store(records: list[PerformanceRecord], *, settings: Settings | None = None) -> int:
-    """Insert the records into model_performance_history; returns how many were new (a window
-    resolved before keeps its first rows)."""
+async def store(resolution: Resolution, *, settings: Settings | None = None) -> int:
+    """Write the history rows and the accounted events in one transaction; returns how many history
+    rows were written (0 when a concurrent resolution accounted for the same events first)."""
     from db.performance import insert_performance
     from db.pool import get_pool
 
-    return await insert_performance(await get_pool(settings=settings), records)
+    return await insert_performance(await get_pool(settings=settings), resolution.records, resolution.accounted)
+
+
+async def resolve(
+    *,
+    model_name: str | None = None,
+    now: datetime | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    settings: Settings | None = None,
+) -> Resolution:
+    """Account for every matured prediction not yet accounted for (of one model, or all; predicted in
+    [since, until) when given) at the clock ``now`` (default: the wall clock), store the history rows,
+    and return the resolution (records, and what still waits)."""
+    clock = resolution_clock(now)
+    pending = await load_pending(now=clock, since=since, until=until, model_name=model_name, settings=settings)
+    resolution = summarize(pending)
+    written = await store(resolution, settings=settings)
+    if resolution.accounted and not written and resolution.records:
+        # A concurrent resolution stored these outcomes: they are its rows, not this one's.
+        return Resolution(clock, [], [], resolution.immature, resolution.awaiting_candles, resolution.next_maturity)
+    return resolution
 
 
 async def resolve_outcomes(
     *,
     model_name: str | None = None,
-    window_minutes: int = 60,
-    delay_minutes: int = 0,
-    window_end: datetime | None = None,
+    now: datetime | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     settings: Settings | None = None,
 ) -> list[PerformanceRecord]:
-    """Resolve one window of predictions into performance history rows, and return them.
-
-    Window: see ``alphaplus.monitoring.outcomes.window_bounds`` (the last full ``window_minutes`` ending
-    ``delay_minutes`` ago, unless ``window_end`` is given).
-    """
-    start, end = window_bounds(window_minutes, delay_minutes=delay_minutes, window_end=window_end)
-    window = await load_window(window_start=start, window_end=end, model_name=model_name, settings=settings)
-    records = summarize(window)
-    await store(records, settings=settings)
-    return records
+    """Resolve every matured, unresolved prediction (see ``resolve``) and return the history records
+    written. Idempotent: a second run at the same clock finds nothing new."""
+    resolution = await resolve(model_name=model_name, now=now, since=since, until=until, settings=settings)
+    return resolution.records
 
 
 def record_summary(record: PerformanceRecord) -> dict[str, Any]:

@@ -134,7 +134,7 @@ async def promote_with_gate(
     flow_run_id: str | None = None,
 ) -> tuple[GateOutcome, Any]:
     """Gate an already registered version against the slot's champion on the newest candles."""
-    from db.candles import fetch_candles
+    from alphaplus.market.source_service import read_candles
 
     target = await registry.get_version(model_name, version)
     lineage = await registry.get_lineage(model_name, version)
@@ -145,7 +145,7 @@ async def promote_with_gate(
             f"version {version} of {model_name} cannot be scored by the gate: {e}; promote it with --force "
             "and a --reason instead"
         ) from None
-    candles = await fetch_candles(registry.repo.pool, symbol=target.symbol, timeframe=lineage.timeframe or "1h")
+    candles = await read_candles(symbol=target.symbol, timeframe=lineage.timeframe or "1h", pool=registry.repo.pool)
     policy = gate_policy_for(gate)
     outcome = await evaluate_challenger(registry, target, candles, config, policy)
     await record_comparison(registry, outcome, flow_run_id)

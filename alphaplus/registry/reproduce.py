@@ -78,12 +78,12 @@ def _sha256(data: bytes) -> str:
 
 async def reproduce_version(registry: Registry, model_name: str, version: int) -> Reproduction:
     """Refetch the recorded candle range, retrain with the recorded spec and parameters, hash both."""
-    from db.candles import fetch_candles
+    from alphaplus.market.source_service import read_candles
 
     mv = await registry.get_version(model_name, version)
     lineage = await registry.get_lineage(model_name, version)
-    candles = await fetch_candles(
-        registry.repo.pool,
+    candles = await read_candles(
+        pool=registry.repo.pool,
         symbol=lineage.symbol,
         timeframe=lineage.timeframe or "1h",
         start=lineage.training_data_start,

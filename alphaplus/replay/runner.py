@@ -142,7 +142,7 @@ async def run_replay(
                     # Predictions of bars closed by the cut have matured by now (horizon bars later).
                     cut = clock.real_after(now - plan.bar * plan.horizon, resolved_to)
                     if cut > resolved_to:
-                        await resolve_outcomes(window_start=resolved_to, window_end=cut)
+                        await resolve_outcomes(window_end=cut)
                         resolved_to = cut
                     for lane in lanes:
                         run.decisions += await assess_lane(services[lane.policy.name], lane, now)

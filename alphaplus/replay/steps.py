@@ -157,16 +157,14 @@ async def gate_version(registry: Any, version: Any, candles: pd.DataFrame, confi
                     to_version=version.version if d.outcome == "promote" else None, reasons=tuple(d.reasons))
 
 
-async def resolve_outcomes(*, window_start: datetime, window_end: datetime) -> int:
-    """Resolve the predictions made in [window_start, window_end) (real prediction times) whose
-    outcomes have matured in the candles stored so far (bar time): the outcome-resolution flow's steps.
-    Returns the records written."""
-    from alphaplus.monitoring import service as outcomes
+async def resolve_outcomes(*, window_end: datetime) -> int:
+    """Resolve the predictions made before ``window_end`` (real prediction time) that no earlier step
+    resolved, with the outcome-resolution flow's resolver: an outcome is counted once the candles it
+    needs are stored, and the scratch database holds only the candles closed by the simulated time, so
+    nothing after it is seen. Returns the records written."""
+    from alphaplus.monitoring.service import resolve_outcomes as resolve
 
-    loaded = await outcomes.load_window(window_start=window_start, window_end=window_end)
-    records = outcomes.summarize(loaded)
-    await outcomes.store(records)
-    return len(records)
+    return len(await resolve(now=window_end))
 
 
 async def assess_lane(service: Any, lane: Lane, now: datetime) -> list[Decision]:

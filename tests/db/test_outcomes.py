@@ -1,5 +1,6 @@
 """Outcome resolution on a real PostgreSQL: recorded predictions plus stored candles become
-model_performance_history rows with accuracy over matured outcomes, error rate, latency and PSI."""
+model_performance_history rows with accuracy over matured outcomes, error rate, latency and PSI; every
+matured prediction is picked up once, in trading time of its symbol's calendar."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from alphaplus.monitoring.drift import reference_bins
 from alphaplus.ml.features import build_features
 from alphaplus.ml.labels import make_labels
 from alphaplus.market.synth import synth_candles
-from alphaplus.monitoring.service import resolve_outcomes
+from alphaplus.monitoring.service import resolve, resolve_outcomes
 from db.inference import write_events
 from db.performance import fetch_performance_history
 from tests.db.conftest import make_lineage
@@ -21,6 +22,8 @@ from tests.db.conftest import make_lineage
 UTC = timezone.utc
 HORIZON = 12
 WINDOW_END = datetime(2031, 6, 1, 12, tzinfo=UTC)
+# The resolution's clock in most tests: after every prediction, and long after every candle.
+NOW = WINDOW_END + timedelta(hours=1)
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +66,15 @@ def prediction_event(model_name, version, symbol, *, at, bar_ts, prediction, fea
             0.5 if success else None, features)
 
 
-async def test_matured_outcomes_give_the_accuracy_of_the_constructed_case_and_immature_ones_do_not_count(
+async def test_matured_outcomes_give_the_accuracy_of_the_constructed_case_and_immature_ones_wait(
     registry, settings, conn, model_name, symbol, candles, features
 ):
     await store_candles(conn, symbol, candles)
     version = await register_version(registry, model_name, symbol, features.dropna())
     labels = make_labels(candles, HORIZON)
-    inside = WINDOW_END - timedelta(minutes=30)
+    # The clock stands just after the last candle closed: its last HORIZON bars have not matured.
+    now = candles["ts"].iloc[-1].to_pydatetime() + timedelta(hours=1)
+    inside = now - timedelta(minutes=30)
     events = []
     for i in range(100, 140):  # matured: right on the first 30, wrong on the last 10
         truth = int(labels.iloc[i])
@@ -81,37 +86,38 @@ async def test_matured_outcomes_give_the_accuracy_of_the_constructed_case_and_im
     for _ in range(2):  # failed predictions count in the error rate only
         events.append(prediction_event(model_name, version, symbol, at=inside, bar_ts=candles["ts"].iloc[150],
                                        prediction=None, success=False))
-    outside = prediction_event(model_name, version, symbol, at=WINDOW_END, bar_ts=candles["ts"].iloc[100],
-                               prediction=1 - int(labels.iloc[100]))
-    await write_events(registry.repo.pool, events + [outside], [])
+    later = prediction_event(model_name, version, symbol, at=now, bar_ts=candles["ts"].iloc[100],
+                             prediction=1 - int(labels.iloc[100]))  # made at the clock: not yet happened
+    await write_events(registry.repo.pool, events + [later], [])
 
-    (record,) = await resolve_outcomes(model_name=model_name, window_minutes=60, window_end=WINDOW_END,
-                                       settings=settings)
+    resolution = await resolve(model_name=model_name, now=now, settings=settings)
+    (record,) = resolution.records
     assert (record.metrics.n_samples, record.metrics.n_correct) == (40, 30)
-    assert record.details["n_immature"] == HORIZON
+    assert (resolution.immature, resolution.awaiting_candles, len(resolution.accounted)) == (HORIZON, 0, 42)
 
     (row,) = await fetch_performance_history(registry.repo.pool, model_name, version=version)
     assert (row["source"], row["n_samples"], row["n_correct"]) == ("live", 40, 30)
     assert row["accuracy"] == pytest.approx(0.75)
-    assert (row["total_inferences"], row["error_count"]) == (40 + HORIZON + 2, 2)
-    assert row["error_rate"] == pytest.approx(2 / (40 + HORIZON + 2))
+    assert (row["total_inferences"], row["error_count"]) == (40 + 2, 2)
+    assert row["error_rate"] == pytest.approx(2 / 42)
     assert row["latency_p50_ms"] == pytest.approx(2.0)
-    assert (row["ts"], row["window_start"]) == (WINDOW_END, WINDOW_END - timedelta(hours=1))
+    assert (row["ts"], row["window_start"]) == (now, inside)
     tp, fp, fn = (row["metrics"][k] for k in ("true_positives", "false_positives", "false_negatives"))
     assert row["f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
 
 
-async def test_resolving_a_window_again_adds_no_second_row(
-    registry, settings, conn, model_name, symbol, candles, features
-):
+async def test_resolving_again_changes_nothing(registry, settings, conn, model_name, symbol, candles, features):
     await store_candles(conn, symbol, candles)
     version = await register_version(registry, model_name, symbol, features.dropna())
     at = WINDOW_END - timedelta(minutes=5)
     await write_events(registry.repo.pool, [prediction_event(model_name, version, symbol, at=at,
                                                              bar_ts=candles["ts"].iloc[50], prediction=1)], [])
-    for _ in range(2):
-        await resolve_outcomes(model_name=model_name, window_end=WINDOW_END, settings=settings)
+    assert len(await resolve_outcomes(model_name=model_name, now=NOW, settings=settings)) == 1
+    accounted = await conn.fetchval("SELECT count(*) FROM accounted_events WHERE model_name = $1", model_name)
+    for clock in (NOW, NOW + timedelta(hours=5)):
+        assert await resolve_outcomes(model_name=model_name, now=clock, settings=settings) == []
     assert len(await fetch_performance_history(registry.repo.pool, model_name)) == 1
+    assert await conn.fetchval("SELECT count(*) FROM accounted_events WHERE model_name = $1", model_name) == accounted
 
 
 async def test_psi_is_near_zero_on_the_training_distribution_and_a_clear_shift_is_stored(
@@ -132,7 +138,7 @@ async def test_psi_is_near_zero_on_the_training_distribution_and_a_clear_shift_i
         events.append(prediction_event(model_name, drifted, symbol, at=at, bar_ts=bar, prediction=1,
                                        features=moved.tolist(), shadow=True))
     await write_events(registry.repo.pool, events, [])
-    await resolve_outcomes(model_name=model_name, window_end=WINDOW_END, settings=settings)
+    await resolve_outcomes(model_name=model_name, now=NOW, settings=settings)
 
     (same,) = await fetch_performance_history(registry.repo.pool, model_name, version=stable)
     assert same["source"] == "live" and same["max_psi"] < 0.02
@@ -144,7 +150,7 @@ async def test_psi_is_near_zero_on_the_training_distribution_and_a_clear_shift_i
     assert np.isclose(moved["drift_metrics"]["ret_1"]["value"], same["drift_metrics"]["ret_1"]["value"])
 
 
-async def test_each_bar_counts_once_and_a_bar_of_the_previous_window_stays_there(
+async def test_each_bar_counts_once_and_a_bar_counted_by_an_earlier_resolution_stays_there(
     registry, settings, conn, model_name, symbol, candles, features
 ):
     await store_candles(conn, symbol, candles)
@@ -152,16 +158,18 @@ async def test_each_bar_counts_once_and_a_bar_of_the_previous_window_stays_there
     labels = make_labels(candles, HORIZON)
     before = WINDOW_END - timedelta(minutes=90)
     inside = WINDOW_END - timedelta(minutes=30)
-    events = [prediction_event(model_name, version, symbol, at=before, bar_ts=candles["ts"].iloc[100],
-                               prediction=int(labels.iloc[100]))]
+    await write_events(registry.repo.pool, [prediction_event(model_name, version, symbol, at=before,
+                                                             bar_ts=candles["ts"].iloc[100],
+                                                             prediction=int(labels.iloc[100]))], [])
+    await resolve_outcomes(model_name=model_name, now=WINDOW_END - timedelta(hours=1), settings=settings)
+    events = []
     for i in range(100, 110):  # bar 100 was predicted in the previous window; each bar five times, wrong after
         truth = int(labels.iloc[i])
         for k in range(5):
             events.append(prediction_event(model_name, version, symbol, at=inside + timedelta(seconds=k),
                                            bar_ts=candles["ts"].iloc[i], prediction=truth if k == 0 else 1 - truth))
     await write_events(registry.repo.pool, events, [])
-    (record,) = await resolve_outcomes(model_name=model_name, window_minutes=60, window_end=WINDOW_END,
-                                       settings=settings)
+    (record,) = await resolve_outcomes(model_name=model_name, now=NOW, settings=settings)
     assert (record.metrics.n_samples, record.metrics.n_correct) == (9, 9)
     assert record.metrics.total_inferences == 50 and record.details["n_repeated_predictions"] == 41
 
@@ -178,7 +186,7 @@ async def test_psi_is_measured_once_the_latest_windows_hold_enough_distinct_bars
         await write_events(registry.repo.pool, [
             prediction_event(model_name, version, symbol, at=at, bar_ts=candles["ts"].iloc[i], prediction=1,
                              features=row.tolist()) for i, row in rows.iterrows()], [])
-        await resolve_outcomes(model_name=model_name, window_end=end, settings=settings)
+        await resolve_outcomes(model_name=model_name, now=end, settings=settings)
     first, second = await fetch_performance_history(registry.repo.pool, model_name, version=version)
     assert first["max_psi"] is None and "only 150" in first["drift_metrics"]["rsi_14"]["reason"]
     assert second["max_psi"] is not None and second["drift_metrics"]["rsi_14"]["n"] == 250

@@ -197,15 +197,12 @@ async def _trade(settings, model: str, symbol: str, candles, ends: list[int], *,
     for i in range(windows):
         batch = ends[i * size:(i + 1) * size]
         engine = await InferenceEngine.open(settings, model_name=model, shadow=True)
-        window_start = datetime.now(UTC)
         try:
             for end in batch:
                 await engine.predict(symbol, candles.iloc[end - WINDOW_BARS:end])
         finally:
             await engine.close()  # finishes shadow scoring and writes every event
-        window = await outcomes.load_window(window_start=window_start, window_end=datetime.now(UTC),
-                                            model_name=model, settings=settings)
-        await outcomes.store(outcomes.summarize(window), settings=settings)
+        await outcomes.resolve_outcomes(model_name=model, settings=settings)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Outcome resolution without a database: realized labels, window metrics, PSI and windows."""
+"""Outcome resolution without a database: realized labels, window metrics, PSI and history records."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from alphaplus.monitoring.outcomes import (
     one_per_bar,
     realized_labels,
     summarize_window,
-    window_bounds,
     window_metrics,
 )
 
@@ -157,17 +156,15 @@ def test_a_version_without_horizon_metadata_resolves_no_outcomes(candles):
     assert "lacks label_horizon" in record.details["outcomes"]
 
 
-def test_scheduled_windows_tile_time_and_a_rerun_names_the_same_window():
-    now = datetime(2025, 3, 1, 10, 47, 12, tzinfo=UTC)
-    assert window_bounds(60, now=now) == (datetime(2025, 3, 1, 9, tzinfo=UTC), datetime(2025, 3, 1, 10, tzinfo=UTC))
-    assert window_bounds(60, now=now + timedelta(minutes=10)) == window_bounds(60, now=now)
-    assert window_bounds(15, now=now, delay_minutes=30)[1] == datetime(2025, 3, 1, 10, 15, tzinfo=UTC)
-    end = datetime(2025, 3, 1, 12, 5, tzinfo=UTC)
-    assert window_bounds(60, window_end=end) == (end - timedelta(hours=1), end)
-    with pytest.raises(InvalidInput):
-        window_bounds(0)
-    with pytest.raises(InvalidInput, match="timezone"):
-        window_bounds(60, window_end=datetime(2025, 1, 1))
+def test_without_a_window_start_each_record_starts_at_its_earliest_prediction(candles):
+    ctx = VersionContext("m", 1, "trending", "BTCUSDT", timeframe="1h", label_horizon=HORIZON)
+    first = datetime(2025, 1, 1, 9, 15, tzinfo=UTC)
+    events = pd.DataFrame([("m", 1, False, True, 1.0, candles["ts"].iloc[i], 1, None, first + timedelta(minutes=i))
+                           for i in (10, 11)], columns=[*EVENT_COLUMNS, "ts"])
+    end = datetime(2025, 1, 2, tzinfo=UTC)
+    (record,) = summarize_window(events, {("m", 1): ctx}, {("BTCUSDT", "1h"): candles}, window_start=None,
+                                 window_end=end)
+    assert (record.window_start, record.window_end) == (first + timedelta(minutes=10), end)
 
 
 def _repeated_events(candles, labels, features, copies: int) -> pd.DataFrame:
