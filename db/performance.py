@@ -10,7 +10,7 @@ from typing import Any, Iterable, Sequence
 import asyncpg
 import pandas as pd
 
-from alphaplus.monitoring.outcomes import EVENT_COLUMNS, PerformanceRecord, VersionContext
+from alphaplus.core.records import EVENT_COLUMNS, PerformanceRecord
 from db.errors import translated
 
 # Every event no resolution has accounted for yet, predicted before the resolution's clock ($1) and
@@ -129,21 +129,18 @@ async def fetch_previous_drift(
     return out
 
 
-async def fetch_version_contexts(
+async def fetch_version_metadata(
     pool: asyncpg.Pool, keys: Iterable[tuple[str, int]]
-) -> dict[tuple[str, int], VersionContext]:
-    """Slot and metadata of the given (model_name, version) pairs."""
+) -> list[tuple[str, int, str, str, dict[str, Any]]]:
+    """(model_name, version, regime, symbol, version_metadata) of the given (model_name, version) pairs."""
     keys = list(keys)
     if not keys:
-        return {}
+        return []
     names, versions = zip(*keys)
     with translated():
         rows = await pool.fetch(_VERSIONS, list(names), [int(v) for v in versions])
-    return {
-        (r["model_name"], r["version"]): VersionContext.from_metadata(
-            r["model_name"], r["version"], r["regime"], r["symbol"], r["version_metadata"])
-        for r in rows
-    }
+    return [(r["model_name"], r["version"], r["regime"], r["symbol"], dict(r["version_metadata"] or {}))
+            for r in rows]
 
 
 async def fetch_outcome_candles(

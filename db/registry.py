@@ -24,6 +24,7 @@ from alphaplus.core.entities import (
 )
 from alphaplus.core.errors import ConcurrentModification, IllegalTransition, InvalidInput, QuarantinedError, VersionNotFound
 from db import registry_sql as sql
+from db import comparisons
 from db.quarantine import quarantine
 from db.errors import translated
 
@@ -232,6 +233,14 @@ class RegistryRepository:
             rows = await self.pool.fetch(sql.SHADOW_VERSIONS, slot.model_name, slot.regime, slot.symbol,
                                          list(statuses), limit)
         return [r["version"] for r in rows]
+
+    async def insert_comparison(self, **row: Any) -> int:
+        """Append a model_comparison row (db.comparisons.insert_comparison); returns its id."""
+        return await comparisons.insert_comparison(self.pool, **row)
+
+    async def latest_gate(self, model_name: str, version: int) -> dict[str, Any] | None:
+        """The latest gate decision about a version (its model_comparison row), or None."""
+        return await comparisons.latest_gate(self.pool, model_name=model_name, version=version)
 
     async def quarantine(self, **what: Any) -> Quarantine:
         """Quarantine data or a version (db.quarantine.quarantine), refused while it serves."""

@@ -184,12 +184,10 @@ def show_version(
     check_model_name(model)
 
     async def go():
-        from db.comparisons import latest_gate
-
         registry = await _registry()
         await registry.require_version(model, number)
         v = await registry.get_version(model, number)
-        gate = await latest_gate(registry.repo.pool, model_name=model, version=number)
+        gate = await registry.latest_gate(model, number)
         return v, await registry.quarantine_reason(model, number), gate
 
     v, quarantined, gate = run(go)

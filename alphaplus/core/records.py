@@ -160,3 +160,50 @@ class FlowRunMove:
     from_version: int | None
     to_version: int
     at: datetime
+
+
+# Columns outcome resolution (alphaplus.monitoring.outcomes.summarize_window) reads from the events
+# frame; "ts" (prediction time: which prediction of a bar came first) and "seen_before" (the bar was
+# predicted before the window) are used when present.
+EVENT_COLUMNS: tuple[str, ...] = (
+    "model_name", "version", "shadow", "success", "latency_ms", "bar_ts", "prediction", "features",
+)
+
+
+@dataclass(frozen=True)
+class WindowMetrics:
+    """Quality over matured outcomes, operations over every prediction, of one version in one window."""
+
+    n_samples: int
+    n_correct: int
+    accuracy: float | None
+    f1: float | None
+    precision: float | None
+    recall: float | None
+    true_positives: int
+    false_positives: int
+    false_negatives: int
+    true_negatives: int
+    total_inferences: int
+    error_count: int
+    error_rate: float | None
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    latency_p99_ms: float | None
+
+
+@dataclass(frozen=True)
+class PerformanceRecord:
+    """One model_performance_history row: a version's window, its metrics, drift and bookkeeping."""
+
+    window_start: datetime
+    window_end: datetime
+    model_name: str
+    version: int
+    regime: str
+    symbol: str
+    source: str
+    metrics: WindowMetrics
+    drift: Mapping[str, Mapping[str, Any]]
+    max_psi: float | None
+    details: Mapping[str, Any]

@@ -83,7 +83,7 @@ async def load_pending(
     from db.performance import (
         fetch_pending_events,
         fetch_previous_drift,
-        fetch_version_contexts,
+        fetch_version_metadata,
     )
     from db.pool import get_pool
 
@@ -92,7 +92,8 @@ async def load_pending(
     pool = await get_pool(settings=settings)
     events = await fetch_pending_events(pool, now=now, since=since, until=until, model_name=model_name)
     keys = {(m, int(v)) for m, v in zip(events["model_name"], events["version"])}
-    contexts = await fetch_version_contexts(pool, keys)
+    contexts = {(row[0], row[1]): VersionContext.from_metadata(*row)
+                for row in await fetch_version_metadata(pool, keys)}
     calendars = await calendars_of(pool, sorted({c.symbol for c in contexts.values()}))
     candles = await outcome_candles(_candle_requests(events, contexts), settings)
     default_bars = settings.drift_window_bars

@@ -40,12 +40,9 @@ async def evaluate_challenger(
 
 async def record_comparison(registry: Registry, outcome: GateOutcome, flow_run_id: str | None) -> int:
     """Write the model_comparison row of a decision."""
-    from db.comparisons import insert_comparison
-
     d = outcome.decision
     decisive = d.decisive
-    return await insert_comparison(
-        registry.repo.pool,
+    return await registry.record_comparison(
         model_name=outcome.slot.model_name,
         regime=outcome.slot.regime,
         symbol=outcome.slot.symbol,
@@ -102,8 +99,6 @@ async def force_promote(
     flow_run_id: str | None,
 ) -> dict[str, Any]:
     """Promote without the gate; audited as forced, with a 'forced' comparison row."""
-    from db.comparisons import insert_comparison
-
     if not reason.strip():
         raise InvalidInput("a forced promotion needs a reason")
     check_reason(reason)
@@ -113,8 +108,8 @@ async def force_promote(
         model_name, version, reason=one_line(f"forced: {reason}"), on_behalf_of=on_behalf_of, flow_run_id=flow_run_id,
         metadata={"forced": True},
     )
-    await insert_comparison(
-        registry.repo.pool, model_name=model_name, regime=slot.regime, symbol=slot.symbol,
+    await registry.record_comparison(
+        model_name=model_name, regime=slot.regime, symbol=slot.symbol,
         challenger_version=version, champion_version=move.from_version, window_start=None, window_end=None,
         n_samples=0, challenger_metrics={}, champion_metrics=None, metric_deltas={}, test_name=None,
         statistic=None, p_value=None, decision="forced", reasons=[f"forced by operator: {reason}"],
@@ -145,7 +140,7 @@ async def promote_with_gate(
             f"version {version} of {model_name} cannot be scored by the gate: {e}; promote it with --force "
             "and a --reason instead"
         ) from None
-    candles = await read_candles(symbol=target.symbol, timeframe=lineage.timeframe or "1h", pool=registry.repo.pool)
+    candles = await read_candles(symbol=target.symbol, timeframe=lineage.timeframe or "1h", settings=registry.settings)
     policy = gate_policy_for(gate)
     outcome = await evaluate_challenger(registry, target, candles, config, policy)
     await record_comparison(registry, outcome, flow_run_id)

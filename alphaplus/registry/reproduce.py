@@ -83,7 +83,7 @@ async def reproduce_version(registry: Registry, model_name: str, version: int) -
     mv = await registry.get_version(model_name, version)
     lineage = await registry.get_lineage(model_name, version)
     candles = await read_candles(
-        pool=registry.repo.pool,
+        settings=registry.settings,
         symbol=lineage.symbol,
         timeframe=lineage.timeframe or "1h",
         start=lineage.training_data_start,

@@ -77,9 +77,11 @@ def validate_lineage(lineage: Lineage) -> None:
 class Registry:
     """Model registry: lineage, versions, lifecycle, production slots, audit, artifacts, usage."""
 
-    def __init__(self, repository: RegistryStore, artifacts: ArtifactStore) -> None:
+    def __init__(self, repository: RegistryStore, artifacts: ArtifactStore, settings: Settings | None = None) -> None:
         self.repo = repository
         self.artifacts = artifacts
+        # Where candles are read from for the gate and reproduction (the configured candle source).
+        self.settings = settings or get_settings()
 
     @classmethod
     async def open(cls, settings: Settings | None = None) -> "Registry":
@@ -89,7 +91,7 @@ class Registry:
 
         settings = settings or get_settings()
         pool = await get_pool(settings=settings)
-        return cls(RegistryRepository(pool), ArtifactStore(settings.artifacts_dir))
+        return cls(RegistryRepository(pool), ArtifactStore(settings.artifacts_dir), settings)
 
     # --- registration ------------------------------------------------------------------------
 
@@ -153,6 +155,14 @@ class Registry:
 
     async def usage_stats(self, model_name: str, version: int) -> UsageStats:
         return (await self.repo.get_version(model_name, version)).usage
+
+    async def record_comparison(self, **row: Any) -> int:
+        """Record a gate decision (or a forced promotion) as a model_comparison row; returns its id."""
+        return await self.repo.insert_comparison(**row)
+
+    async def latest_gate(self, model_name: str, version: int) -> dict[str, Any] | None:
+        """The latest gate decision about a version, or None."""
+        return await self.repo.latest_gate(model_name, version)
 
     async def artifact_paths(self) -> set[str]:
         """Every artifact path a registered version points to."""
