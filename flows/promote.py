@@ -8,8 +8,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 from pydantic import Field
 
-from alphaplus.promotion import service as promotion_service
-from alphaplus.registry.service import Registry
+from alphaplus.promotion.service import PromotionService
 from flows.hooks import trigger_rollback_on_failure
 from flows.parameters import GateSettings
 from tasks.promotion import publish_decision
@@ -41,13 +40,13 @@ async def promote_version(
         on_behalf_of: Person the run acts for, recorded in the audit log beside the database login.
     """
     run_id = str(flow_run.id) if flow_run.id else None
-    registry = await Registry.open()
+    service = await PromotionService.open()
     if force:
-        return await promotion_service.force_promote(
-            registry, model_name, version, reason=reason, on_behalf_of=on_behalf_of, flow_run_id=run_id
+        return await service.force_promote(
+            model_name, version, reason=reason, on_behalf_of=on_behalf_of, flow_run_id=run_id
         )
-    outcome, lineage = await promotion_service.promote_with_gate(
-        registry, model_name, version, canary=canary, gate=gate.overrides(),
+    outcome, lineage = await service.promote_with_gate(
+        model_name, version, canary=canary, gate=gate.overrides(),
         on_behalf_of=on_behalf_of, flow_run_id=run_id,
     )
     publish_decision(outcome, lineage)

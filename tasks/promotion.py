@@ -9,12 +9,11 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from alphaplus.promotion import service as promotion_service
+from alphaplus.promotion.service import PromotionService
 from alphaplus.core.entities import ModelVersion, ProductionMove
 from alphaplus.promotion.gate import GatePolicy
 from alphaplus.ml.pipeline import TrainingConfig
 from alphaplus.promotion.comparison import GateOutcome, model_card
-from alphaplus.registry.service import Registry
 from tasks.retry import transient_only
 
 
@@ -23,19 +22,19 @@ async def evaluate_challenger(
     challenger: ModelVersion, candles: pd.DataFrame, config: TrainingConfig, policy: GatePolicy
 ) -> GateOutcome:
     """Score challenger and champion on the same window and decide."""
-    return await promotion_service.evaluate_challenger(await Registry.open(), challenger, candles, config, policy)
+    return await (await PromotionService.open()).evaluate_challenger(challenger, candles, config, policy)
 
 
 @task(retries=2, retry_delay_seconds=1, retry_condition_fn=transient_only, cache_policy=NO_CACHE)
 async def record_comparison(outcome: GateOutcome, flow_run_id: str | None) -> int:
     """Write the model_comparison row of a decision."""
-    return await promotion_service.record_comparison(await Registry.open(), outcome, flow_run_id)
+    return await (await PromotionService.open()).record_comparison(outcome, flow_run_id)
 
 
 @task(cache_policy=NO_CACHE)
 async def apply_decision(outcome: GateOutcome, canary: bool, flow_run_id: str | None) -> ProductionMove | ModelVersion | None:
     """Promote, start a canary, reject, or leave staging for review."""
-    return await promotion_service.apply_decision(await Registry.open(), outcome, canary=canary, flow_run_id=flow_run_id)
+    return await (await PromotionService.open()).apply_decision(outcome, canary=canary, flow_run_id=flow_run_id)
 
 
 def artifact_key(text: str) -> str:

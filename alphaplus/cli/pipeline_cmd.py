@@ -155,7 +155,7 @@ def promote(
     from alphaplus.cli.lookup import parse_version
     from alphaplus.core.errors import InvalidInput
     from alphaplus.core.validation import check_on_behalf_of, check_reason, check_slot_names
-    from alphaplus.promotion import service as promotion_service
+    from alphaplus.promotion.service import PromotionService
     from alphaplus.registry.service import Registry
 
     version = parse_version(version)
@@ -171,11 +171,11 @@ def promote(
                 f"version {version} of {model} serves ({target.regime}, {target.symbol}), not ({regime}, {symbol})"
             )
         if force:
-            return await promotion_service.force_promote(
-                registry, model, version, reason=reason, on_behalf_of=on_behalf_of, flow_run_id=None
+            return await PromotionService(registry).force_promote(
+                model, version, reason=reason, on_behalf_of=on_behalf_of, flow_run_id=None
             )
-        outcome, _ = await promotion_service.promote_with_gate(
-            registry, model, version, on_behalf_of=on_behalf_of, canary=canary
+        outcome, _ = await PromotionService(registry).promote_with_gate(
+            model, version, on_behalf_of=on_behalf_of, canary=canary
         )
         return {"decision": outcome.decision.outcome, "reasons": list(outcome.decision.reasons),
                 "champion_version": outcome.champion_version, "challenger_version": version}

@@ -145,11 +145,12 @@ async def _register_and_gate(registry: Any, lane: Lane, fit: Fit, stored: Any, c
 async def gate_version(registry: Any, version: Any, candles: pd.DataFrame, config: TrainingConfig, lane: Lane,
                        now: datetime) -> Decision:
     """The promotion gate on a staging version, applied (promote, reject or leave for review)."""
-    from alphaplus.promotion import service as promotion
+    from alphaplus.promotion.service import PromotionService
 
-    outcome = await promotion.evaluate_challenger(registry, version, candles, config, lane.policy.gate)
-    await promotion.record_comparison(registry, outcome, None)
-    await promotion.apply_decision(registry, outcome, canary=False, flow_run_id=None,
+    promotion = PromotionService(registry)
+    outcome = await promotion.evaluate_challenger(version, candles, config, lane.policy.gate)
+    await promotion.record_comparison(outcome, None)
+    await promotion.apply_decision(outcome, canary=False, flow_run_id=None,
                                    on_behalf_of=actor_note(lane.policy.name, now))
     d = outcome.decision
     return Decision(now, lane.policy.name, d.outcome, version.regime, version.symbol, version=version.version,

@@ -156,7 +156,7 @@ WEAK = {"n_estimators": 1, "num_leaves": 2, "learning_rate": 0.001, "min_child_s
 
 
 async def test_a_clearly_better_challenger_replaces_the_champion_which_becomes_rollback_candidate(flow_env, model_name):
-    from alphaplus.promotion import service as promotion_service
+    from alphaplus.promotion.service import PromotionService
     from alphaplus.registry.service import Registry
     from db.comparisons import list_comparisons
     from flows.retrain import retrain
@@ -165,7 +165,7 @@ async def test_a_clearly_better_challenger_replaces_the_champion_which_becomes_r
     weak = await retrain(symbols=["SYNF"], regime="trending", model_name=model_name, hyperparameters=WEAK,
                          promote=False)
     registry = await Registry.open(flow_env)
-    await promotion_service.force_promote(registry, model_name, weak[0]["version"], reason="test champion",
+    await PromotionService(registry).force_promote(model_name, weak[0]["version"], reason="test champion",
                                           on_behalf_of=None, flow_run_id=None)
     results = await retrain(symbols=["SYNF"], regime="trending", model_name=model_name, gate={"min_outcomes": 10})
     assert results[0]["decision"] == "promote", results
@@ -236,7 +236,7 @@ async def test_manual_promotion_scores_only_rows_after_the_versions_training_and
 
     import pandas as pd
 
-    from alphaplus.promotion import service as promotion_service
+    from alphaplus.promotion.service import PromotionService
     from alphaplus.registry.service import Registry
     from db.comparisons import list_comparisons
     from flows.retrain import retrain
@@ -248,7 +248,7 @@ async def test_manual_promotion_scores_only_rows_after_the_versions_training_and
                             promote=False)
     registry = await Registry.open(flow_env)
     version = await registry.get_version(model_name, trained[0]["version"])
-    outcome, _ = await promotion_service.promote_with_gate(registry, model_name, version.version)
+    outcome, _ = await PromotionService(registry).promote_with_gate(model_name, version.version)
     holdout_start = pd.Timestamp(version.version_metadata["holdout_start"])
     assert outcome.n_samples > 0 and outcome.window_start >= holdout_start
     assert outcome.window_start > pd.Timestamp(version.version_metadata["seen_data_end"]) - timedelta(seconds=1)

@@ -70,7 +70,7 @@ async def write_window(pool, model: str, version: int, regime: str, symbol: str,
 @pytest.fixture(scope="session")
 async def seeded(settings) -> Registry:
     """The registry the dashboard tests read, made through the registry, promotion and rollback services."""
-    from alphaplus.promotion.service import force_promote
+    from alphaplus.promotion.service import PromotionService
     from alphaplus.registry.service import Registry as RegistryService
     from alphaplus.rollback.service import RollbackService
     from db.comparisons import insert_comparison
@@ -94,7 +94,7 @@ async def seeded(settings) -> Registry:
     versions["v2"] = await register(model, parent=versions["v1"])
     versions["v3"] = await register(model, parent=versions["v2"])
     start = datetime.now(UTC) - timedelta(hours=40)
-    await force_promote(registry, model, versions["v1"], reason="first model", on_behalf_of="alice",
+    await PromotionService(registry).force_promote(model, versions["v1"], reason="first model", on_behalf_of="alice",
                         flow_run_id=str(uuid.uuid4()))
     for h in range(12):
         await write_window(pool, model, versions["v1"], "trending", "BTCUSDT", end=start + timedelta(hours=h),
@@ -212,7 +212,7 @@ async def trained_slot(settings) -> TrainedSlot:
     (v1 scored in shadow), v2 rolled back to v1 by the rollback service, then v1 trades on."""
     from alphaplus.market.synth import synth_candles
     from alphaplus.ml.regimes import classify_regimes
-    from alphaplus.promotion.service import force_promote
+    from alphaplus.promotion.service import PromotionService
     from alphaplus.registry.service import Registry as RegistryService
     from alphaplus.rollback.service import RollbackService
     from db.candles import upsert_candles
@@ -229,7 +229,7 @@ async def trained_slot(settings) -> TrainedSlot:
 
     v1 = (await register_trained(registry, model, regime, symbol, seed=201)).version
     v2 = (await register_trained(registry, model, regime, symbol, seed=202)).version
-    await force_promote(registry, model, v1, reason="first model of the slot", on_behalf_of="ops",
+    await PromotionService(registry).force_promote(model, v1, reason="first model of the slot", on_behalf_of="ops",
                         flow_run_id=None)
     step = LIVE_BARS_PER_WINDOW
     await _trade(settings, model, symbol, candles, ends[:2 * step], windows=2)
