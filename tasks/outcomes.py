@@ -7,8 +7,7 @@ from datetime import datetime
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from alphaplus.monitoring import service as outcomes_service
-from alphaplus.monitoring.service import PendingOutcomes, Resolution
+from alphaplus.monitoring.service import OutcomeService, PendingOutcomes, Resolution, summarize
 from tasks.retry import transient_only
 
 
@@ -17,16 +16,16 @@ async def load_pending_outcomes(
     now: datetime, since: datetime | None, until: datetime | None, model_name: str | None
 ) -> PendingOutcomes:
     """Read the predictions not yet accounted for, their versions, calendars and candles."""
-    return await outcomes_service.load_pending(now=now, since=since, until=until, model_name=model_name)
+    return await (await OutcomeService.open()).load_pending(now=now, since=since, until=until, model_name=model_name)
 
 
 @task(cache_policy=NO_CACHE)
 def summarize_matured_outcomes(pending: PendingOutcomes) -> Resolution:
     """Per-version accuracy, errors, latency and PSI of the predictions whose horizon has elapsed."""
-    return outcomes_service.summarize(pending)
+    return summarize(pending)
 
 
 @task(retries=2, retry_delay_seconds=2, retry_condition_fn=transient_only, cache_policy=NO_CACHE)
 async def store_performance(resolution: Resolution) -> int:
     """Insert the history rows and the accounted predictions, in one transaction."""
-    return await outcomes_service.store(resolution)
+    return await (await OutcomeService.open()).store(resolution)

@@ -124,10 +124,10 @@ async def live_phase(engine, state: DemoState, phase: int, console: Console) -> 
 
 async def resolve_and_assess(console: Console, state: DemoState):
     """Resolve every matured outcome so far into performance history, then assess every slot."""
-    from alphaplus.monitoring import service as outcomes_service
+    from alphaplus.monitoring.service import OutcomeService
     from alphaplus.rollback.service import RollbackService
 
-    records = await outcomes_service.resolve_outcomes(model_name=state.model_name)
+    records = await (await OutcomeService.open()).resolve_outcomes(model_name=state.model_name)
     service = await RollbackService.open()
     results = await service.assess_all(now=datetime.now(UTC))
     return records, [r for r in results if r.slot.model_name == state.model_name]

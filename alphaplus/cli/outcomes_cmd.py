@@ -40,7 +40,7 @@ def resolve(
     from alphaplus.cli.tables import Column, show
 
     from alphaplus.monitoring.service import check_period, record_summary
-    from alphaplus.monitoring.service import resolve as resolve_pending
+    from alphaplus.monitoring.service import OutcomeService
 
     if model is not None:
         from alphaplus.core.validation import check_model_name
@@ -49,7 +49,10 @@ def resolve(
     start, end = instant(since, "--since"), instant(until, "--until")
     check_period(start, end)
 
-    resolution = run(lambda: resolve_pending(model_name=model, since=start, until=end))
+    async def go():
+        return await (await OutcomeService.open()).resolve(model_name=model, since=start, until=end)
+
+    resolution = run(go)
     rows = [record_summary(r) for r in resolution.records]
     if as_json:
         print_json({"records": rows, "predictions_accounted": len(resolution.accounted),

@@ -1,5 +1,6 @@
-"""Outcome resolution as three steps over the database (load what is pending, summarize what has
-matured, store the rows) and one coroutine running them, for the CLI, replay and code without Prefect;
+"""Outcome resolution as three steps (load what is pending, summarize what has matured, store the
+rows: the first and last are OutcomeService methods over the database, the middle one pure) and one
+method running them, for the CLI, replay and code without Prefect;
 the Prefect flow runs the same steps as tasks.
 
 A resolution picks up every recorded prediction no resolution has accounted for yet, accounts for
@@ -72,40 +73,6 @@ def check_period(since: datetime | None, until: datetime | None) -> None:
         raise InvalidInput(f"until ({until.isoformat()}) must be after since ({since.isoformat()})")
 
 
-async def load_pending(
-    *, now: datetime, since: datetime | None = None, until: datetime | None = None,
-    model_name: str | None = None, settings: Settings | None = None,
-) -> PendingOutcomes:
-    """Read the events not yet accounted for, their versions' metadata, their symbols' calendars, the
-    candles their outcomes need and the PSI bin counts of the versions' latest history rows."""
-    from alphaplus.market.source_service import outcome_candles
-    from db.instruments import calendars_of
-    from db.performance import (
-        fetch_pending_events,
-        fetch_previous_drift,
-        fetch_version_metadata,
-    )
-    from db.pool import get_pool
-
-    check_period(since, until)
-    settings = settings or get_settings()
-    pool = await get_pool(settings=settings)
-    events = await fetch_pending_events(pool, now=now, since=since, until=until, model_name=model_name)
-    keys = {(m, int(v)) for m, v in zip(events["model_name"], events["version"])}
-    contexts = {(row[0], row[1]): VersionContext.from_metadata(*row)
-                for row in await fetch_version_metadata(pool, keys)}
-    calendars = await calendars_of(pool, sorted({c.symbol for c in contexts.values()}))
-    candles = await outcome_candles(_candle_requests(events, contexts), settings)
-    default_bars = settings.drift_window_bars
-    sources = sorted({(m, int(v), SOURCES[bool(s)]) for m, v, s in
-                      zip(events["model_name"], events["version"], events["shadow"])})
-    bars = max((contexts[(m, v)].psi_window_bars(default_bars) for m, v, _ in sources if (m, v) in contexts),
-               default=default_bars)
-    stored = await fetch_previous_drift(pool, sources, before=now, bars=bars)
-    previous = {key: summed_counts(rows) for key, rows in stored.items()}
-    return PendingOutcomes(now, events, contexts, calendars, candles, previous, default_bars)
-
-
 def summed_counts(drift_rows: list[Mapping[str, Any]]) -> dict[str, list[int]]:
     """Per feature, the PSI bin counts of stored windows added up (windows without counts add nothing)."""
     out: dict[str, list[int]] = {}
@@ -155,48 +122,90 @@ def summarize(pending: PendingOutcomes) -> Resolution:
                       decision.next_maturity)
 
 
-async def store(resolution: Resolution, *, settings: Settings | None = None) -> int:
-    """Write the history rows and the accounted events in one transaction; returns how many history
-    rows were written (0 when a concurrent resolution accounted for the same events first)."""
-    from db.performance import insert_performance
-    from db.pool import get_pool
+class OutcomeService:
+    """Outcome resolution over one database: load what is pending, store what matured, or both at once
+    (``resolve``); ``summarize`` between them is pure."""
 
-    return await insert_performance(await get_pool(settings=settings), resolution.records, resolution.accounted)
+    def __init__(self, pool: Any, settings: Settings) -> None:
+        self.pool = pool
+        self.settings = settings
 
+    @classmethod
+    async def open(cls, settings: Settings | None = None) -> "OutcomeService":
+        """The service on this event loop's pool for the configured database."""
+        from db.pool import get_pool
 
-async def resolve(
-    *,
-    model_name: str | None = None,
-    now: datetime | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    settings: Settings | None = None,
-) -> Resolution:
-    """Account for every matured prediction not yet accounted for (of one model, or all; predicted in
-    [since, until) when given) at the clock ``now`` (default: the wall clock), store the history rows,
-    and return the resolution (records, and what still waits)."""
-    clock = resolution_clock(now)
-    pending = await load_pending(now=clock, since=since, until=until, model_name=model_name, settings=settings)
-    resolution = summarize(pending)
-    written = await store(resolution, settings=settings)
-    if resolution.accounted and not written and resolution.records:
-        # A concurrent resolution stored these outcomes: they are its rows, not this one's.
-        return Resolution(clock, [], [], resolution.immature, resolution.awaiting_candles, resolution.next_maturity)
-    return resolution
+        settings = settings or get_settings()
+        return cls(await get_pool(settings=settings), settings)
 
+    async def load_pending(
+        self, *, now: datetime, since: datetime | None = None, until: datetime | None = None,
+        model_name: str | None = None,
+    ) -> PendingOutcomes:
+        """Read the events not yet accounted for, their versions' metadata, their symbols' calendars, the
+        candles their outcomes need and the PSI bin counts of the versions' latest history rows."""
+        from alphaplus.market.source_service import outcome_candles
+        from db.instruments import calendars_of
+        from db.performance import (
+            fetch_pending_events,
+            fetch_previous_drift,
+            fetch_version_metadata,
+        )
 
-async def resolve_outcomes(
-    *,
-    model_name: str | None = None,
-    now: datetime | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    settings: Settings | None = None,
-) -> list[PerformanceRecord]:
-    """Resolve every matured, unresolved prediction (see ``resolve``) and return the history records
-    written. Idempotent: a second run at the same clock finds nothing new."""
-    resolution = await resolve(model_name=model_name, now=now, since=since, until=until, settings=settings)
-    return resolution.records
+        check_period(since, until)
+        settings, pool = self.settings, self.pool
+        events = await fetch_pending_events(pool, now=now, since=since, until=until, model_name=model_name)
+        keys = {(m, int(v)) for m, v in zip(events["model_name"], events["version"])}
+        contexts = {(row[0], row[1]): VersionContext.from_metadata(*row)
+                    for row in await fetch_version_metadata(pool, keys)}
+        calendars = await calendars_of(pool, sorted({c.symbol for c in contexts.values()}))
+        candles = await outcome_candles(_candle_requests(events, contexts), settings)
+        default_bars = settings.drift_window_bars
+        sources = sorted({(m, int(v), SOURCES[bool(s)]) for m, v, s in
+                          zip(events["model_name"], events["version"], events["shadow"])})
+        bars = max((contexts[(m, v)].psi_window_bars(default_bars) for m, v, _ in sources if (m, v) in contexts),
+                   default=default_bars)
+        stored = await fetch_previous_drift(pool, sources, before=now, bars=bars)
+        previous = {key: summed_counts(rows) for key, rows in stored.items()}
+        return PendingOutcomes(now, events, contexts, calendars, candles, previous, default_bars)
+
+    async def store(self, resolution: Resolution) -> int:
+        """Write the history rows and the accounted events in one transaction; returns how many history
+        rows were written (0 when a concurrent resolution accounted for the same events first)."""
+        from db.performance import insert_performance
+
+        return await insert_performance(self.pool, resolution.records, resolution.accounted)
+
+    async def resolve(
+        self, *,
+        model_name: str | None = None,
+        now: datetime | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Resolution:
+        """Account for every matured prediction not yet accounted for (of one model, or all; predicted in
+        [since, until) when given) at the clock ``now`` (default: the wall clock), store the history rows,
+        and return the resolution (records, and what still waits)."""
+        clock = resolution_clock(now)
+        pending = await self.load_pending(now=clock, since=since, until=until, model_name=model_name)
+        resolution = summarize(pending)
+        written = await self.store(resolution)
+        if resolution.accounted and not written and resolution.records:
+            # A concurrent resolution stored these outcomes: they are its rows, not this one's.
+            return Resolution(clock, [], [], resolution.immature, resolution.awaiting_candles, resolution.next_maturity)
+        return resolution
+
+    async def resolve_outcomes(
+        self, *,
+        model_name: str | None = None,
+        now: datetime | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[PerformanceRecord]:
+        """Resolve every matured, unresolved prediction (see ``resolve``) and return the history records
+        written. Idempotent: a second run at the same clock finds nothing new."""
+        resolution = await self.resolve(model_name=model_name, now=now, since=since, until=until)
+        return resolution.records
 
 
 def record_summary(record: PerformanceRecord) -> dict[str, Any]:

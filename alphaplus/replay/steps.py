@@ -163,9 +163,9 @@ async def resolve_outcomes(*, window_end: datetime) -> int:
     resolved, with the outcome-resolution flow's resolver: an outcome is counted once the candles it
     needs are stored, and the scratch database holds only the candles closed by the simulated time, so
     nothing after it is seen. Returns the records written."""
-    from alphaplus.monitoring.service import resolve_outcomes as resolve
+    from alphaplus.monitoring.service import OutcomeService
 
-    return len(await resolve(now=window_end))
+    return len(await (await OutcomeService.open()).resolve_outcomes(now=window_end))
 
 
 async def assess_lane(service: Any, lane: Lane, now: datetime) -> list[Decision]:

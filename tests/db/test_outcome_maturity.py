@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from alphaplus.ml.labels import make_labels
-from alphaplus.monitoring.service import resolve
+from alphaplus.monitoring.service import OutcomeService
 from db.inference import write_events
 from db.instruments import set_calendar
 from db.performance import fetch_performance_history
@@ -69,13 +69,14 @@ async def test_a_friday_prediction_resolves_after_its_horizon_in_trading_bars(
     await write_events(registry.repo.pool, [event(model_name, version, symbol, bar, truth)], [])
 
     saturday = bar.normalize().to_pydatetime() + timedelta(days=1, hours=12)
-    waiting = await resolve(model_name=model_name, now=saturday, settings=settings)
+    service = await OutcomeService.open(settings)
+    waiting = await service.resolve(model_name=model_name, now=saturday)
     assert (waiting.records, waiting.immature, waiting.next_maturity) == ([], 1, matures)
-    assert (await resolve(model_name=model_name, now=matures - timedelta(minutes=1), settings=settings)).records == []
+    assert (await service.resolve(model_name=model_name, now=matures - timedelta(minutes=1))).records == []
 
-    (record,) = (await resolve(model_name=model_name, now=matures, settings=settings)).records
+    (record,) = (await service.resolve(model_name=model_name, now=matures)).records
     assert (record.metrics.n_samples, record.metrics.n_correct) == (1, 1)
-    again = await resolve(model_name=model_name, now=matures + timedelta(days=3), settings=settings)
+    again = await service.resolve(model_name=model_name, now=matures + timedelta(days=3))
     assert (again.records, again.accounted, again.immature) == ([], [], 0)
 
 
@@ -96,13 +97,14 @@ async def test_468_live_predictions_resolve_without_a_window_and_a_period_select
     now = events[-1][0] + timedelta(minutes=1)
     middle = predicted["ts"].iloc[200].to_pydatetime()
 
-    (first,) = (await resolve(model_name=model_name, now=now, until=middle, settings=settings)).records
+    service = await OutcomeService.open(settings)
+    (first,) = (await service.resolve(model_name=model_name, now=now, until=middle)).records
     assert first.metrics.n_samples == first.metrics.n_correct == 199  # predicted before the 200th bar closed
-    rest = await resolve(model_name=model_name, now=now, settings=settings)
+    rest = await service.resolve(model_name=model_name, now=now)
     (second,) = rest.records
     assert second.metrics.n_samples == 468 - 199 - HORIZON == second.metrics.n_correct
     assert rest.immature == HORIZON  # the last twelve bars' horizons run past the clock
-    assert (await resolve(model_name=model_name, now=now, settings=settings)).accounted == []
+    assert (await service.resolve(model_name=model_name, now=now)).accounted == []
     rows = await fetch_performance_history(registry.repo.pool, model_name, version=version)
     assert [r["n_samples"] for r in rows] == [199, 468 - 199 - HORIZON]
 
@@ -117,7 +119,8 @@ async def test_the_resolver_login_resolves_and_a_reader_cannot_mark_predictions_
     version = await version_of(registry, model_name, symbol, HORIZON)
     await write_events(registry.repo.pool, [event(model_name, version, symbol, candles["ts"].iloc[3], 1)], [])
     as_resolver = Settings(database_url=logins["dsn"]["resolver"], home=settings.home)
-    (record,) = (await resolve(model_name=model_name, now=candles["ts"].iloc[-1], settings=as_resolver)).records
+    service = await OutcomeService.open(as_resolver)
+    (record,) = (await service.resolve(model_name=model_name, now=candles["ts"].iloc[-1])).records
     assert record.metrics.n_samples == 1
     reader = await connect_as("reader")
     with pytest.raises(Exception, match="permission denied"):

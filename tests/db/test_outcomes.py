@@ -14,7 +14,7 @@ from alphaplus.monitoring.drift import reference_bins
 from alphaplus.ml.features import build_features
 from alphaplus.ml.labels import make_labels
 from alphaplus.market.synth import synth_candles
-from alphaplus.monitoring.service import resolve, resolve_outcomes
+from alphaplus.monitoring.service import OutcomeService
 from db.inference import write_events
 from db.performance import fetch_performance_history
 from tests.db.conftest import make_lineage
@@ -90,7 +90,8 @@ async def test_matured_outcomes_give_the_accuracy_of_the_constructed_case_and_im
                              prediction=1 - int(labels.iloc[100]))  # made at the clock: not yet happened
     await write_events(registry.repo.pool, events + [later], [])
 
-    resolution = await resolve(model_name=model_name, now=now, settings=settings)
+    service = await OutcomeService.open(settings)
+    resolution = await service.resolve(model_name=model_name, now=now)
     (record,) = resolution.records
     assert (record.metrics.n_samples, record.metrics.n_correct) == (40, 30)
     assert (resolution.immature, resolution.awaiting_candles, len(resolution.accounted)) == (HORIZON, 0, 42)
@@ -112,10 +113,11 @@ async def test_resolving_again_changes_nothing(registry, settings, conn, model_n
     at = WINDOW_END - timedelta(minutes=5)
     await write_events(registry.repo.pool, [prediction_event(model_name, version, symbol, at=at,
                                                              bar_ts=candles["ts"].iloc[50], prediction=1)], [])
-    assert len(await resolve_outcomes(model_name=model_name, now=NOW, settings=settings)) == 1
+    service = await OutcomeService.open(settings)
+    assert len(await service.resolve_outcomes(model_name=model_name, now=NOW)) == 1
     accounted = await conn.fetchval("SELECT count(*) FROM accounted_events WHERE model_name = $1", model_name)
     for clock in (NOW, NOW + timedelta(hours=5)):
-        assert await resolve_outcomes(model_name=model_name, now=clock, settings=settings) == []
+        assert await service.resolve_outcomes(model_name=model_name, now=clock) == []
     assert len(await fetch_performance_history(registry.repo.pool, model_name)) == 1
     assert await conn.fetchval("SELECT count(*) FROM accounted_events WHERE model_name = $1", model_name) == accounted
 
@@ -138,7 +140,8 @@ async def test_psi_is_near_zero_on_the_training_distribution_and_a_clear_shift_i
         events.append(prediction_event(model_name, drifted, symbol, at=at, bar_ts=bar, prediction=1,
                                        features=moved.tolist(), shadow=True))
     await write_events(registry.repo.pool, events, [])
-    await resolve_outcomes(model_name=model_name, now=NOW, settings=settings)
+    service = await OutcomeService.open(settings)
+    await service.resolve_outcomes(model_name=model_name, now=NOW)
 
     (same,) = await fetch_performance_history(registry.repo.pool, model_name, version=stable)
     assert same["source"] == "live" and same["max_psi"] < 0.02
@@ -161,7 +164,9 @@ async def test_each_bar_counts_once_and_a_bar_counted_by_an_earlier_resolution_s
     await write_events(registry.repo.pool, [prediction_event(model_name, version, symbol, at=before,
                                                              bar_ts=candles["ts"].iloc[100],
                                                              prediction=int(labels.iloc[100]))], [])
-    await resolve_outcomes(model_name=model_name, now=WINDOW_END - timedelta(hours=1), settings=settings)
+    service = await OutcomeService.open(settings)
+    await service.resolve_outcomes(model_name=model_name,
+                                                                  now=WINDOW_END - timedelta(hours=1))
     events = []
     for i in range(100, 110):  # bar 100 was predicted in the previous window; each bar five times, wrong after
         truth = int(labels.iloc[i])
@@ -169,7 +174,7 @@ async def test_each_bar_counts_once_and_a_bar_counted_by_an_earlier_resolution_s
             events.append(prediction_event(model_name, version, symbol, at=inside + timedelta(seconds=k),
                                            bar_ts=candles["ts"].iloc[i], prediction=truth if k == 0 else 1 - truth))
     await write_events(registry.repo.pool, events, [])
-    (record,) = await resolve_outcomes(model_name=model_name, now=NOW, settings=settings)
+    (record,) = await service.resolve_outcomes(model_name=model_name, now=NOW)
     assert (record.metrics.n_samples, record.metrics.n_correct) == (9, 9)
     assert record.metrics.total_inferences == 50 and record.details["n_repeated_predictions"] == 41
 
@@ -186,7 +191,8 @@ async def test_psi_is_measured_once_the_latest_windows_hold_enough_distinct_bars
         await write_events(registry.repo.pool, [
             prediction_event(model_name, version, symbol, at=at, bar_ts=candles["ts"].iloc[i], prediction=1,
                              features=row.tolist()) for i, row in rows.iterrows()], [])
-        await resolve_outcomes(model_name=model_name, now=end, settings=settings)
+        service = await OutcomeService.open(settings)
+        await service.resolve_outcomes(model_name=model_name, now=end)
     first, second = await fetch_performance_history(registry.repo.pool, model_name, version=version)
     assert first["max_psi"] is None and "only 150" in first["drift_metrics"]["rsi_14"]["reason"]
     assert second["max_psi"] is not None and second["drift_metrics"]["rsi_14"]["n"] == 250

@@ -191,7 +191,7 @@ async def _trade(settings, model: str, symbol: str, candles, ends: list[int], *,
     """Predict the bars ending at ``ends`` with the real engine (shadow scoring on), in ``windows``
     stretches; each stretch's matured outcomes are resolved into one window of performance history."""
     from alphaplus.inference.engine import InferenceEngine
-    from alphaplus.monitoring import service as outcomes
+    from alphaplus.monitoring.service import OutcomeService
 
     size = -(-len(ends) // windows)
     for i in range(windows):
@@ -202,7 +202,7 @@ async def _trade(settings, model: str, symbol: str, candles, ends: list[int], *,
                 await engine.predict(symbol, candles.iloc[end - WINDOW_BARS:end])
         finally:
             await engine.close()  # finishes shadow scoring and writes every event
-        await outcomes.resolve_outcomes(model_name=model, settings=settings)
+        await (await OutcomeService.open(settings)).resolve_outcomes(model_name=model)
 
 
 @pytest.fixture(scope="session")
