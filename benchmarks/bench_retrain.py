@@ -15,15 +15,13 @@ function call, and the whole retrain flow for the same slot beside the sum of it
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from benchmarks.common import bench_settings, prefect_environment, private_database, row
 
@@ -287,24 +285,11 @@ async def _timed(coro) -> float:
     return time.perf_counter() - started
 
 
-@contextlib.contextmanager
-def _flow_environment(settings) -> Iterator[None]:
+def _flow_environment(settings):
     """Tasks read the process settings: point them at the private database and home meanwhile."""
-    from alphaplus.core.settings import get_settings
+    from alphaplus.core.settings import environment
 
-    saved = {k: os.environ.get(k) for k in ("ALPHAPLUS_DATABASE_URL", "ALPHAPLUS_HOME")}
-    os.environ["ALPHAPLUS_DATABASE_URL"] = settings.database_url
-    os.environ["ALPHAPLUS_HOME"] = str(settings.home)
-    get_settings.cache_clear()
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        get_settings.cache_clear()
+    return environment({"ALPHAPLUS_DATABASE_URL": settings.database_url, "ALPHAPLUS_HOME": str(settings.home)})
 
 
 if __name__ == "__main__":

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Iterator, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -209,3 +211,25 @@ def get_settings() -> Settings:
             f"ALPHAPLUS_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in e.errors()
         )
         raise ConfigurationError(f"bad setting in the environment: {problems}") from None
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str | None]) -> Iterator[None]:
+    """Process settings read from ``values`` meanwhile (None unsets a variable), as every service and
+    task of this process reads them (``get_settings``); restored afterwards."""
+    saved = {k: os.environ.get(k) for k in values}
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    get_settings.cache_clear()  # the process-wide settings are read once: read them again
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        get_settings.cache_clear()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator
 
-from alphaplus.core.settings import Settings, get_settings
+from alphaplus.core.settings import Settings, environment, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -33,25 +33,6 @@ class Scratch:
     settings: Settings
 
 
-@contextlib.contextmanager
-def _environment(dsn: str, artifact_root: Path):
-    saved = {k: os.environ.get(k) for k in _DATABASE_VARS}
-    for k in _DATABASE_VARS:
-        os.environ.pop(k, None)
-    os.environ["ALPHAPLUS_DATABASE_URL"] = dsn
-    os.environ["ALPHAPLUS_ARTIFACT_ROOT"] = str(artifact_root)
-    get_settings.cache_clear()  # the process-wide settings are read once: read them again
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        get_settings.cache_clear()
-
-
 @contextlib.asynccontextmanager
 async def scratch_database(live: Settings | None = None, *, keep: bool = False) -> AsyncIterator[Scratch]:
     """A migrated scratch database on the live registry's server, configured for the block's duration."""
@@ -65,7 +46,8 @@ async def scratch_database(live: Settings | None = None, *, keep: bool = False) 
     artifacts = Path(tempfile.mkdtemp(prefix=f"{name}_artifacts_"))
     try:
         await migrate_scratch(dsn)
-        with _environment(dsn, artifacts):
+        with environment({**dict.fromkeys(_DATABASE_VARS), "ALPHAPLUS_DATABASE_URL": dsn,
+                          "ALPHAPLUS_ARTIFACT_ROOT": str(artifacts)}):
             yield Scratch(name, dsn, artifacts, get_settings())
     finally:
         await close_pool(dsn)
