@@ -150,8 +150,11 @@ def choose_rollback_target(
     excluded: list[RankedCandidate] = []
     metric = policy.ranking_metric
     for c in candidates:
-        barred = [t for t in (c.rolled_back_for_cause_at, barred_by_history.get(c.version)) if t is not None]
-        why_not = _exclusions(c, current_version, policy, now, max(barred) if barred else None)
+        # The slot history records each rollback at the service's clock (``now``, simulated in a replay);
+        # the event's own time is the database's. Every rollback updates the history, so its time is the
+        # one to compare with ``now``; the event's time counts when the history has none for the version.
+        barred = barred_by_history.get(c.version) or c.rolled_back_for_cause_at
+        why_not = _exclusions(c, current_version, policy, now, barred)
         if why_not:
             excluded.append(
                 RankedCandidate(

@@ -77,6 +77,16 @@ def test_the_slot_history_also_bars_recently_rolled_back_versions():
     assert choice.target == 4
 
 
+def test_the_no_return_window_is_counted_on_the_clock_of_the_slot_history():
+    # A replay decides at simulated times while the database stamps its events with the real time: the
+    # event looks recent, the history (kept at the service's clock) says eight days ago.
+    history = record_rollback(SlotHistory(), 5, T0 - timedelta(days=8))
+    far = cand(5, served_production_without_incident=True, rolled_back_for_cause_at=T0 + timedelta(days=700))
+    assert choose([far, cand(4)], history=history).target == 5
+    recent = record_rollback(SlotHistory(), 5, T0 - timedelta(days=2))
+    assert choose([far, cand(4)], history=recent).target == 4
+
+
 def test_no_eligible_version_means_no_target():
     choice = choose([cand(1, status="failed"), cand(2, quarantined=True), cand(10)])
     assert choice.target is None
