@@ -18,7 +18,9 @@ export PREFECT_LOGGING_LOGGERS_PREFECT_SERVER_LEVEL ?= CRITICAL
 $(BIN)/alphaplus: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,dask,s3]'
+	@# -qq: errors only (setuptools' editable-install notice about folders named like the packages,
+	@# which here are the packages themselves, is not for the user).
+	$(BIN)/python -m pip install -qq -c constraints.txt -e '.[dev,dask,s3]'
 	@touch $@
 
 install: $(BIN)/alphaplus
