@@ -201,7 +201,12 @@ class TestResult:
         return 1.0 - 2.0 * self.alpha
 
     def interval_text(self) -> str:
-        return f"{self.confidence:.0%} interval [{self.ci_low:+.3f}, {self.ci_high:+.3f}]"
+        """The interval, each bound with enough digits to tell it from the null it is judged against
+        ("[+0.4996, +0.560]" rather than a bound that prints as the null)."""
+        from alphaplus.core.figures import pair
+
+        low, high = (pair(bound, self.null, 3, sign=True)[0] for bound in (self.ci_low, self.ci_high))
+        return f"{self.confidence:.0%} interval [{low}, {high}]"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (non-finite numbers become null)."""

@@ -11,6 +11,7 @@ from sklearn import metrics as skm
 
 from alphaplus.ml.evidence import (
     Resampler,
+    TestResult,
     block_length,
     compare,
     compare_samples,
@@ -259,3 +260,8 @@ def test_the_prior_itself_has_no_skill_and_a_sharper_true_model_has_some():
 def test_skill_is_defined_for_losses_only():
     with pytest.raises(ValueError, match="losses"):
         skill_score("accuracy", [0, 1], [0.5, 0.5], 0.5)
+
+
+def test_an_interval_bound_just_below_the_null_never_prints_as_the_null():
+    result = TestResult("ROC AUC above 0.5", "roc_auc", 0.53, 0.5, 0.49996, 0.5604, 0.06, 0.05, 900, 300.0, 1.5)
+    assert result.interval_text() == "90% interval [+0.49996, +0.560]"
